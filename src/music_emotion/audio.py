@@ -1,0 +1,228 @@
+"""Audio decoding and log-mel extraction: one code path for training, inference and benchmarks.
+
+`MelConfig` is built from the `extraction` parameters and stored with every spectrogram set
+and every trained model, so that inference can never feed a model mismatched input.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SILENCE_PEAK = 1e-6  # full-scale amplitude below which a clip is treated as digital silence
+
+
+@dataclass(frozen=True)
+class MelConfig:
+    """How a clip becomes a (n_mels, n_frames) dB spectrogram."""
+
+    sample_rate: int = 22050
+    duration: float = 30.0
+    offset: float = 0.0
+    n_fft: int = 2048
+    hop_length: int = 512
+    n_mels: int = 128
+    fmin: float = 0.0
+    fmax: float | None = None
+    ref: str = "max"  # "max": dB relative to the clip's loudest bin (the seed's choice); "absolute": ref=1.0
+    top_db: float | None = 80.0
+    resample_type: str = "soxr_hq"
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> MelConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(params) - known - {"n_jobs", "batch_size"})
+        if unknown:
+            raise ValueError(f"Unknown extraction parameter(s) {unknown}; known: {sorted(known)}")
+        config = cls(**{k: v for k, v in params.items() if k in known})
+        if config.ref not in ("max", "absolute"):
+            raise ValueError(f"extraction.ref must be 'max' or 'absolute', got {config.ref!r}")
+        if config.duration <= 0 or config.sample_rate <= 0 or config.hop_length <= 0:
+            raise ValueError("extraction.duration, sample_rate and hop_length must be positive")
+        return config
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def n_samples(self) -> int:
+        return int(round(self.duration * self.sample_rate))
+
+    @property
+    def n_frames(self) -> int:
+        """Frames of a centred STFT over exactly one window: 1 + n_samples // hop (1292 by default)."""
+        return 1 + self.n_samples // self.hop_length
+
+    @property
+    def floor_db(self) -> float:
+        """Value used for silence: the bottom of the dB range."""
+        return -float(self.top_db) if self.top_db is not None else -100.0
+
+
+class AudioDecodeError(Exception):
+    """A file that cannot be decoded as audio; the message says why."""
+
+
+def audio_duration(path: str | Path) -> float:
+    """Duration in seconds from the file header (no decoding)."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+    except Exception as exc:  # noqa: BLE001 - libsndfile raises several types
+        raise AudioDecodeError(_decode_reason(path, exc)) from exc
+    return info.frames / info.samplerate if info.samplerate else 0.0
+
+
+def decode_audio(path: str | Path, sample_rate: int, offset: float = 0.0, duration: float | None = None) -> np.ndarray:
+    """Decode [offset, offset + duration) of a file to mono float32 at `sample_rate`.
+
+    Reads only the frames needed (mp3 seeking via libsndfile), whatever the file's own rate
+    and channel count. An offset past the end reads from the start instead.
+    """
+    import librosa
+    import soundfile as sf
+
+    path = Path(path)
+    if path.stat().st_size == 0:
+        raise AudioDecodeError("empty file (0 bytes)")
+    try:
+        with sf.SoundFile(str(path)) as f:
+            native_rate = f.samplerate
+            start = int(offset * native_rate)
+            if f.frames and start >= f.frames:
+                start = 0
+            if start:
+                f.seek(start)
+            n_read = -1 if duration is None else int(math.ceil(duration * native_rate))
+            samples = f.read(n_read, dtype="float32", always_2d=True)
+    except AudioDecodeError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - libsndfile raises several types
+        raise AudioDecodeError(_decode_reason(path, exc)) from exc
+    if samples.size == 0:
+        raise AudioDecodeError("no audio frames could be decoded")
+    mono = samples.mean(axis=1) if samples.shape[1] > 1 else samples[:, 0]
+    if native_rate != sample_rate:
+        mono = librosa.resample(mono, orig_sr=native_rate, target_sr=sample_rate, res_type="soxr_hq")
+    if not np.all(np.isfinite(mono)):
+        raise AudioDecodeError("decoded samples contain NaN or infinity")
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def _decode_reason(path: str | Path, exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"unreadable audio ({text})"
+
+
+def fit_to_window(samples: np.ndarray, n_samples: int) -> tuple[np.ndarray, bool]:
+    """Crop or zero-pad to exactly `n_samples`; returns (window, was_padded)."""
+    if len(samples) >= n_samples:
+        return samples[:n_samples], False
+    return np.pad(samples, (0, n_samples - len(samples))), True
+
+
+def log_mel(samples: np.ndarray, config: MelConfig) -> np.ndarray:
+    """Power mel spectrogram in dB, (n_mels, n_frames), float32, finite even for silence."""
+    import librosa
+
+    if float(np.max(np.abs(samples), initial=0.0)) < SILENCE_PEAK:
+        return np.full((config.n_mels, 1 + len(samples) // config.hop_length), config.floor_db, dtype=np.float32)
+    power = librosa.feature.melspectrogram(
+        y=samples,
+        sr=config.sample_rate,
+        n_fft=config.n_fft,
+        hop_length=config.hop_length,
+        n_mels=config.n_mels,
+        fmin=config.fmin,
+        fmax=config.fmax,
+        power=2.0,
+    )
+    ref = np.max if config.ref == "max" else 1.0
+    db = librosa.power_to_db(power, ref=ref, top_db=config.top_db)
+    if config.top_db is None:
+        db = np.maximum(db, config.floor_db)
+    return db.astype(np.float32, copy=False)
+
+
+@dataclass
+class ClipResult:
+    """The outcome of extracting one file: a spectrogram, or the reason there is none."""
+
+    key: str
+    spectrogram: np.ndarray | None
+    status: str  # "ok" | "padded" | "skipped"
+    reason: str
+    audio_seconds: float | None = None
+    silent: bool = False
+
+
+def extract_clip(key: str, path: str | Path, config: MelConfig) -> ClipResult:
+    """One file -> one window -> one spectrogram; decode problems become a skipped result, not a crash."""
+    try:
+        samples = decode_audio(path, config.sample_rate, config.offset, config.duration)
+    except AudioDecodeError as exc:
+        return ClipResult(key, None, "skipped", str(exc))
+    except OSError as exc:
+        return ClipResult(key, None, "skipped", f"cannot open file ({exc.strerror or exc})")
+    seconds = len(samples) / config.sample_rate
+    window, padded = fit_to_window(samples, config.n_samples)
+    spectrogram = log_mel(window, config)
+    silent = bool(np.max(np.abs(window), initial=0.0) < SILENCE_PEAK)
+    reasons = []
+    if padded:
+        reasons.append(f"padded: {seconds:.2f} s of audio for a {config.duration:g} s window")
+    if silent:
+        reasons.append("silent clip: filled with the dB floor")
+    return ClipResult(key, spectrogram, "padded" if padded else "ok", "; ".join(reasons), seconds, silent)
+
+
+def iter_windows(path: str | Path, config: MelConfig, min_fraction: float = 0.5) -> Iterator[tuple[float, np.ndarray, bool]]:
+    """Consecutive windows of a whole file as (start_seconds, spectrogram, padded).
+
+    The last partial window is kept when it holds at least `min_fraction` of a window (or when
+    it is the only one), padded exactly as in training.
+    """
+    samples = decode_audio(path, config.sample_rate)
+    n = config.n_samples
+    starts = list(range(0, max(len(samples), 1), n))
+    for i, start in enumerate(starts):
+        chunk = samples[start : start + n]
+        if i > 0 and len(chunk) < min_fraction * n:
+            break
+        window, padded = fit_to_window(chunk, n)
+        yield start / config.sample_rate, log_mel(window, config), padded
+
+
+def extract_many(
+    items: Sequence[tuple[str, str]],
+    config: MelConfig,
+    n_jobs: int = -1,
+    progress: bool = True,
+    batch_size: int = 4,
+) -> tuple[np.ndarray, list[ClipResult]]:
+    """Extract `(key, path)` items in parallel processes into one preallocated array.
+
+    Returns (array of the successful rows, in input order, and one ClipResult per item with
+    its spectrogram dropped). Memory: the output array plus one clip per worker in flight.
+    """
+    from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
+
+    output = np.empty((len(items), config.n_mels, config.n_frames), dtype=np.float32)
+    results: list[ClipResult] = []
+    kept = 0
+    parallel = Parallel(n_jobs=n_jobs, return_as="generator", batch_size=batch_size, prefer="processes")
+    jobs = (delayed(extract_clip)(key, path, config) for key, path in items)
+    for result in tqdm(parallel(jobs), total=len(items), desc="log-mel", unit="clip", disable=not progress):
+        if result.spectrogram is not None:
+            output[kept] = result.spectrogram
+            kept += 1
+            result.spectrogram = None
+        results.append(result)
+    return output[:kept], results

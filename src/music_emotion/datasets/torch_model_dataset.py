@@ -1,0 +1,67 @@
+"""Versioned storage of a project model as a directory: `config.json` + `model.safetensors`.
+
+No pickles: loading rebuilds the class named in the config (`models.base.load_pretrained_model`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from kedro.io import AbstractVersionedDataset, DatasetError, Version
+from kedro_datasets._typing import JSONPreview
+
+from music_emotion.models.base import CONFIG_NAME, load_pretrained_model
+
+
+class TorchModelDataset(AbstractVersionedDataset):
+    """Catalog entry::
+
+        generator:
+          type: music_emotion.datasets.TorchModelDataset
+          filepath: data/06_models/generator
+          versioned: true
+    """
+
+    def __init__(
+        self,
+        filepath: str,
+        version: Version | None = None,
+        map_location: str = "cpu",
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(PurePosixPath(filepath), version)
+        self._map_location = map_location
+        self.metadata = metadata
+
+    def load(self):
+        try:
+            directory = Path(str(self._get_load_path()))
+        except DatasetError as exc:
+            raise DatasetError(
+                f"No saved model at '{self._filepath}': run the pipeline that trains it first "
+                f"(or pin an existing version with --load-versions). {exc}"
+            ) from exc
+        return load_pretrained_model(directory, map_location=self._map_location)
+
+    def save(self, model) -> None:
+        if not hasattr(model, "save_pretrained"):
+            raise DatasetError(f"TorchModelDataset saves project models, got {type(model).__name__}")
+        directory = Path(str(self._get_save_path()))
+        model.save_pretrained(directory)
+        self._clear_version_cache()
+
+    def _exists(self) -> bool:
+        try:
+            directory = Path(str(self._get_load_path()))
+        except DatasetError:
+            return False
+        return (directory / CONFIG_NAME).is_file()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": self._filepath, "version": self._version}
+
+    def preview(self) -> JSONPreview:
+        """kedro-viz preview: the model's config.json."""
+        directory = Path(str(self._get_load_path()))
+        return JSONPreview((directory / CONFIG_NAME).read_text())

@@ -1,0 +1,69 @@
+"""Save/load for the project's torch models, in the spirit of transformers' `from_pretrained`.
+
+A model keeps its constructor arguments in `self.config` (a JSON-able dict). `save_pretrained`
+writes `config.json` (with the class path) and `model.safetensors`; `load_pretrained_model`
+rebuilds the right class from that directory alone — no pickle, no training code needed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+
+class PretrainedModelMixin:
+    """Mix into an `nn.Module` whose `__init__` takes a `config: dict` and stores it as `self.config`."""
+
+    config: dict[str, Any]
+
+    def save_pretrained(self, directory: str | Path) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        cls = type(self)
+        config = {"model_class": f"{cls.__module__}.{cls.__qualname__}", **self.config}
+        (directory / CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True))
+        # safetensors refuses shared/non-contiguous storage: save contiguous clones.
+        state = {k: v.detach().cpu().contiguous().clone() for k, v in self.state_dict().items()}
+        save_file(state, str(directory / WEIGHTS_NAME), metadata={"format": "pt"})
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, map_location: str | torch.device = "cpu"):
+        directory = Path(directory)
+        config = read_model_config(directory)
+        config.pop("model_class", None)
+        model = cls(config)
+        state = load_file(str(directory / WEIGHTS_NAME), device=str(map_location))
+        model.load_state_dict(state)
+        model.eval()
+        return model
+
+
+def read_model_config(directory: str | Path) -> dict[str, Any]:
+    """The `config.json` of a saved model directory, with a clear error when it is not one."""
+    directory = Path(directory)
+    config_path = directory / CONFIG_NAME
+    weights_path = directory / WEIGHTS_NAME
+    if not config_path.is_file() or not weights_path.is_file():
+        raise FileNotFoundError(
+            f"'{directory}' is not a saved model directory: expected {CONFIG_NAME} and {WEIGHTS_NAME} inside it"
+        )
+    return json.loads(config_path.read_text())
+
+
+def load_pretrained_model(directory: str | Path, map_location: str | torch.device = "cpu"):
+    """Rebuild whichever project model was saved in `directory` (class named in its config.json)."""
+    config = read_model_config(directory)
+    class_path = config.get("model_class")
+    if not class_path or not class_path.startswith("music_emotion."):
+        raise ValueError(f"'{directory}/{CONFIG_NAME}' does not name a music_emotion model class")
+    module_name, _, class_name = class_path.rpartition(".")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    return cls.from_pretrained(directory, map_location=map_location)

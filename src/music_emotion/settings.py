@@ -1,0 +1,11 @@
+"""Project settings (see Kedro's configuration docs for every option)."""
+
+from kedro.config import OmegaConfigLoader
+
+CONFIG_LOADER_CLASS = OmegaConfigLoader
+CONFIG_LOADER_ARGS = {
+    "base_env": "base",
+    "default_run_env": "local",
+    # `conf/demo` overrides single keys (e.g. gan_augmentation.epochs) instead of whole sections.
+    "merge_strategy": {"parameters": "soft", "catalog": "soft"},
+}

@@ -1,0 +1,73 @@
+"""`SpectrogramSet`: a stack of log-mel spectrograms that always travels with its ids.
+
+Rows and ids live in one object so that no node can misalign spectrograms with labels;
+`values` may be a read-only memory map (see `datasets.SpectrogramDataset`), so prefer
+`indices_of` + batched slicing over copying the whole array.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+SongId = int | str
+
+
+@dataclass
+class SpectrogramSet:
+    """`values[i]` is the (n_mels, n_frames) dB spectrogram of `ids[i]`; `meta` holds how it was made."""
+
+    ids: list[SongId]
+    values: np.ndarray
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.ids = [_plain_id(i) for i in self.ids]
+        if self.values.ndim != 3:
+            raise ValueError(
+                f"SpectrogramSet.values must be 3-D (n_items, n_mels, n_frames), got shape {self.values.shape}"
+            )
+        if len(self.ids) != self.values.shape[0]:
+            raise ValueError(
+                f"SpectrogramSet has {len(self.ids)} ids but {self.values.shape[0]} spectrograms; "
+                "ids and rows must match one to one"
+            )
+        if len(set(self.ids)) != len(self.ids):
+            raise ValueError("SpectrogramSet ids must be unique")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(n_mels, n_frames) of one spectrogram."""
+        return int(self.values.shape[1]), int(self.values.shape[2])
+
+    def indices_of(self, ids: Iterable[SongId]) -> np.ndarray:
+        """Row indices of `ids`, in the order given; raises naming the ids that are absent."""
+        position = {song_id: row for row, song_id in enumerate(self.ids)}
+        wanted = [_plain_id(i) for i in ids]
+        missing = [i for i in wanted if i not in position]
+        if missing:
+            raise KeyError(
+                f"{len(missing)} id(s) have no spectrogram (first: {missing[:5]}); "
+                "re-run the data_processing pipeline or check the split"
+            )
+        return np.asarray([position[i] for i in wanted], dtype=np.int64)
+
+    def subset(self, ids: Sequence[SongId]) -> SpectrogramSet:
+        """A new set holding only `ids` (copies those rows into memory)."""
+        rows = self.indices_of(ids)
+        return SpectrogramSet(ids=[self.ids[r] for r in rows], values=np.asarray(self.values[rows]), meta=dict(self.meta))
+
+
+def _plain_id(song_id: Any) -> SongId:
+    """Turn numpy scalars into plain Python ids so that JSON and dict lookups agree."""
+    if isinstance(song_id, np.integer):
+        return int(song_id)
+    if isinstance(song_id, np.str_):
+        return str(song_id)
+    return song_id
