@@ -116,8 +116,12 @@ def decode_audio(path: str | Path, sample_rate: int, offset: float = 0.0, durati
 
 
 def _decode_reason(path: str | Path, exc: Exception) -> str:
+    """libsndfile's message without the path, and in plain words for files it does not recognise."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return f"unreadable audio ({text})"
+    text = text.replace(f"Error opening {str(path)!r}: ", "")
+    if "does not exist" in text and Path(path).is_file():
+        text = "not a recognised audio format, or the file is corrupt"
+    return f"unreadable audio: {text}"
 
 
 def fit_to_window(samples: np.ndarray, n_samples: int) -> tuple[np.ndarray, bool]:

@@ -2,7 +2,9 @@
 
 Loading lists the files (`{stem: absolute path}`, sorted) instead of decoding them, so that
 extraction can decode in parallel workers and hold one clip per worker. Saving writes
-`{file name: (samples, sample_rate)}` with soundfile (mp3, wav, flac, ogg by extension).
+`{file name: (samples, sample_rate)}` with soundfile (mp3, wav, flac, ogg by extension); a value
+may also be a zero-argument callable returning that pair, so a large folder is written one file
+at a time (raw `bytes` as samples are written as they are).
 """
 
 from __future__ import annotations
@@ -34,12 +36,14 @@ class AudioFolderDataset(AbstractDataset[dict[str, tuple[np.ndarray, int]], dict
         extensions: list[str] | tuple[str, ...] = DEFAULT_EXTENSIONS,
         recursive: bool = False,
         missing_hint: str = "",
+        n_jobs: int = -1,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         self._path = Path(path)
         self._extensions = tuple(e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions)
         self._recursive = recursive
         self._missing_hint = missing_hint
+        self._n_jobs = n_jobs
         self.metadata = metadata
 
     def load(self) -> dict[str, str]:
@@ -57,19 +61,14 @@ class AudioFolderDataset(AbstractDataset[dict[str, tuple[np.ndarray, int]], dict
             listing[key] = str(file.resolve())
         return listing
 
-    def save(self, data: dict[str, tuple[np.ndarray, int]]) -> None:
+    def save(self, data: dict[str, Any]) -> None:
         self._path.mkdir(parents=True, exist_ok=True)
-        import soundfile as sf
+        for name in data:
+            if Path(name).suffix.lower() not in _FORMATS:
+                raise DatasetError(f"Cannot write '{self._path / name}': use one of {sorted(_FORMATS)}")
+        from joblib import Parallel, delayed
 
-        for name, (samples, sample_rate) in data.items():
-            target = self._path / name
-            fmt = _FORMATS.get(target.suffix.lower())
-            if fmt is None:
-                raise DatasetError(f"Cannot write '{target}': use one of {sorted(_FORMATS)}")
-            if isinstance(samples, bytes):  # raw bytes, e.g. a deliberately broken file in the demo
-                target.write_bytes(samples)
-                continue
-            sf.write(target, np.asarray(samples, dtype=np.float32), int(sample_rate), format=fmt)
+        Parallel(n_jobs=self._n_jobs)(delayed(_write_audio)(self._path / name, value) for name, value in data.items())
 
     def _exists(self) -> bool:
         return self._path.is_dir()
@@ -85,3 +84,13 @@ class AudioFolderDataset(AbstractDataset[dict[str, tuple[np.ndarray, int]], dict
             for name, path in list(listing.items())[:nrows]
         ]
         return TablePreview({"columns": ["name", "file", "bytes"], "data": [list(r.values()) for r in rows], "index": list(range(len(rows)))})
+
+
+def _write_audio(target: Path, value: Any) -> None:
+    import soundfile as sf
+
+    samples, sample_rate = value() if callable(value) else value
+    if isinstance(samples, bytes):  # raw bytes, e.g. the demo's deliberately broken file
+        target.write_bytes(samples)
+        return
+    sf.write(target, np.asarray(samples, dtype=np.float32), int(sample_rate), format=_FORMATS[target.suffix.lower()])

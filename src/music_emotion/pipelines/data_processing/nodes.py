@@ -1,0 +1,198 @@
+"""Nodes of `data_processing`: DEAM annotations + audio -> labels, log-mel spectrograms, report, split.
+
+Everything that is skipped or dropped is listed with its reason in `extraction_report`; nothing is
+lost silently. The song split happens here, before any augmentation, so later pipelines can only
+ever train on train songs.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from music_emotion.audio import MelConfig, extract_many
+from music_emotion.runtime import show_progress
+from music_emotion.spectrograms import SpectrogramSet
+
+logger = logging.getLogger(__name__)
+
+LABEL_COLUMNS = ["song_id", "valence", "arousal", "valence_mean", "valence_std", "arousal_mean", "arousal_std", "source_file"]
+REPORT_COLUMNS = ["song_id", "file", "stage", "status", "reason", "audio_seconds"]
+SPLITS = ("train", "val", "test")
+
+
+def _normalise_column(name: str) -> str:
+    """DEAM headers carry stray spaces (`' valence_mean'`, `'valence_ max_mean'`): drop all white space."""
+    return re.sub(r"\s+", "", str(name))
+
+
+def _read_table(table: pd.DataFrame, required: list[str]) -> tuple[pd.DataFrame, str]:
+    source = table.attrs.get("source_file", "<in-memory table>")
+    table = table.rename(columns=_normalise_column)
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        raise ValueError(
+            f"Annotation file '{source}' lacks required column(s) {missing}; it has {list(table.columns)}. "
+            "Expected DEAM's static_annotations_averaged_songs_*.csv (song_id, valence_mean, valence_std, "
+            "arousal_mean, arousal_std, ...)."
+        )
+    table = table[required].copy()
+    table["source_file"] = source
+    return table, source
+
+
+def merge_annotations(
+    annotations_1_2000: pd.DataFrame, annotations_2000_2058: pd.DataFrame, params: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Merge DEAM's two static annotation tables into `emotion_labels` in [-1, 1].
+
+    Rows with a non-numeric id, a missing or out-of-range rating, or an id that appears with
+    conflicting ratings are dropped and returned in `annotation_issues` with their reason.
+    Ratings become (x - centre) / half_range, i.e. (x - 5) / 4 for DEAM's 1-9 scale.
+    """
+    required = list(params["required_columns"])
+    low, high = float(params["rating_min"]), float(params["rating_max"])
+    frames = [_read_table(t, required)[0] for t in (annotations_1_2000, annotations_2000_2058)]
+    merged = pd.concat(frames, ignore_index=True)
+    issues: list[dict[str, Any]] = []
+
+    def drop(mask: pd.Series, reason: str) -> None:
+        nonlocal merged
+        for _, row in merged[mask].iterrows():
+            issues.append({"song_id": row["song_id"], "file": row["source_file"], "reason": reason})
+        merged = merged[~mask]
+
+    numeric_id = pd.to_numeric(merged["song_id"], errors="coerce")
+    drop(numeric_id.isna() | (numeric_id % 1 != 0), "song_id is not an integer")
+    merged["song_id"] = pd.to_numeric(merged["song_id"]).astype("int64")
+    rating_columns = [c for c in required if c != "song_id"]
+    for column in rating_columns:
+        merged[column] = pd.to_numeric(merged[column], errors="coerce")
+    for target in ("valence_mean", "arousal_mean"):
+        drop(merged[target].isna(), f"{target} is missing or not a number")
+        drop((merged[target] < low) | (merged[target] > high), f"{target} outside [{low:g}, {high:g}]")
+
+    duplicated = merged["song_id"].duplicated(keep=False)
+    if duplicated.any():
+        groups = merged[duplicated].groupby("song_id")[rating_columns]
+        agreeing = groups.nunique(dropna=False).max(axis=1) <= 1
+        same_ids = set(agreeing[agreeing].index)
+        repeat = merged["song_id"].isin(same_ids) & merged["song_id"].duplicated(keep="first")
+        drop(repeat, "duplicate song_id with identical ratings (first occurrence kept)")
+        conflicting = merged["song_id"].isin(set(agreeing[~agreeing].index))
+        drop(conflicting, "duplicate song_id with conflicting ratings (all occurrences dropped)")
+
+    centre, half_range = (low + high) / 2, (high - low) / 2
+    merged["valence"] = (merged["valence_mean"] - centre) / half_range
+    merged["arousal"] = (merged["arousal_mean"] - centre) / half_range
+    labels = merged.reindex(columns=LABEL_COLUMNS).sort_values("song_id").reset_index(drop=True)
+    issue_table = pd.DataFrame(issues, columns=["song_id", "file", "reason"])
+    if issues:
+        logger.warning("Dropped %d annotation row(s): %s", len(issues), issue_table["reason"].value_counts().to_dict())
+    if labels.empty:
+        raise ValueError("No valid annotation row remains after validation; see the reasons logged above")
+    logger.info("%d songs with valid valence/arousal ratings", len(labels))
+    return labels, issue_table
+
+
+def extract_mel_spectrograms(
+    audio_files: dict[str, str], emotion_labels: pd.DataFrame, params: dict[str, Any]
+) -> tuple[SpectrogramSet, pd.DataFrame]:
+    """Decode every annotated song's window and compute its log-mel spectrogram, in parallel.
+
+    Songs without audio, audio without annotation and undecodable files are skipped and logged;
+    short clips are padded and logged. Fails only when no valid song remains.
+    """
+    config = MelConfig.from_params(params["extraction"])
+    labelled = set(emotion_labels["song_id"].astype(int))
+    log: list[dict[str, Any]] = []
+    items: list[tuple[str, str]] = []
+    audio_ids: set[int] = set()
+    for stem, path in audio_files.items():
+        if not re.fullmatch(r"\d+", stem):
+            log.append({"song_id": None, "file": path, "stage": "audio", "status": "skipped",
+                        "reason": "file name is not a DEAM song id (<song_id>.mp3)"})
+            continue
+        song_id = int(stem)
+        audio_ids.add(song_id)
+        if song_id not in labelled:
+            log.append({"song_id": song_id, "file": path, "stage": "audio", "status": "skipped",
+                        "reason": "audio file has no annotation"})
+            continue
+        items.append((stem, path))
+    for song_id in sorted(labelled - audio_ids):
+        log.append({"song_id": song_id, "file": None, "stage": "audio", "status": "skipped",
+                    "reason": "annotated song has no audio file"})
+
+    values, results = extract_many(items, config, n_jobs=params.get("n_jobs", -1), progress=show_progress())
+    paths = dict(items)
+    kept_ids = []
+    for result in results:
+        song_id = int(result.key)
+        if result.status != "skipped":
+            kept_ids.append(song_id)
+        log.append({"song_id": song_id, "file": paths[result.key], "stage": "audio", "status": result.status,
+                    "reason": result.reason, "audio_seconds": result.audio_seconds})
+    report = pd.DataFrame(log, columns=REPORT_COLUMNS).astype({"song_id": "Int64"})
+    counts = report["status"].value_counts().to_dict()
+    logger.info("Extraction: %s", counts)
+    if not kept_ids:
+        reasons = report["reason"].value_counts().head(5).to_dict()
+        raise ValueError(
+            f"No valid song remains after extraction ({len(audio_files)} audio files, {len(labelled)} annotated songs). "
+            f"Most common reasons: {reasons}. Check that the audio folder and annotation CSVs in the catalog "
+            "belong together (file names must be <song_id>.mp3)."
+        )
+    meta = {"extraction": config.to_dict(), "n_frames": config.n_frames, "db_range": [config.floor_db, 0.0]}
+    return SpectrogramSet(ids=kept_ids, values=values, meta=meta), report
+
+
+def build_extraction_report(annotation_issues: pd.DataFrame, extraction_log: pd.DataFrame) -> pd.DataFrame:
+    """One table of every song that was dropped, skipped, padded or kept, with the reason."""
+    annotation_rows = annotation_issues.assign(stage="annotations", status="dropped", audio_seconds=np.nan)
+    frames = [f for f in (annotation_rows, extraction_log) if not f.empty]
+    report = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=REPORT_COLUMNS)
+    return report.reindex(columns=REPORT_COLUMNS)
+
+
+def _stratum(valence: np.ndarray, arousal: np.ndarray) -> np.ndarray:
+    """Valence/arousal quadrant 0-3, so every split spans the emotion plane."""
+    return (valence >= 0).astype(int) * 2 + (arousal >= 0).astype(int)
+
+
+def split_songs(
+    mel_spectrograms: SpectrogramSet, emotion_labels: pd.DataFrame, params: dict[str, Any], seed: int
+) -> dict[str, Any]:
+    """Split the songs that have both a spectrogram and a label into train/val/test, by song.
+
+    Stratified by V/A quadrant (parameter `stratify`), deterministic for a given seed: songs are
+    shuffled within each quadrant and dealt to whichever split is furthest below its fraction.
+    """
+    fractions = {name: float(params["fractions"][name]) for name in SPLITS}
+    if any(f <= 0 for f in fractions.values()) or not np.isclose(sum(fractions.values()), 1.0):
+        raise ValueError(f"data_processing.split.fractions must be positive and sum to 1, got {fractions}")
+    labels = emotion_labels.set_index("song_id").loc[lambda t: t.index.isin(mel_spectrograms.ids)]
+    labels = labels.sort_index()
+    if len(labels) < len(SPLITS):
+        raise ValueError(f"Only {len(labels)} song(s) have both audio and labels: too few for a train/val/test split")
+    ids = labels.index.to_numpy()
+    rng = np.random.default_rng(seed)
+    if params.get("stratify", "quadrant") == "quadrant":
+        strata = _stratum(labels["valence"].to_numpy(), labels["arousal"].to_numpy())
+    else:
+        strata = np.zeros(len(ids), dtype=int)
+    order = np.concatenate([rng.permutation(ids[strata == s]) for s in np.unique(strata)])
+    assigned: dict[str, list[int]] = {name: [] for name in SPLITS}
+    for position, song_id in enumerate(order, start=1):
+        deficit = {name: fractions[name] * position - len(assigned[name]) for name in SPLITS}
+        assigned[max(SPLITS, key=lambda name: deficit[name])].append(int(song_id))
+    for name in SPLITS:
+        if not assigned[name]:
+            raise ValueError(f"The '{name}' split is empty with {len(ids)} songs and fractions {fractions}")
+    logger.info("Split by song: %s", {name: len(v) for name, v in assigned.items()})
+    return {**{name: sorted(v) for name, v in assigned.items()}, "seed": int(seed), "fractions": fractions,
+            "stratify": params.get("stratify", "quadrant")}

@@ -1,0 +1,41 @@
+"""`data_processing`: DEAM annotations and mp3s -> emotion_labels, mel_spectrograms, extraction_report, song_splits."""
+
+from kedro.pipeline import Node, Pipeline
+
+from music_emotion.pipelines.data_processing.nodes import (
+    build_extraction_report,
+    extract_mel_spectrograms,
+    merge_annotations,
+    split_songs,
+)
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                merge_annotations,
+                inputs=["deam_annotations_1_2000", "deam_annotations_2000_2058", "params:data_processing.labels"],
+                outputs=["emotion_labels", "annotation_issues"],
+                name="merge_annotations",
+            ),
+            Node(
+                extract_mel_spectrograms,
+                inputs=["deam_audio", "emotion_labels", "params:data_processing"],
+                outputs=["mel_spectrograms", "extraction_log"],
+                name="extract_mel_spectrograms",
+            ),
+            Node(
+                build_extraction_report,
+                inputs=["annotation_issues", "extraction_log"],
+                outputs="extraction_report",
+                name="build_extraction_report",
+            ),
+            Node(
+                split_songs,
+                inputs=["mel_spectrograms", "emotion_labels", "params:data_processing.split", "params:seed"],
+                outputs="song_splits",
+                name="split_songs",
+            ),
+        ]
+    )

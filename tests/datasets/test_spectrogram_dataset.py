@@ -1,0 +1,77 @@
+"""SpectrogramDataset: round trip, memory mapping, versioning without overwrite, preview."""
+
+import base64
+import json
+
+import numpy as np
+import pytest
+from kedro.io import DatasetError, Version
+
+from music_emotion.datasets import SpectrogramDataset
+from music_emotion.spectrograms import SpectrogramSet
+
+
+def make_set(n=4, seed=0):
+    rng = np.random.default_rng(seed)
+    values = rng.uniform(-80, 0, size=(n, 8, 20)).astype(np.float32)
+    return SpectrogramSet(ids=list(range(10, 10 + n)), values=values, meta={"extraction": {"n_mels": 8}})
+
+
+def test_round_trip_is_memory_mapped_and_keeps_ids(tmp_path):
+    data = make_set()
+    dataset = SpectrogramDataset(filepath=str(tmp_path / "mel.npy"), version=Version(None, None))
+    dataset.save(data)
+    loaded = dataset.load()
+    assert isinstance(loaded.values, np.memmap)
+    assert loaded.ids == data.ids
+    assert loaded.meta == data.meta
+    np.testing.assert_array_equal(loaded.values, data.values)
+    with pytest.raises(ValueError):
+        loaded.values[0, 0, 0] = 1.0  # read-only: nothing downstream can corrupt the stored array
+
+
+def test_sidecar_holds_ids_and_shape(tmp_path):
+    dataset = SpectrogramDataset(filepath=str(tmp_path / "mel.npy"), version=Version(None, "2026-01-01T00.00.00.000Z"))
+    dataset.save(make_set(n=3))
+    header = json.loads((tmp_path / "mel.npy" / "2026-01-01T00.00.00.000Z" / "mel.json").read_text())
+    assert header["ids"] == [10, 11, 12]
+    assert header["shape"] == [3, 8, 20]
+
+
+def test_a_second_save_adds_a_version_and_leaves_the_first_alone(tmp_path):
+    path = str(tmp_path / "mel.npy")
+    first = SpectrogramDataset(filepath=path, version=Version(None, "2026-01-01T00.00.00.000Z"))
+    first.save(make_set(seed=1))
+    first_file = tmp_path / "mel.npy" / "2026-01-01T00.00.00.000Z" / "mel.npy"
+    before = first_file.read_bytes()
+    SpectrogramDataset(filepath=path, version=Version(None, "2026-01-02T00.00.00.000Z")).save(make_set(seed=2))
+    assert first_file.read_bytes() == before
+    latest = SpectrogramDataset(filepath=path, version=Version(None, None)).load()
+    np.testing.assert_array_equal(latest.values, make_set(seed=2).values)
+    pinned = SpectrogramDataset(filepath=path, version=Version("2026-01-01T00.00.00.000Z", None)).load()
+    np.testing.assert_array_equal(pinned.values, make_set(seed=1).values)
+    with pytest.raises(DatasetError):  # Kedro refuses to overwrite an existing version
+        SpectrogramDataset(filepath=path, version=Version(None, "2026-01-01T00.00.00.000Z")).save(make_set())
+
+
+def test_preview_is_a_png_image(tmp_path):
+    dataset = SpectrogramDataset(filepath=str(tmp_path / "mel.npy"), version=Version(None, None))
+    dataset.save(make_set())
+    png = base64.b64decode(dataset.preview())
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_missing_version_has_a_clear_error(tmp_path):
+    with pytest.raises(DatasetError, match="mel"):
+        SpectrogramDataset(filepath=str(tmp_path / "mel.npy"), version=Version(None, None)).load()
+
+
+def test_spectrogram_set_refuses_misaligned_ids():
+    with pytest.raises(ValueError, match="ids"):
+        SpectrogramSet(ids=[1, 2], values=np.zeros((3, 2, 2), dtype=np.float32))
+    with pytest.raises(ValueError, match="unique"):
+        SpectrogramSet(ids=[1, 1], values=np.zeros((2, 2, 2), dtype=np.float32))
+    data = make_set()
+    with pytest.raises(KeyError, match="no spectrogram"):
+        data.indices_of([10, 999])
+    assert data.subset([12, 10]).ids == [12, 10]

@@ -1,0 +1,175 @@
+"""data_processing nodes: annotation validation, extraction with messy input, the song split."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from music_emotion.pipelines.data_processing.nodes import (
+    build_extraction_report,
+    extract_mel_spectrograms,
+    merge_annotations,
+    split_songs,
+)
+from music_emotion.spectrograms import SpectrogramSet
+from tests.audio_fixtures import tone, write_audio, write_truncated_mp3
+
+LABEL_PARAMS = {"rating_min": 1, "rating_max": 9,
+                "required_columns": ["song_id", "valence_mean", "valence_std", "arousal_mean", "arousal_std"]}
+EXTRACTION = {"sample_rate": 8000, "duration": 2.0, "n_fft": 512, "hop_length": 256, "n_mels": 16}
+
+
+def deam_table(rows, source="static_annotations_averaged_songs_1_2000.csv", quirky=True):
+    """A table as AnnotationCSVDataset loads DEAM: header with the spaces DEAM has."""
+    columns = ["song_id", " valence_mean", " valence_std", " arousal_mean", " arousal_std"] if quirky else \
+        ["song_id", "valence_mean", "valence_std", "arousal_mean", "arousal_std"]
+    table = pd.DataFrame(rows, columns=columns)
+    table.attrs["source_file"] = source
+    return table
+
+
+def second_table(rows):
+    columns = ["song_id", " valence_mean", " valence_std", " valence_ max_mean", " valence_max_std", " valence_min_mean",
+               " valence_min_std", " arousal_mean", " arousal_std", " arousal_max_mean", " arousal_max_std",
+               " arousal_min_mean", " arousal_min_std"]
+    table = pd.DataFrame([r + [0.0] * (13 - len(r)) for r in rows], columns=columns)
+    table.attrs["source_file"] = "static_annotations_averaged_songs_2000_2058.csv"
+    return table
+
+
+def test_merge_normalises_to_minus_one_one_and_keeps_raw_ratings():
+    first = deam_table([[2, 9.0, 1.0, 1.0, 0.5], [3, 5.0, 1.2, 7.0, 0.7]])
+    second = second_table([[2001, 3.0, 0.8, 4.0, 0.1, 2.0, 0.1, 6.0, 0.9]])
+    labels, issues = merge_annotations(first, second, LABEL_PARAMS)
+    assert issues.empty
+    assert labels["song_id"].tolist() == [2, 3, 2001]
+    np.testing.assert_allclose(labels["valence"], [1.0, 0.0, -0.5])
+    np.testing.assert_allclose(labels["arousal"], [-1.0, 0.5, 0.25])
+    assert labels.loc[0, "valence_mean"] == 9.0 and labels.loc[1, "arousal_std"] == 0.7
+    assert labels["song_id"].dtype == np.int64
+
+
+def test_missing_column_error_names_file_and_column():
+    broken = deam_table([[2, 5.0, 1.0, 5.0, 1.0]]).drop(columns=[" arousal_mean"])
+    with pytest.raises(ValueError, match=r"static_annotations_averaged_songs_1_2000\.csv.*arousal_mean"):
+        merge_annotations(broken, second_table([]), LABEL_PARAMS)
+
+
+def test_bad_rows_are_dropped_and_reported():
+    first = deam_table([
+        [2, 5.0, 1.0, 5.0, 1.0],
+        [3, np.nan, 1.0, 5.0, 1.0],      # missing valence
+        [4, 5.0, 1.0, 9.5, 1.0],         # arousal out of range
+        [5, 6.0, 1.0, 6.0, 1.0],
+        [5, 6.0, 1.0, 6.0, 1.0],         # identical duplicate: first kept
+        [6, 2.0, 1.0, 2.0, 1.0],
+        [6, 8.0, 1.0, 2.0, 1.0],         # conflicting duplicate: both dropped
+        ["x7", 5.0, 1.0, 5.0, 1.0],      # not an id
+    ])
+    labels, issues = merge_annotations(first, second_table([]), LABEL_PARAMS)
+    assert labels["song_id"].tolist() == [2, 5]
+    reasons = dict(zip(issues["song_id"].astype(str), issues["reason"], strict=False))
+    assert "missing" in reasons["3"]
+    assert "outside" in reasons["4"]
+    assert "identical" in reasons["5"]
+    assert "conflicting" in reasons["6"]
+    assert "integer" in reasons["x7"]
+    assert len(issues) == 6  # 3, 4, one of 5, both 6, x7
+    assert set(issues["file"]) == {"static_annotations_averaged_songs_1_2000.csv"}
+
+
+def test_no_valid_annotation_is_an_error():
+    with pytest.raises(ValueError, match="No valid annotation"):
+        merge_annotations(deam_table([[2, 0.0, 1.0, 5.0, 1.0]]), second_table([]), LABEL_PARAMS)
+
+
+@pytest.fixture
+def messy_audio(tmp_path):
+    """Five annotated songs: two fine (44.1 kHz stereo, 22.05 kHz mono), one short, one zero-byte,
+    one truncated; plus one annotated song with no file and one file with no annotation."""
+    folder = tmp_path / "MEMD_audio"
+    write_audio(folder / "10.mp3", tone(3.0, 44100, 2, 300), 44100)
+    write_audio(folder / "11.mp3", tone(3.0, 22050, 1, 900), 22050)
+    write_audio(folder / "12.mp3", tone(0.5, 44100, 2), 44100)
+    (folder / "13.mp3").write_bytes(b"")
+    write_truncated_mp3(folder / "14.mp3")
+    write_audio(folder / "99.mp3", tone(3.0, 22050, 1), 22050)
+    (folder / "cover.mp3").write_bytes(b"junk")
+    audio = {p.stem: str(p) for p in sorted(folder.glob("*.mp3"))}
+    labels = pd.DataFrame({"song_id": [10, 11, 12, 13, 14, 15], "valence": 0.0, "arousal": 0.0})
+    return audio, labels
+
+
+def test_extraction_keeps_every_valid_song_and_reports_the_rest(messy_audio):
+    audio, labels = messy_audio
+    spectrograms, log = extract_mel_spectrograms(audio, labels, {"extraction": EXTRACTION, "n_jobs": 1})
+    assert {10, 11, 12} <= set(spectrograms.ids)
+    assert 13 not in spectrograms.ids and 15 not in spectrograms.ids and 99 not in spectrograms.ids
+    assert spectrograms.values.shape[1:] == (16, 1 + 16000 // 256)
+    assert np.all(np.isfinite(spectrograms.values))
+    status = log.set_index(log["song_id"].astype(str))
+    assert status.loc["12", "status"] == "padded"
+    assert status.loc["13", "reason"] == "empty file (0 bytes)"
+    assert status.loc["15", "reason"] == "annotated song has no audio file"
+    assert status.loc["99", "reason"] == "audio file has no annotation"
+    assert log["file"].astype(str).str.endswith("cover.mp3").any()
+    assert spectrograms.meta["extraction"]["n_mels"] == 16
+    # every song id of either input appears in the log: nothing is lost silently
+    assert {10, 11, 12, 13, 14, 15, 99} <= set(log["song_id"].dropna().astype(int))
+
+
+def test_extraction_without_any_valid_song_fails_clearly(tmp_path):
+    (tmp_path / "1.mp3").write_bytes(b"")
+    labels = pd.DataFrame({"song_id": [1, 2], "valence": 0.0, "arousal": 0.0})
+    with pytest.raises(ValueError, match="No valid song remains"):
+        extract_mel_spectrograms({"1": str(tmp_path / "1.mp3")}, labels, {"extraction": EXTRACTION, "n_jobs": 1})
+
+
+def test_report_combines_annotation_and_audio_problems():
+    issues = pd.DataFrame({"song_id": [3], "file": ["a.csv"], "reason": ["valence_mean is missing or not a number"]})
+    log = pd.DataFrame({"song_id": [10], "file": ["10.mp3"], "stage": ["audio"], "status": ["ok"], "reason": [""],
+                        "audio_seconds": [3.0]})
+    report = build_extraction_report(issues, log)
+    assert report["stage"].tolist() == ["annotations", "audio"]
+    assert report["status"].tolist() == ["dropped", "ok"]
+
+
+def split_inputs(n=100, seed=0):
+    rng = np.random.default_rng(seed)
+    ids = list(range(1, n + 1))
+    labels = pd.DataFrame({"song_id": ids + [n + 1], "valence": rng.uniform(-1, 1, n + 1),
+                           "arousal": rng.uniform(-1, 1, n + 1)})
+    spectrograms = SpectrogramSet(ids=ids, values=np.zeros((n, 2, 2), dtype=np.float32))
+    return spectrograms, labels
+
+
+SPLIT = {"fractions": {"train": 0.7, "val": 0.15, "test": 0.15}, "stratify": "quadrant"}
+
+
+def test_split_is_disjoint_complete_proportional_and_seeded():
+    spectrograms, labels = split_inputs()
+    splits = split_songs(spectrograms, labels, SPLIT, seed=7)
+    train, val, test = (set(splits[k]) for k in ("train", "val", "test"))
+    assert not (train & val or train & test or val & test)
+    assert train | val | test == set(spectrograms.ids)  # song 101 has a label but no spectrogram: not split
+    assert (len(train), len(val), len(test)) == (70, 15, 15)
+    assert splits == split_songs(spectrograms, labels, SPLIT, seed=7)
+    assert splits["train"] != split_songs(spectrograms, labels, SPLIT, seed=8)["train"]
+
+
+def test_split_is_stratified_by_quadrant():
+    spectrograms, labels = split_inputs(n=400)
+    splits = split_songs(spectrograms, labels, SPLIT, seed=0)
+    quadrant = labels.set_index("song_id").pipe(lambda t: (t["valence"] >= 0) * 2 + (t["arousal"] >= 0))
+    overall = quadrant.loc[spectrograms.ids].value_counts(normalize=True).sort_index()
+    for name in ("train", "test"):
+        share = quadrant.loc[splits[name]].value_counts(normalize=True).sort_index()
+        np.testing.assert_allclose(share, overall, atol=0.03)
+
+
+def test_split_rejects_bad_fractions_and_too_few_songs():
+    spectrograms, labels = split_inputs(n=10)
+    with pytest.raises(ValueError, match="sum to 1"):
+        split_songs(spectrograms, labels, {"fractions": {"train": 0.8, "val": 0.3, "test": 0.1}}, seed=0)
+    tiny, tiny_labels = split_inputs(n=2)
+    with pytest.raises(ValueError, match="too few"):
+        split_songs(tiny, tiny_labels, SPLIT, seed=0)

@@ -1,0 +1,107 @@
+"""Extraction core: shapes, padding, silence, odd rates/channels and broken files."""
+
+import numpy as np
+import pytest
+
+from music_emotion.audio import MelConfig, audio_duration, decode_audio, extract_clip, extract_many, iter_windows
+from tests.audio_fixtures import tone, write_audio, write_truncated_mp3
+
+SMALL = MelConfig(sample_rate=8000, duration=2.0, n_fft=512, hop_length=256, n_mels=16)
+
+
+def test_default_config_gives_the_seed_shape():
+    assert (MelConfig().n_mels, MelConfig().n_frames) == (128, 1292)
+
+
+def test_from_params_rejects_unknown_keys_and_bad_ref():
+    with pytest.raises(ValueError, match="n_melz"):
+        MelConfig.from_params({"n_melz": 64})
+    with pytest.raises(ValueError, match="ref"):
+        MelConfig.from_params({"ref": "loudest"})
+
+
+@pytest.mark.parametrize(("rate", "channels", "suffix"), [(44100, 2, ".mp3"), (22050, 1, ".mp3"), (16000, 2, ".wav"), (48000, 1, ".flac")])
+def test_any_rate_and_channel_count_gives_the_configured_shape(tmp_path, rate, channels, suffix):
+    path = write_audio(tmp_path / f"clip{suffix}", tone(3.0, rate, channels), rate)
+    result = extract_clip("clip", path, SMALL)
+    assert result.status == "ok"
+    assert result.spectrogram.shape == (SMALL.n_mels, SMALL.n_frames)
+    assert result.spectrogram.dtype == np.float32
+    assert np.all(np.isfinite(result.spectrogram))
+    assert result.spectrogram.max() == pytest.approx(0.0)  # ref = clip max
+    assert result.spectrogram.min() >= -80.0
+
+
+def test_decode_resamples_and_mixes_down(tmp_path):
+    path = write_audio(tmp_path / "a.wav", tone(1.0, 16000, 2), 16000)
+    samples = decode_audio(path, 8000)
+    assert samples.ndim == 1 and len(samples) == 8000
+
+
+def test_offset_reads_the_requested_part(tmp_path):
+    rate = 8000
+    first = tone(1.0, rate, freq=200.0)
+    second = tone(1.0, rate, freq=200.0, amplitude=0.0)
+    path = write_audio(tmp_path / "a.wav", np.concatenate([first, second]), rate)
+    assert np.abs(decode_audio(path, rate, offset=0.0, duration=0.5)).max() > 0.2
+    assert np.abs(decode_audio(path, rate, offset=1.2, duration=0.5)).max() < 1e-3
+
+
+def test_short_clip_is_padded_and_reported(tmp_path):
+    path = write_audio(tmp_path / "short.mp3", tone(0.7, 22050, 2), 22050)
+    result = extract_clip("short", path, SMALL)
+    assert result.status == "padded"
+    assert "padded" in result.reason
+    assert result.spectrogram.shape == (SMALL.n_mels, SMALL.n_frames)
+    assert result.audio_seconds < 1.0
+
+
+def test_silent_clip_is_finite_and_at_the_floor(tmp_path):
+    path = write_audio(tmp_path / "silent.wav", np.zeros((8000 * 3, 1), dtype=np.float32), 8000)
+    result = extract_clip("silent", path, SMALL)
+    assert result.silent
+    assert np.all(np.isfinite(result.spectrogram))
+    assert np.all(result.spectrogram == SMALL.floor_db)
+
+
+def test_zero_byte_and_non_audio_files_are_skipped_with_a_reason(tmp_path):
+    empty = tmp_path / "empty.mp3"
+    empty.write_bytes(b"")
+    junk = tmp_path / "junk.mp3"
+    junk.write_bytes(b"<html>not audio</html>" * 50)
+    assert extract_clip("empty", empty, SMALL).reason == "empty file (0 bytes)"
+    junk_result = extract_clip("junk", junk, SMALL)
+    assert junk_result.status == "skipped"
+    assert "not a recognised audio format" in junk_result.reason
+
+
+def test_truncated_mp3_does_not_crash(tmp_path):
+    path = write_truncated_mp3(tmp_path / "cut.mp3")
+    result = extract_clip("cut", path, SMALL)
+    assert result.status in {"ok", "padded", "skipped"}
+    if result.spectrogram is not None:
+        assert np.all(np.isfinite(result.spectrogram))
+
+
+def test_extract_many_keeps_input_order_and_drops_failures(tmp_path):
+    items = []
+    for i, freq in enumerate([300.0, 600.0, 1200.0]):
+        items.append((f"s{i}", str(write_audio(tmp_path / f"s{i}.wav", tone(2.5, 8000, 1, freq), 8000))))
+    broken = tmp_path / "broken.mp3"
+    broken.write_bytes(b"junk")
+    items.insert(1, ("broken", str(broken)))
+    values, results = extract_many(items, SMALL, n_jobs=2, progress=False)
+    assert [r.key for r in results] == ["s0", "broken", "s1", "s2"]
+    assert values.shape == (3, SMALL.n_mels, SMALL.n_frames)
+    assert all(r.spectrogram is None for r in results)  # spectrograms live only in the array
+    # rows follow the order of the successful items: the loudest mel band rises with the tone
+    peaks = values.mean(axis=2).argmax(axis=1)
+    assert peaks[0] < peaks[1] < peaks[2]
+
+
+def test_iter_windows_covers_a_long_file(tmp_path):
+    path = write_audio(tmp_path / "long.wav", tone(4.8, 8000, 1), 8000)
+    windows = list(iter_windows(path, SMALL))
+    assert [round(start, 3) for start, _, _ in windows] == [0.0, 2.0]  # the 0.8 s tail is under half a window: dropped
+    assert all(spec.shape == (SMALL.n_mels, SMALL.n_frames) for _, spec, _ in windows)
+    assert audio_duration(path) == pytest.approx(4.8)
