@@ -1,0 +1,73 @@
+"""demo_data: DEAM layout and CSV quirks, messy cases, and emotion carried by audible cues."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from music_emotion.audio import MelConfig, log_mel
+from music_emotion.datasets import AnnotationCSVDataset, AudioFolderDataset
+from music_emotion.pipelines.data_processing.nodes import merge_annotations
+from music_emotion.pipelines.demo_data.nodes import synthesise_demo_dataset
+from music_emotion.pipelines.demo_data.synthesis import synthesise_song
+
+PARAMS = {
+    "n_excerpts": 6, "n_full_songs": 2, "excerpt_seconds": 2.0, "full_song_seconds": 3.0, "sample_rate": 22050,
+    "low_rate_every": 3, "rater_noise": 0.3,
+    "messy": {"short_clip": True, "short_clip_seconds": 0.5, "missing_audio": True, "corrupt_audio": True,
+              "unannotated_audio": True},
+}
+LABEL_PARAMS = {"rating_min": 1, "rating_max": 9,
+                "required_columns": ["song_id", "valence_mean", "valence_std", "arousal_mean", "arousal_std"]}
+
+
+def test_writes_deam_layout_with_its_csv_quirks(tmp_path):
+    audio, first, second = synthesise_demo_dataset(PARAMS, seed=0)
+    AudioFolderDataset(path=str(tmp_path / "MEMD_audio"), n_jobs=1).save(audio)
+    paths = [tmp_path / "a.csv", tmp_path / "b.csv"]
+    for table, path in zip((first, second), paths, strict=True):
+        AnnotationCSVDataset(filepath=str(path), save_args={"index": False}).save(table)
+    assert paths[0].read_text().splitlines()[0] == "song_id, valence_mean, valence_std, arousal_mean, arousal_std"
+    header = paths[1].read_text().splitlines()[0].split(",")
+    assert len(header) == 13 and " valence_ max_mean" in header
+    loaded = [AnnotationCSVDataset(filepath=str(p), load_args={"skipinitialspace": True}).load() for p in paths]
+    labels, issues = merge_annotations(*loaded, LABEL_PARAMS)
+    assert issues.empty and len(labels) == 8
+    assert labels["song_id"].max() > 2000  # the "full songs" file is used too
+    files = AudioFolderDataset(path=str(tmp_path / "MEMD_audio")).load()
+    annotated = {str(i) for i in labels["song_id"]}
+    assert len(annotated - set(files)) == 1        # one annotated song has no audio
+    assert set(files) - annotated == {"2500"}      # one mp3 has no annotation
+
+
+def test_same_seed_same_dataset():
+    _, first_a, _ = synthesise_demo_dataset(PARAMS, seed=1)
+    _, first_b, _ = synthesise_demo_dataset(PARAMS, seed=1)
+    pd.testing.assert_frame_equal(first_a, first_b)
+
+
+def spectral_centroid(samples, rate):
+    spectrum = np.abs(np.fft.rfft(samples[:, 0]))
+    freqs = np.fft.rfftfreq(len(samples), 1 / rate)
+    return float((spectrum * freqs).sum() / spectrum.sum())
+
+
+def test_arousal_and_valence_are_audible():
+    rate, seconds = 16000, 4.0
+    grid = np.linspace(-0.9, 0.9, 5)
+    centroid_by_arousal = [np.mean([spectral_centroid(synthesise_song(v, a, seconds, rate, 1, 0), rate) for v in (-0.5, 0.5)])
+                           for a in grid]
+    assert np.all(np.diff(centroid_by_arousal) > 0)  # brighter when more excited
+    onset_energy = []
+    for a in grid:
+        spec = log_mel(synthesise_song(0.0, a, seconds, rate, 1, 0)[:, 0], MelConfig(sample_rate=rate, n_fft=512, n_mels=32))
+        onset_energy.append(np.abs(np.diff(spec, axis=1)).mean())
+    assert np.corrcoef(grid, onset_energy)[0, 1] > 0.8  # faster, more percussive when more excited
+    low_band = [np.argmax(np.abs(np.fft.rfft(synthesise_song(v, -0.9, seconds, rate, 1, 0)[:, 0]))) for v in grid]
+    assert np.corrcoef(grid, low_band)[0, 1] > 0.8  # higher register when more positive
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_songs_are_valid_audio(channels):
+    samples = synthesise_song(0.3, -0.2, 1.5, 22050, channels, seed=4)
+    assert samples.shape == (int(1.5 * 22050), channels)
+    assert samples.dtype == np.float32 and np.abs(samples).max() <= 1.0 and np.abs(samples).max() > 0.1
