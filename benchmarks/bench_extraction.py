@@ -1,0 +1,110 @@
+"""Extraction throughput and memory: the project's parallel extraction vs the seed's sequential loop.
+
+Generates N 45 s 44.1 kHz stereo mp3 clips (cached), then measures side by side in one run:
+  - seed: a sequential loop of librosa.load + melspectrogram + power_to_db (the notebook's way);
+  - project: `audio.extract_many`, the code path of the extract_mel_spectrograms node;
+  - decode floor: just decoding the same windows in parallel with the same number of workers.
+
+    python benchmarks/bench_extraction.py [--clips 100] [--repeats 3] [--n-jobs -1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import measure, report  # noqa: E402
+
+from music_emotion.audio import MelConfig, decode_audio, extract_many  # noqa: E402
+
+
+def make_clips(folder: Path, n: int, seconds: float = 45.0, rate: int = 44100) -> list[tuple[str, str]]:
+    """DEAM-like clips (45 s, 44.1 kHz, stereo mp3) of synthesised music, written once and reused."""
+    from joblib import Parallel, delayed
+
+    from music_emotion.datasets.audio_folder_dataset import _write_audio
+    from music_emotion.pipelines.demo_data.synthesis import demo_song
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    todo = [(folder / f"{i}.mp3", demo_song(i, *rng.uniform(-1, 1, 2), seconds, rate, 2, 0)) for i in range(n)]
+    Parallel(n_jobs=-1)(delayed(_write_audio)(path, song) for path, song in todo if not path.exists())
+    release_workers()
+    return [(path.stem, str(path)) for path, _ in todo]
+
+
+def seed_loop(items: list[tuple[str, str]], config: MelConfig) -> np.ndarray:
+    """The notebook's way: one file after another, librosa's default loader."""
+    import librosa
+
+    out = np.empty((len(items), config.n_mels, config.n_frames), dtype=np.float32)
+    for row, (_, path) in enumerate(items):
+        y, sr = librosa.load(path, sr=config.sample_rate, duration=config.duration)
+        mel = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=config.n_fft, hop_length=config.hop_length, n_mels=config.n_mels)
+        db = librosa.power_to_db(mel, ref=np.max)
+        width = min(db.shape[1], config.n_frames)
+        out[row] = -80.0
+        out[row, :, :width] = db[:, :width]
+    return out
+
+
+def release_workers() -> None:
+    """Stop joblib's reusable worker pool so the next variant's memory is its own."""
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True)
+
+
+def _decode_length(path: str, config: MelConfig) -> int:
+    return len(decode_audio(path, config.sample_rate, config.offset, config.duration))
+
+
+def decode_floor(items: list[tuple[str, str]], config: MelConfig, n_jobs: int) -> None:
+    """Decoding (and resampling) the same windows in parallel, nothing else: the limit for extraction.
+
+    Workers return only the length, so the floor pays no cost for shipping audio back.
+    """
+    from joblib import Parallel, delayed
+
+    Parallel(n_jobs=n_jobs, batch_size=4)(delayed(_decode_length)(path, config) for _, path in items)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clips", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=45.0, help="length of each generated clip")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--n-jobs", type=int, default=-1)
+    parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "music_emotion_bench_clips")
+    parser.add_argument("--out-dir", type=Path, default=None)
+    args = parser.parse_args(argv)
+
+    config = MelConfig()
+    items = make_clips(args.cache_dir / f"{args.clips}x{args.seconds:g}s", args.clips, args.seconds)
+    n = len(items)
+    seed = measure("seed: sequential librosa.load loop", lambda: seed_loop(items, config), n, "clips",
+                   args.repeats, track_rss=True)
+    project = measure(f"project: extract_many (n_jobs={args.n_jobs})",
+                      lambda: extract_many(items, config, n_jobs=args.n_jobs, progress=False), n, "clips",
+                      args.repeats, track_rss=True)
+    release_workers()
+    floor = measure(f"decode-only floor (n_jobs={args.n_jobs})", lambda: decode_floor(items, config, args.n_jobs), n,
+                    "clips", args.repeats, track_rss=True)
+    speedup = project.summary()["rate_median"] / seed.summary()["rate_median"]
+    to_floor = floor.summary()["rate_median"] / project.summary()["rate_median"]
+    ratios = {"project / seed throughput": speedup, "decode floor / project (time ratio)": to_floor}
+    targets = {
+        ">= 1.8x the sequential loop": speedup >= 1.8,
+        ">= 15 clips/s": project.summary()["rate_median"] >= 15,
+        "within 1.3x of the decode-only floor": to_floor <= 1.3,
+    }
+    return report("extraction", [seed, project, floor], ratios, targets, args.out_dir)
+
+
+if __name__ == "__main__":
+    main()
