@@ -1,0 +1,200 @@
+"""Conditional GAN for log-mel spectrograms, conditioned on (valence, arousal).
+
+Both networks are config-driven (`PretrainedModelMixin`): the shapes come from the data, never
+from constants, so the same code runs at 1 x 128 x 1292 (default), 1 x 64 x 431 (demo) or
+1 x 16 x 64 (tests). The generator's config also holds the dB <-> [-1, 1] scaling it was
+trained with, so a generator loaded from the catalog can `generate(...)` dB spectrograms
+without any training code::
+
+    generator = catalog.load("generator")
+    db = generator.generate([[0.5, -0.2], [-0.8, 0.9]], generator=torch.Generator().manual_seed(0))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from music_emotion.models.base import PretrainedModelMixin
+
+GENERATOR_DEFAULTS: dict[str, Any] = {
+    "channels": 1,
+    "latent_dim": 100,
+    "condition_dim": 2,
+    "base_channels": 256,
+    "n_upsample": 5,
+    "min_channels": 16,
+}
+
+DISCRIMINATOR_DEFAULTS: dict[str, Any] = {
+    "channels": 1,
+    "condition_dim": 2,
+    "base_channels": 32,
+    "n_layers": 4,
+    "max_channels": 256,
+    "dropout": 0.3,
+}
+
+
+def _require(config: dict[str, Any], keys: Sequence[str], owner: str) -> None:
+    missing = [k for k in keys if config.get(k) is None]
+    if missing:
+        raise ValueError(f"{owner} config is missing {missing}; they come from the spectrogram data")
+
+
+def _condition_maps(conditions: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """(B, c) -> (B, c, H, W): each condition value as a constant image channel."""
+    return conditions[:, :, None, None].expand(-1, -1, height, width)
+
+
+class SpectrogramGenerator(PretrainedModelMixin, nn.Module):
+    """(noise, condition) -> spectrogram in [-1, 1] of exactly (channels, n_mels, n_frames).
+
+    A linear layer projects [noise, condition] to a (C, h0, w0) map with h0 = ceil(n_mels / 2^k),
+    w0 = ceil(n_frames / 2^k); k transposed-convolution blocks double both sides (the condition
+    is re-injected as constant channels before each block); the result is cropped to the exact
+    shape (1292 is not a power of two) and squashed by tanh.
+
+    Config keys: n_mels, n_frames (required), channels, latent_dim, condition_dim,
+    base_channels, n_upsample, min_channels, db_min, db_max (the dB range that maps to [-1, 1]),
+    plus anything JSON-able the pipeline wants to keep with the weights (e.g. `extraction`).
+    """
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__()
+        self.config = {**GENERATOR_DEFAULTS, **config}
+        cfg = self.config
+        _require(cfg, ("n_mels", "n_frames"), "SpectrogramGenerator")
+        self.height, self.width = int(cfg["n_mels"]), int(cfg["n_frames"])
+        self.latent_dim = int(cfg["latent_dim"])
+        self.condition_dim = int(cfg["condition_dim"])
+        n_up = int(cfg["n_upsample"])
+        if n_up < 1:
+            raise ValueError(f"SpectrogramGenerator n_upsample must be >= 1, got {n_up}")
+        if 2**n_up > 4 * max(self.height, self.width):
+            raise ValueError(
+                f"n_upsample={n_up} is too many for a {self.height} x {self.width} spectrogram; lower it"
+            )
+        scale = 2**n_up
+        self.h0 = -(-self.height // scale)
+        self.w0 = -(-self.width // scale)
+        widths = [max(int(cfg["min_channels"]), int(cfg["base_channels"]) // 2**i) for i in range(n_up)]
+        self.c0 = widths[0]
+        self.project = nn.Linear(self.latent_dim + self.condition_dim, self.c0 * self.h0 * self.w0)
+        blocks = []
+        for i in range(n_up):
+            c_in = widths[i] + self.condition_dim
+            last = i == n_up - 1
+            c_out = int(cfg["channels"]) if last else widths[i + 1]
+            layers: list[nn.Module] = [nn.ConvTranspose2d(c_in, c_out, kernel_size=4, stride=2, padding=1)]
+            if not last:
+                # GroupNorm, not BatchNorm: a sample never depends on its batch-mates, so generation is
+                # the same in train and eval mode and for any generation batch size.
+                layers += [nn.GroupNorm(min(8, c_out), c_out), nn.ReLU(inplace=True)]
+            blocks.append(nn.Sequential(*layers))
+        self.blocks = nn.ModuleList(blocks)
+
+    def forward(self, noise: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
+        conditions = conditions.to(noise.dtype)
+        x = self.project(torch.cat([noise, conditions], dim=1))
+        x = torch.relu(x.view(-1, self.c0, self.h0, self.w0))
+        for block in self.blocks:
+            x = block(torch.cat([x, _condition_maps(conditions, x.shape[2], x.shape[3]).to(x.dtype)], dim=1))
+        return torch.tanh(x[:, :, : self.height, : self.width])
+
+    # ---- dB scaling stored in the config -------------------------------------------------
+    @property
+    def db_range(self) -> tuple[float, float]:
+        if self.config.get("db_min") is None or self.config.get("db_max") is None:
+            raise ValueError("this generator has no db_min/db_max in its config; it cannot map to dB")
+        return float(self.config["db_min"]), float(self.config["db_max"])
+
+    def to_unit(self, db: torch.Tensor) -> torch.Tensor:
+        """dB -> [-1, 1] with the stored range (values outside the range are clipped)."""
+        low, high = self.db_range
+        return (2.0 * (db - low) / (high - low) - 1.0).clamp(-1.0, 1.0)
+
+    def to_db(self, unit: torch.Tensor) -> torch.Tensor:
+        """[-1, 1] -> dB with the stored range."""
+        low, high = self.db_range
+        return (unit.clamp(-1.0, 1.0) + 1.0) * 0.5 * (high - low) + low
+
+    @torch.no_grad()
+    def generate(
+        self,
+        conditions: np.ndarray | Sequence[Sequence[float]] | torch.Tensor,
+        generator: torch.Generator | None = None,
+        noise: torch.Tensor | None = None,
+        batch_size: int = 64,
+        device: str | torch.device | None = None,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """dB spectrograms (n, n_mels, n_frames) float32 for `conditions` (n, 2) = (valence, arousal).
+
+        Noise is drawn on the CPU from `generator` (all of it up front), so a seed gives the same
+        samples whatever the batch size or device. `out` (preallocated float32) is filled in place.
+        """
+        conditions = torch.from_numpy(np.array(conditions, dtype=np.float32))  # a copy: callers may pass read-only arrays
+        if conditions.ndim != 2 or conditions.shape[1] != self.condition_dim:
+            raise ValueError(f"conditions must have shape (n, {self.condition_dim}), got {tuple(conditions.shape)}")
+        n = conditions.shape[0]
+        if noise is None:
+            noise = torch.randn(n, self.latent_dim, generator=generator)
+        if out is None:
+            out = np.empty((n, self.height, self.width), dtype=np.float32)
+        if out.shape != (n, self.height, self.width):
+            raise ValueError(f"out has shape {out.shape}, expected {(n, self.height, self.width)}")
+        device = torch.device(device) if device is not None else next(self.parameters()).device
+        was_training = self.training
+        self.eval()
+        try:
+            for start in range(0, n, batch_size):
+                stop = min(n, start + batch_size)
+                unit = self(noise[start:stop].to(device), conditions[start:stop].to(device))
+                out[start:stop] = self.to_db(unit.float())[:, 0].cpu().numpy()
+        finally:
+            self.train(was_training)
+        return out
+
+
+class SpectrogramDiscriminator(PretrainedModelMixin, nn.Module):
+    """(spectrogram in [-1, 1], condition) -> real/fake logit (use with BCEWithLogitsLoss).
+
+    The condition enters twice: as constant input channels (so early filters can relate
+    condition and content) and as a projection term on the pooled features (projection
+    discriminator). Strided 4x4 convolutions + LeakyReLU + Dropout, global average pooling,
+    linear head. Config keys: channels, condition_dim, base_channels, n_layers, max_channels,
+    dropout, n_mels, n_frames (recorded; the network itself accepts any size).
+    """
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__()
+        self.config = {**DISCRIMINATOR_DEFAULTS, **config}
+        cfg = self.config
+        self.condition_dim = int(cfg["condition_dim"])
+        n_layers = int(cfg["n_layers"])
+        if n_layers < 1:
+            raise ValueError(f"SpectrogramDiscriminator n_layers must be >= 1, got {n_layers}")
+        layers: list[nn.Module] = []
+        c_in = int(cfg["channels"]) + self.condition_dim
+        for i in range(n_layers):
+            c_out = min(int(cfg["max_channels"]), int(cfg["base_channels"]) * 2**i)
+            layers += [
+                nn.Conv2d(c_in, c_out, kernel_size=4, stride=2, padding=1),
+                nn.LeakyReLU(0.2, inplace=True),
+                nn.Dropout2d(float(cfg["dropout"])) if i < n_layers - 1 else nn.Dropout(float(cfg["dropout"])),
+            ]
+            c_in = c_out
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(c_in, 1)
+        self.embed = nn.Linear(self.condition_dim, c_in, bias=False)
+
+    def forward(self, spectrograms: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
+        conditions = conditions.to(spectrograms.dtype)
+        maps = _condition_maps(conditions, spectrograms.shape[2], spectrograms.shape[3])
+        h = self.features(torch.cat([spectrograms, maps], dim=1)).mean(dim=(2, 3))
+        return (self.head(h) + (self.embed(conditions) * h).sum(dim=1, keepdim=True)).squeeze(1)

@@ -1,0 +1,87 @@
+"""SpectrogramGenerator / SpectrogramDiscriminator: shapes from config, dB scaling, save/load, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from music_emotion.models.base import load_pretrained_model
+from music_emotion.models.gan import SpectrogramDiscriminator, SpectrogramGenerator
+
+
+def _generator(n_mels=16, n_frames=64, **extra) -> SpectrogramGenerator:
+    torch.manual_seed(0)
+    config = {"n_mels": n_mels, "n_frames": n_frames, "latent_dim": 8, "base_channels": 16, "n_upsample": 2,
+              "min_channels": 8, "db_min": -80.0, "db_max": 0.0, **extra}
+    return SpectrogramGenerator(config)
+
+
+@pytest.mark.parametrize(("n_mels", "n_frames", "n_upsample"), [(16, 64, 2), (64, 431, 4), (128, 1292, 5)])
+def test_generator_output_has_exactly_the_configured_shape(n_mels, n_frames, n_upsample):
+    generator = _generator(n_mels, n_frames, n_upsample=n_upsample, base_channels=8, min_channels=4)
+    out = generator(torch.randn(2, 8), torch.tensor([[0.5, -0.5], [-1.0, 1.0]]))
+    assert out.shape == (2, 1, n_mels, n_frames)
+    assert out.min() >= -1 and out.max() <= 1
+
+
+def test_discriminator_gives_one_logit_per_sample_for_any_size():
+    discriminator = SpectrogramDiscriminator({"base_channels": 4, "n_layers": 3, "max_channels": 8})
+    for shape in [(16, 64), (64, 431)]:
+        logits = discriminator(torch.rand(3, 1, *shape) * 2 - 1, torch.zeros(3, 2))
+        assert logits.shape == (3,)
+        assert torch.isfinite(logits).all()
+
+
+def test_discriminator_depends_on_the_condition():
+    torch.manual_seed(0)
+    discriminator = SpectrogramDiscriminator({"base_channels": 4, "n_layers": 2, "dropout": 0.0}).eval()
+    x = torch.rand(1, 1, 16, 64)
+    assert discriminator(x, torch.tensor([[1.0, 1.0]])) != discriminator(x, torch.tensor([[-1.0, -1.0]]))
+
+
+def test_db_scaling_round_trips_and_clips():
+    generator = _generator()
+    db = torch.tensor([-80.0, -40.0, 0.0, 5.0])
+    unit = generator.to_unit(db)
+    assert torch.allclose(unit, torch.tensor([-1.0, 0.0, 1.0, 1.0]))
+    assert torch.allclose(generator.to_db(unit[:3]), db[:3])
+
+
+def test_generate_returns_db_and_is_deterministic_for_a_seed():
+    generator = _generator()
+    conditions = np.array([[0.1, 0.2], [-0.3, 0.9], [1.0, -1.0]], dtype=np.float32)
+    first = generator.generate(conditions, generator=torch.Generator().manual_seed(3), batch_size=2)
+    second = generator.generate(conditions, generator=torch.Generator().manual_seed(3), batch_size=3)
+    other = generator.generate(conditions, generator=torch.Generator().manual_seed(4))
+    assert first.shape == (3, 16, 64) and first.dtype == np.float32
+    assert first.min() >= -80.0 and first.max() <= 0.0
+    np.testing.assert_allclose(first, second, atol=1e-3)  # dB; batch size does not change the samples
+    assert not np.allclose(first, other)
+
+
+def test_generate_rejects_bad_conditions_and_missing_db_range():
+    with pytest.raises(ValueError, match="conditions must have shape"):
+        _generator().generate(np.zeros((2, 3)))
+    no_range = _generator(db_min=None, db_max=None)
+    with pytest.raises(ValueError, match="db_min/db_max"):
+        no_range.generate(np.zeros((1, 2)))
+
+
+def test_missing_shape_is_a_clear_error():
+    with pytest.raises(ValueError, match="n_mels"):
+        SpectrogramGenerator({"n_frames": 64})
+
+
+def test_saved_generator_reloads_without_training_code(tmp_path):
+    generator = _generator(extraction={"n_mels": 16, "top_db": 80.0})
+    generator.save_pretrained(tmp_path / "g")
+    assert not list((tmp_path / "g").glob("*.pkl"))
+    loaded = load_pretrained_model(tmp_path / "g")
+    assert isinstance(loaded, SpectrogramGenerator)
+    assert loaded.config["db_min"] == -80.0 and loaded.config["extraction"]["top_db"] == 80.0
+    conditions = np.array([[0.0, 0.5]], dtype=np.float32)
+    np.testing.assert_array_equal(
+        loaded.generate(conditions, generator=torch.Generator().manual_seed(1)),
+        generator.generate(conditions, generator=torch.Generator().manual_seed(1)),
+    )
