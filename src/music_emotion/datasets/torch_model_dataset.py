@@ -28,20 +28,19 @@ class TorchModelDataset(AbstractVersionedDataset):
         filepath: str,
         version: Version | None = None,
         map_location: str = "cpu",
+        missing_hint: str = "run the pipeline that trains it first (or pin an existing version with --load-versions)",
         metadata: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(PurePosixPath(filepath), version)
         self._map_location = map_location
+        self._missing_hint = missing_hint
         self.metadata = metadata
 
     def load(self):
         try:
             directory = Path(str(self._get_load_path()))
         except DatasetError as exc:
-            raise DatasetError(
-                f"No saved model at '{self._filepath}': run the pipeline that trains it first "
-                f"(or pin an existing version with --load-versions). {exc}"
-            ) from exc
+            raise DatasetError(f"No saved model at '{self._filepath}': {self._missing_hint}. ({exc})") from exc
         return load_pretrained_model(directory, map_location=self._map_location)
 
     def save(self, model) -> None:

@@ -1,0 +1,148 @@
+"""Nodes of `inference`: valence/arousal for the user's own audio with a trained ViT.
+
+Preprocessing is read from the model (`config["extraction"]` and `config["input"]`), never
+re-declared here, so a model trained on other mel settings or in `native` mode always gets the
+input it was trained on. Files are read, never modified.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from music_emotion.audio import AudioDecodeError, MelConfig, iter_windows
+from music_emotion.models.vit_regression import ViTForEmotionRegression, predict_spectrograms
+from music_emotion.runtime import resolve_device, show_progress
+
+logger = logging.getLogger(__name__)
+
+PREDICTION_COLUMNS = ["file", "status", "reason", "segment", "segment_start_s", "padded", "valence", "arousal",
+                      "file_valence", "file_arousal", "model"]
+QUADRANTS = {  # (valence sign, arousal sign) -> Russell's circumplex quadrant
+    (1, 1): "happy / excited",
+    (-1, 1): "angry / tense",
+    (-1, -1): "sad / depressed",
+    (1, -1): "calm / relaxed",
+}
+
+
+def model_mel_config(model: ViTForEmotionRegression) -> MelConfig:
+    """The extraction settings the model was trained with, from its own config."""
+    extraction = model.config.get("extraction") or {}
+    if not extraction:
+        raise ValueError(
+            "The loaded vit_model stores no extraction settings, so its input cannot be reproduced; "
+            "retrain it with `kedro run --pipelines vit_training`"
+        )
+    return MelConfig(**extraction)
+
+
+def _file_windows(path: str, config: MelConfig, min_fraction: float) -> tuple[list[float], np.ndarray, list[bool]] | str:
+    """Every window of one file, or the reason it cannot be read."""
+    try:
+        windows = list(iter_windows(path, config, min_fraction))
+    except AudioDecodeError as exc:
+        return str(exc)
+    except OSError as exc:
+        return f"cannot open file ({exc.strerror or exc})"
+    starts = [start for start, _, _ in windows]
+    return starts, np.stack([spec for _, spec, _ in windows]), [padded for _, _, padded in windows]
+
+
+def predict_audio_files(
+    audio_files: dict[str, str], vit_model: ViTForEmotionRegression, params: dict[str, Any], device: str
+) -> pd.DataFrame:
+    """One row per window of every file (plus the file's mean), and one row per skipped file.
+
+    Long files are cut into consecutive windows of the training length; a last partial window
+    is kept when it holds at least `min_window_fraction` of a window and, like a file shorter
+    than one window, is padded exactly as in training.
+    """
+    from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
+
+    if not audio_files:
+        raise ValueError(
+            "The inference folder holds no audio file (.mp3, .wav, .flac, .ogg). Put your songs in "
+            "data/01_raw/my_music/ or point at another folder with --params inference.input_dir=/path/to/folder"
+        )
+    config = model_mel_config(vit_model)
+    torch_device = resolve_device(device)
+    names = list(audio_files)
+    rows: list[dict[str, Any]] = []
+    chunk = int(params["files_per_chunk"])
+    progress = tqdm(total=len(names), desc="inference", unit="file", disable=not show_progress())
+    with Parallel(n_jobs=params.get("n_jobs", -1)) as parallel:
+        for start in range(0, len(names), chunk):  # bounded memory: a chunk of files at a time
+            batch_names = names[start : start + chunk]
+            decoded = parallel(delayed(_file_windows)(audio_files[n], config, params["min_window_fraction"])
+                               for n in batch_names)
+            for name, result in zip(batch_names, decoded, strict=True):
+                file_name = Path(audio_files[name]).name
+                if isinstance(result, str):
+                    logger.warning("Skipped %s: %s", file_name, result)
+                    rows.append({"file": file_name, "status": "skipped", "reason": result})
+                    continue
+                starts, spectrograms, padded = result
+                predictions = predict_spectrograms(vit_model, spectrograms, batch_size=int(params["batch_size"]),
+                                                   device=torch_device)
+                file_mean = predictions.mean(axis=0)
+                for k, (segment_start, pred) in enumerate(zip(starts, predictions, strict=True)):
+                    rows.append({
+                        "file": file_name, "status": "padded" if padded[k] else "ok", "reason": "",
+                        "segment": k, "segment_start_s": round(segment_start, 3), "padded": padded[k],
+                        "valence": float(pred[0]), "arousal": float(pred[1]),
+                        "file_valence": float(file_mean[0]), "file_arousal": float(file_mean[1]),
+                    })
+            progress.update(len(batch_names))
+    progress.close()
+    table = pd.DataFrame(rows).reindex(columns=PREDICTION_COLUMNS)
+    table["model"] = params.get("model")
+    n_skipped = int((table["status"] == "skipped").sum())
+    logger.info("Predicted %d file(s) in %d window(s); %d skipped",
+                table.loc[table["status"] != "skipped", "file"].nunique(), int((table["status"] != "skipped").sum()), n_skipped)
+    if n_skipped == len(names):
+        raise ValueError(f"None of the {len(names)} file(s) could be decoded as audio; reasons: "
+                         f"{table['reason'].value_counts().to_dict()}")
+    return table
+
+
+def quadrant_of(valence: float, arousal: float) -> str:
+    return QUADRANTS[(1 if valence >= 0 else -1, 1 if arousal >= 0 else -1)]
+
+
+def plot_va_plane(inference_predictions: pd.DataFrame, params: dict[str, Any]) -> Figure:
+    """Each file's mean valence/arousal in the circumplex plane, named, with the four quadrant labels."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    files = (inference_predictions[inference_predictions["status"] != "skipped"]
+             .groupby("file", sort=True)[["file_valence", "file_arousal"]].first())
+    fig, ax = plt.subplots(figsize=tuple(params["figure_size"]))
+    ax.axhline(0, color="0.6", lw=0.8)
+    ax.axvline(0, color="0.6", lw=0.8)
+    for (v_sign, a_sign), label in QUADRANTS.items():
+        ax.text(0.97 * v_sign, 0.95 * a_sign, label, ha="right" if v_sign > 0 else "left",
+                va="top" if a_sign > 0 else "bottom", fontsize=10, color="0.35", style="italic")
+    ax.scatter(files["file_valence"], files["file_arousal"], s=40, color="tab:blue", zorder=3)
+    max_chars = int(params["max_label_chars"])
+    for name, row in files.iterrows():
+        label = name if len(name) <= max_chars else name[: max_chars - 1] + "…"
+        ax.annotate(label, (row["file_valence"], row["file_arousal"]), xytext=(4, 4),
+                    textcoords="offset points", fontsize=8)
+    ax.set_xlim(-1.05, 1.05)
+    ax.set_ylim(-1.05, 1.05)
+    ax.set_aspect("equal")
+    ax.set_xlabel("valence (negative ← → positive), [-1, 1]")
+    ax.set_ylabel("arousal (calm ← → excited), [-1, 1]")
+    model = inference_predictions["model"].dropna().unique()
+    ax.set_title(f"Predicted emotion of {len(files)} file(s)" + (f" — model: {model[0]}" if len(model) else ""))
+    fig.tight_layout()
+    return fig
