@@ -105,6 +105,7 @@ def test_generated_set_has_the_mel_format_and_its_conditions(toy_data, tiny_para
     assert synthetic.values.min() >= -80.0 and synthetic.values.max() <= 0.0
     assert synthetic.meta["source"] == "gan" and synthetic.meta["condition_sampling"] == "uniform"
     assert synthetic.meta["extraction"] == spectrograms.meta["extraction"]
+    assert synthetic.meta["gan_train_song_ids"] == sorted(splits["train"])  # provenance checked by vit_training
     assert list(synthetic_labels.columns) == ["sample_id", "valence", "arousal", "condition_sampling"]
     assert list(synthetic_labels["sample_id"]) == synthetic.ids
     assert synthetic_labels[["valence", "arousal"]].abs().to_numpy().max() <= 1.0

@@ -124,3 +124,17 @@ def test_device_cache_path_trains_exactly_like_the_memory_map_path(real_data, sy
     _, cached = nodes.train_vit_augmented(*real_data, *synthetic_data, tiny_params, 42, "cpu")
     columns = [c for c in streamed.columns if c != "train_images_per_s"]
     pd.testing.assert_frame_equal(streamed[columns], cached[columns])
+
+
+def test_synthetic_set_from_a_gan_that_saw_val_or_test_songs_is_refused(real_data, synthetic_data, tiny_params):
+    """E.g. data_processing re-run with another seed, then vit_training on the old GAN's samples."""
+    mel, labels, splits = real_data
+    synthetic, synthetic_labels = synthetic_data
+    leaky = SpectrogramSet(ids=synthetic.ids, values=synthetic.values,
+                           meta={**synthetic.meta, "gan_train_song_ids": splits["train"] + splits["test"][:1]})
+    with pytest.raises(ValueError, match="not in the current TRAIN split"):
+        nodes.train_vit_augmented(mel, labels, splits, leaky, synthetic_labels, tiny_params, 42, "cpu")
+    honest = SpectrogramSet(ids=synthetic.ids, values=synthetic.values,
+                            meta={**synthetic.meta, "gan_train_song_ids": splits["train"]})
+    model, history = nodes.train_vit_augmented(mel, labels, splits, honest, synthetic_labels, tiny_params, 42, "cpu")
+    assert len(history) == tiny_params["training"]["epochs"]

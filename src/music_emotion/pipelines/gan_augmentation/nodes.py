@@ -114,7 +114,8 @@ def train_gan(
             "db_max": high,
             "db_range_source": source,
             "extraction": mel_spectrograms.meta.get("extraction", {}),
-            "trained_on": {"split": "train", "n_songs": len(train_ids), "seed": int(seed)},
+            "trained_on": {"split": "train", "n_songs": len(train_ids), "seed": int(seed),
+                           "song_ids": sorted(train_ids)},
         }
     )
     discriminator = SpectrogramDiscriminator(
@@ -181,6 +182,8 @@ def generate_synthetic_spectrograms(
         "condition_sampling": sampling,
         "seed": int(seed),
         "db_range": [generator.config["db_min"], generator.config["db_max"]],
+        # provenance: vit_training refuses synthetic samples whose GAN saw a song outside its train split
+        "gan_train_song_ids": generator.config.get("trained_on", {}).get("song_ids"),
     }
     labels = pd.DataFrame(
         {"sample_id": ids, "valence": conditions[:, 0], "arousal": conditions[:, 1], "condition_sampling": sampling}

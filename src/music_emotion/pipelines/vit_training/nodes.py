@@ -280,6 +280,18 @@ def _synthetic_samples(
             f"({synthetic_extraction} vs {real_extraction}); re-run gan_augmentation after data_processing"
         )
     real_ids = set(mel_spectrograms.ids) | {i for split in SPLITS for i in song_splits.get(split, [])}
+    gan_songs = synthetic.meta.get("gan_train_song_ids")
+    if gan_songs is None:
+        logger.warning("synthetic_spectrograms do not record which songs their GAN was trained on; "
+                       "cannot verify that it never saw a VAL/TEST song")
+    else:
+        outside = sorted(set(gan_songs) - set(_split_ids(song_splits, "train")), key=str)
+        if outside:
+            raise ValueError(
+                f"synthetic_spectrograms come from a GAN trained on {len(outside)} song(s) that are not in the current "
+                f"TRAIN split (first: {outside[:5]}), e.g. after data_processing was re-run with another seed: "
+                "training on them would leak VAL/TEST songs. Re-run gan_augmentation before vit_training"
+            )
     leaked = [i for i in synthetic.ids if i in real_ids]
     if leaked:
         raise ValueError(f"synthetic sample ids collide with real song ids (first: {leaked[:5]})")
