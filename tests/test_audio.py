@@ -3,7 +3,14 @@
 import numpy as np
 import pytest
 
-from music_emotion.audio import MelConfig, audio_duration, decode_audio, extract_clip, extract_many, iter_windows
+from music_emotion.audio import (
+    MelConfig,
+    audio_duration,
+    decode_audio,
+    extract_clip,
+    extract_many,
+    iter_windows,
+)
 from tests.audio_fixtures import tone, write_audio, write_truncated_mp3
 
 SMALL = MelConfig(sample_rate=8000, duration=2.0, n_fft=512, hop_length=256, n_mels=16)

@@ -1,8 +1,17 @@
-"""Custom Kedro datasets: spectrogram arrays, model directories, audio folders, annotation CSVs."""
+"""Custom Kedro datasets: spectrogram arrays, model directories, audio folders, annotation CSVs, figures, zips."""
 
 from music_emotion.datasets.annotation_csv_dataset import AnnotationCSVDataset
 from music_emotion.datasets.audio_folder_dataset import AudioFolderDataset
+from music_emotion.datasets.figure_dataset import FigureDataset
 from music_emotion.datasets.spectrogram_dataset import SpectrogramDataset
 from music_emotion.datasets.torch_model_dataset import TorchModelDataset
+from music_emotion.datasets.zip_archive_dataset import ZipArchiveDataset
 
-__all__ = ["AnnotationCSVDataset", "AudioFolderDataset", "SpectrogramDataset", "TorchModelDataset"]
+__all__ = [
+    "AnnotationCSVDataset",
+    "AudioFolderDataset",
+    "FigureDataset",
+    "SpectrogramDataset",
+    "TorchModelDataset",
+    "ZipArchiveDataset",
+]

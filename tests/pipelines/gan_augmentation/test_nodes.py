@@ -15,7 +15,10 @@ from music_emotion.pipelines.gan_augmentation.nodes import (
     sample_conditions,
     train_gan,
 )
-from music_emotion.pipelines.gan_augmentation.quality import frechet_distance, mean_pairwise_distance
+from music_emotion.pipelines.gan_augmentation.quality import (
+    frechet_distance,
+    mean_pairwise_distance,
+)
 from music_emotion.runtime import seed_everything
 from music_emotion.spectrograms import SpectrogramSet
 

@@ -14,6 +14,7 @@ from kedro.runner import SequentialRunner
 from music_emotion.models.gan import SpectrogramDiscriminator, SpectrogramGenerator
 from music_emotion.pipelines.gan_augmentation import create_pipeline
 from music_emotion.spectrograms import SpectrogramSet
+from tests.catalog_config import catalog_entries_for
 
 CONF = Path(__file__).resolve().parents[3] / "conf"
 OUTPUTS = ("generator", "discriminator", "gan_history", "synthetic_spectrograms", "synthetic_labels", "gan_quality")
@@ -53,12 +54,11 @@ def test_pipeline_runs_in_memory_and_produces_every_output(toy_data, tiny_params
 
 
 def test_catalog_entries_are_versioned_and_round_trip(tmp_path, toy_data, tiny_params):
-    entries = yaml.safe_load((CONF / "base" / "catalog_gan_augmentation.yml").read_text())
+    entries = catalog_entries_for(create_pipeline(), root=tmp_path)
     assert set(entries) == set(OUTPUTS)
     for name, entry in entries.items():
         assert entry["versioned"] is True, name
         assert entry["metadata"]["kedro-viz"]["layer"]
-        entry["filepath"] = str(tmp_path / Path(entry["filepath"]).relative_to("data"))
     catalog = DataCatalog.from_config(entries)
     for name, value in _inputs(toy_data, tiny_params).items():
         catalog[name] = MemoryDataset(value)

@@ -10,13 +10,14 @@ from kedro.runner import SequentialRunner
 
 from music_emotion.pipelines.vit_training import create_pipeline
 from music_emotion.pipelines.vit_training.training import HISTORY_COLUMNS, TrainingConfig
+from tests.catalog_config import catalog_entries_for
 
 CONF = Path(__file__).resolve().parents[3] / "conf"
 MODELS = ("mean_baseline", "ridge_baseline", "real_only", "augmented")
 
 
 def _catalog_in(tmp_path: Path) -> DataCatalog:
-    config = yaml.safe_load((CONF / "base" / "catalog_vit_training.yml").read_text())
+    config = catalog_entries_for(create_pipeline())
     for entry in config.values():
         entry["filepath"] = str(tmp_path / entry["filepath"])
     return DataCatalog.from_config(config)

@@ -13,7 +13,11 @@ import torch
 from music_emotion.features import pooled_mel_statistics
 from music_emotion.metrics import TARGETS
 from music_emotion.models.gan import SpectrogramDiscriminator, SpectrogramGenerator
-from music_emotion.pipelines.gan_augmentation.quality import frechet_distance, mean_pairwise_distance, ridge_ccc
+from music_emotion.pipelines.gan_augmentation.quality import (
+    frechet_distance,
+    mean_pairwise_distance,
+    ridge_ccc,
+)
 from music_emotion.pipelines.gan_augmentation.training import TrainSet, train_conditional_gan
 from music_emotion.runtime import autocast, resolve_device, seed_everything
 from music_emotion.spectrograms import SpectrogramSet

@@ -1,0 +1,175 @@
+"""Small fake objects in the shapes of the data contracts (CONTEXT.md), for the reporting nodes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from music_emotion.audio import MelConfig
+from music_emotion.metrics import regression_report
+from music_emotion.models.base import PretrainedModelMixin
+from music_emotion.spectrograms import SpectrogramSet
+
+MODELS = ("mean_baseline", "ridge_baseline", "real_only", "augmented")
+N_MELS, N_FRAMES = 16, 44
+
+
+class TinyModel(PretrainedModelMixin, torch.nn.Module):
+    """Stands in for the generator and the ViTs: the archive only needs `save_pretrained`."""
+
+    def __init__(self, config: dict) -> None:
+        super().__init__()
+        self.config = dict(config)
+        self.linear = torch.nn.Linear(config["width"], 2)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+@pytest.fixture
+def extraction():
+    return MelConfig(n_mels=N_MELS, duration=1.0, hop_length=512, n_fft=1024).to_dict()
+
+
+@pytest.fixture
+def emotion_labels(rng):
+    ids = np.arange(1, 41, dtype=np.int64)
+    valence = rng.uniform(-0.9, 0.9, len(ids))
+    arousal = rng.uniform(-0.9, 0.9, len(ids))
+    return pd.DataFrame({
+        "song_id": ids,
+        "valence": valence,
+        "arousal": arousal,
+        "valence_mean": 5 + 4 * valence,
+        "valence_std": 1.0,
+        "arousal_mean": 5 + 4 * arousal,
+        "arousal_std": 1.0,
+        "source_file": "fake.csv",
+    })
+
+
+@pytest.fixture
+def mel_spectrograms(rng, extraction):
+    # 38 of the 40 labelled songs have a spectrogram (labels may hold more songs, per the contract)
+    ids = list(range(1, 39))
+    values = rng.uniform(-80, 0, size=(len(ids), N_MELS, N_FRAMES)).astype(np.float32)
+    return SpectrogramSet(ids=ids, values=values, meta={"extraction": extraction})
+
+
+@pytest.fixture
+def song_splits():
+    return {"train": list(range(1, 27)), "val": list(range(27, 33)), "test": list(range(33, 39)),
+            "seed": 42, "fractions": {"train": 0.7, "val": 0.15, "test": 0.15}}
+
+
+@pytest.fixture
+def synthetic_labels(rng):
+    n = 12
+    return pd.DataFrame({
+        "sample_id": [f"gan-{i:06d}" for i in range(n)],
+        "valence": rng.uniform(-1, 1, n),
+        "arousal": rng.uniform(-1, 1, n),
+        "condition_sampling": "train_labels",
+    })
+
+
+@pytest.fixture
+def synthetic_spectrograms(rng, extraction, synthetic_labels):
+    values = rng.uniform(-80, 0, size=(len(synthetic_labels), N_MELS, N_FRAMES)).astype(np.float32)
+    return SpectrogramSet(ids=list(synthetic_labels["sample_id"]), values=values,
+                          meta={"extraction": extraction, "source": "gan", "condition_sampling": "train_labels"})
+
+
+@pytest.fixture
+def gan_history():
+    epochs = np.arange(1, 6)
+    return pd.DataFrame({"epoch": epochs, "generator_loss": 2.0 / epochs, "discriminator_loss": 0.7 + 0.01 * epochs,
+                         "d_real_accuracy": 0.5 + 0.05 * epochs})
+
+
+def _vit_history(offset: float) -> pd.DataFrame:
+    epochs = np.arange(1, 5)
+    frame = {"epoch": epochs}
+    for split, shift in (("train", 0.0), ("val", 0.05)):
+        frame[f"{split}_loss"] = 0.5 / epochs + shift + offset
+        for target in ("valence", "arousal"):
+            frame[f"{split}_mae_{target}"] = 0.4 / epochs + shift + offset
+            frame[f"{split}_ccc_{target}"] = 0.1 * epochs - shift - offset
+    frame["val_ccc_mean"] = (frame["val_ccc_valence"] + frame["val_ccc_arousal"]) / 2
+    frame["lr"] = 1e-4
+    frame["is_best"] = [False, False, True, False]
+    return pd.DataFrame(frame)
+
+
+@pytest.fixture
+def vit_histories():
+    return {"real_only": _vit_history(0.0), "augmented": _vit_history(0.02)}
+
+
+@pytest.fixture
+def test_predictions(rng, emotion_labels, song_splits):
+    truth = emotion_labels.set_index("song_id").loc[song_splits["test"], ["valence", "arousal"]].to_numpy()
+    frames = []
+    for k, model in enumerate(MODELS):
+        if model == "mean_baseline":
+            predicted = np.zeros_like(truth) + 0.05
+        else:
+            predicted = truth * (0.3 + 0.2 * k) + rng.normal(0, 0.2, truth.shape)
+        frames.append(pd.DataFrame({
+            "song_id": song_splits["test"], "model": model,
+            "valence_true": truth[:, 0], "arousal_true": truth[:, 1],
+            "valence_pred": predicted[:, 0], "arousal_pred": predicted[:, 1],
+        }))
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture
+def test_metrics(test_predictions):
+    metrics = {}
+    for model, rows in test_predictions.groupby("model", sort=False):
+        report = regression_report(rows[["valence_true", "arousal_true"]].to_numpy(),
+                                   rows[["valence_pred", "arousal_pred"]].to_numpy(), n_resamples=50, seed=0)
+        metrics[model] = {"n_songs": len(rows), **report}
+    return metrics
+
+
+@pytest.fixture
+def gan_quality():
+    return {
+        "feature": {"name": "pooled_mel_statistics", "dim": 32},
+        "n_synthetic": 12,
+        "frechet_distance": {"real_train_vs_synthetic": 123.4567, "real_train_vs_real_val_floor": None},
+        "conditioning_fidelity_ccc": {"train_real_test_synthetic": {"valence": 0.25, "arousal": -0.1}},
+        "mode_collapse": {"ratio": 0.8, "possible_mode_collapse": False},
+        "histogram": [1, 2, 3],
+    }
+
+
+@pytest.fixture
+def reporting_params():
+    return {
+        "dpi": 50,
+        "n_spectrogram_examples": 4,
+        "n_real_vs_synthetic": 3,
+        "anchor_radius": 0.5,
+        "decimals": 3,
+        "style": {
+            "model_order": list(MODELS),
+            "model_colours": {"mean_baseline": "#8c8c8c", "ridge_baseline": "#b8860b",
+                              "real_only": "#1f77b4", "augmented": "#d62728"},
+            "model_labels": {"real_only": "ViT, real data only"},
+            "real_colour": "#1f77b4",
+            "synthetic_colour": "#ff7f0e",
+        },
+        "gan_quality_labels": {"frechet_distance.real_train_vs_synthetic": "Fréchet distance, real vs synthetic"},
+    }
+
+
+@pytest.fixture
+def tiny_models():
+    torch.manual_seed(0)
+    return {name: TinyModel({"width": 3}) for name in ("generator", "real_only.vit_model", "augmented.vit_model")}

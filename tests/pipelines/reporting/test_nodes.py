@@ -1,0 +1,253 @@
+"""Reporting nodes on small fake inputs shaped like the data contracts."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from music_emotion.pipelines.reporting import nodes
+from music_emotion.pipelines.reporting.nodes import (
+    archive_members,
+    build_report_archive,
+    flatten_numeric,
+    format_with_ci,
+    nearest_synthetic,
+    pick_spread_ids,
+    summarise_metrics,
+)
+
+from .conftest import MODELS
+
+
+def _png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _titles(figure: Figure) -> list[str]:
+    return [ax.get_title() for ax in figure.axes if ax.get_title()]
+
+
+@pytest.fixture(autouse=True)
+def no_pyplot_figures():
+    """Nodes must not leave figures in pyplot's global registry (they would pile up over a run)."""
+    plt.close("all")
+    yield
+    assert plt.get_fignums() == [], "a reporting node created a pyplot-managed figure"
+
+
+# ---------------------------------------------------------------------------- example choice
+def test_pick_spread_ids_returns_distinct_songs_in_every_quadrant():
+    ids = np.arange(100)
+    grid = np.linspace(-0.9, 0.9, 10)
+    candidates = pd.DataFrame({"valence": np.repeat(grid, 10), "arousal": np.tile(grid, 10)}, index=ids)
+    chosen = pick_spread_ids(candidates, 4, radius=0.5)
+    assert len(set(chosen)) == 4
+    quadrants = {(np.sign(candidates.loc[i, "valence"]), np.sign(candidates.loc[i, "arousal"])) for i in chosen}
+    assert quadrants == {(1, 1), (-1, 1), (-1, -1), (1, -1)}
+
+
+def test_pick_spread_ids_with_fewer_songs_than_examples():
+    candidates = pd.DataFrame({"valence": [0.1, -0.2], "arousal": [0.3, 0.0]}, index=[7, 9])
+    assert sorted(pick_spread_ids(candidates, 5, radius=0.5)) == [7, 9]
+
+
+def test_nearest_synthetic_matches_condition():
+    real = pd.DataFrame({"valence": [0.9, -0.9], "arousal": [0.9, -0.9]})
+    synthetic = pd.DataFrame({"sample_id": ["gan-a", "gan-b", "gan-c"],
+                              "valence": [-0.8, 0.0, 0.85], "arousal": [-0.7, 0.0, 0.95]})
+    assert nearest_synthetic(real, synthetic) == ["gan-c", "gan-a"]
+
+
+# ----------------------------------------------------------------------------------- figures
+def test_spectrogram_examples(mel_spectrograms, emotion_labels, song_splits, reporting_params):
+    figure = nodes.plot_spectrogram_examples(mel_spectrograms, emotion_labels, song_splits, reporting_params)
+    titles = _titles(figure)
+    assert len(titles) == reporting_params["n_spectrogram_examples"]
+    assert all("valence" in t and "arousal" in t for t in titles)
+    image_axes = [ax for ax in figure.axes if ax.images]
+    assert image_axes[0].get_xlabel() == "time (s)"
+    assert "Hz" in image_axes[0].get_ylabel()
+    # one colour bar labelled in dB; time axis spans the clip (44 frames x 512 / 22050 s)
+    assert any("dB" in ax.get_ylabel() for ax in figure.axes if not ax.images)
+    assert image_axes[0].images[0].get_extent()[1] == pytest.approx(44 * 512 / 22050)
+    assert _png(figure).startswith(b"\x89PNG")
+
+
+def test_real_vs_synthetic_pairs_nearest_conditions(
+    mel_spectrograms, emotion_labels, song_splits, synthetic_spectrograms, synthetic_labels, reporting_params
+):
+    figure = nodes.plot_real_vs_synthetic(
+        mel_spectrograms, emotion_labels, song_splits, synthetic_spectrograms, synthetic_labels, reporting_params
+    )
+    titles = _titles(figure)
+    n = reporting_params["n_real_vs_synthetic"]
+    assert sum(t.startswith("real song") for t in titles) == n
+    assert sum(t.startswith("synthetic gan-") for t in titles) == n
+    # real examples come from the train split only
+    real_ids = [int(t.split()[2].rstrip(":")) for t in titles if t.startswith("real song")]
+    assert set(real_ids) <= set(song_splits["train"])
+
+
+def test_real_vs_synthetic_refuses_empty_synthetic_set(
+    mel_spectrograms, emotion_labels, song_splits, synthetic_spectrograms, synthetic_labels, reporting_params
+):
+    with pytest.raises(ValueError, match="synthetic_labels"):
+        nodes.plot_real_vs_synthetic(mel_spectrograms, emotion_labels, song_splits, synthetic_spectrograms,
+                                     synthetic_labels.iloc[:0], reporting_params)
+
+
+def test_gan_training_curves_plots_losses_and_extra_columns(gan_history, reporting_params):
+    figure = nodes.plot_gan_training_curves(gan_history, reporting_params)
+    losses, extra = figure.axes
+    assert [line.get_label() for line in losses.get_lines()] == ["generator", "discriminator"]
+    np.testing.assert_allclose(losses.get_lines()[0].get_ydata(), gan_history["generator_loss"])
+    assert [line.get_label() for line in extra.get_lines()] == ["d real accuracy"]
+
+
+def test_gan_training_curves_names_missing_column(gan_history, reporting_params):
+    with pytest.raises(ValueError, match="'gan_history' lacks column.*discriminator_loss"):
+        nodes.plot_gan_training_curves(gan_history.drop(columns="discriminator_loss"), reporting_params)
+
+
+def test_augmented_dataset_comparison_shows_expansion(emotion_labels, song_splits, synthetic_labels, reporting_params):
+    figure = nodes.plot_augmented_dataset_comparison(emotion_labels, song_splits, synthetic_labels, reporting_params)
+    titles = _titles(figure)
+    expansion = (26 + 12) / 26
+    assert any(f"x{expansion:.2f}" in t for t in titles)
+    counts_ax = figure.axes[3]
+    heights = sorted(p.get_height() for p in counts_ax.patches)
+    assert heights == sorted([26, 6, 6, 12])
+
+
+def test_vit_training_curves_both_models_train_and_val(vit_histories, reporting_params):
+    figure = nodes.plot_vit_training_curves(vit_histories["real_only"], vit_histories["augmented"], reporting_params)
+    loss_ax = figure.axes[0]
+    colours = {line.get_color() for line in loss_ax.get_lines()}
+    assert colours == {reporting_params["style"]["model_colours"][m] for m in ("real_only", "augmented")}
+    styles = {line.get_linestyle() for line in loss_ax.get_lines() if line.get_marker() in ("None", "")}
+    assert styles == {"-", "--"}
+    legend_texts = [t.get_text() for t in figure.legends[0].get_texts()]
+    assert "ViT, real data only" in legend_texts and "validation" in legend_texts
+    assert {ax.get_xlabel() for ax in figure.axes} == {"epoch"}
+
+
+def test_prediction_scatter_one_column_per_model_in_order(test_predictions, reporting_params):
+    shuffled = test_predictions.sample(frac=1.0, random_state=1)
+    figure = nodes.plot_prediction_scatter(shuffled, reporting_params)
+    assert len(figure.axes) == 2 * len(MODELS)
+    first_row = [ax.get_title().splitlines()[0] for ax in figure.axes[: len(MODELS)]]
+    assert first_row[0] == "mean_baseline: valence"
+    assert first_row[2] == "ViT, real data only: valence"
+    # each panel's colour is its model's colour
+    assert figure.axes[3].collections[0].get_facecolor()[0][:3] == pytest.approx((0xD6 / 255, 0x27 / 255, 0x28 / 255))
+
+
+def test_prediction_nodes_name_missing_columns(test_predictions, reporting_params):
+    with pytest.raises(ValueError, match="'test_predictions' lacks column.*arousal_pred"):
+        nodes.plot_va_space_comparison(test_predictions.drop(columns="arousal_pred"), reporting_params)
+
+
+def test_va_space_comparison_plots_true_and_predicted_points(test_predictions, reporting_params):
+    figure = nodes.plot_va_space_comparison(test_predictions, reporting_params)
+    assert len(figure.axes) == len(MODELS)
+    ax = figure.axes[-1]
+    true_points, predicted_points = ax.collections[:2]
+    augmented = test_predictions[test_predictions["model"] == "augmented"]
+    np.testing.assert_allclose(predicted_points.get_offsets(), augmented[["valence_pred", "arousal_pred"]])
+    assert ax.get_xlabel().startswith("valence") and ax.get_ylabel().startswith("arousal")
+
+
+# ------------------------------------------------------------------------------------ tables
+def test_format_with_ci():
+    assert format_with_ci(0.5123, 0.40149, 0.6031) == "0.512 [0.401, 0.603]"
+    assert format_with_ci(0.5, None, None) == "0.500"
+    assert format_with_ci(float("nan"), 0.1, 0.2) == "n/a [0.100, 0.200]"
+    assert format_with_ci(1234567.0, None, None, decimals=3) == "1.23e+06"
+    assert format_with_ci(0.0001234, None, None) == "0.000123"
+    assert format_with_ci(-3e-33, -1e-17, 2e-17, small_as_scientific=False) == "0.000 [0.000, 0.000]"
+
+
+def test_flatten_numeric_handles_any_nesting():
+    rows = flatten_numeric({"a": {"b": 1.5, "c": {"value": 0.2, "ci_low": 0.1, "ci_high": 0.3}}, "d": [1, 2], "e": None})
+    assert rows == [("a.b", 1.5, None, None), ("a.c", 0.2, 0.1, 0.3), ("e", None, None, None)]
+
+
+def test_summarise_metrics_table_and_markdown(test_metrics, gan_quality, song_splits, synthetic_labels, reporting_params):
+    table, markdown = summarise_metrics(test_metrics, gan_quality, song_splits, synthetic_labels, reporting_params)
+    metric_rows = table[table["section"] == "test_metrics"]
+    assert len(metric_rows) == len(MODELS) * 2 * 5
+    assert set(metric_rows["metric"]) == {"ccc", "pearson", "r2", "rmse", "mae"}
+    ridge_ccc = test_metrics["ridge_baseline"]["valence"]["ccc"]
+    row = metric_rows[(metric_rows["name"] == "ridge_baseline") & (metric_rows["target"] == "valence")
+                      & (metric_rows["metric"] == "ccc")].iloc[0]
+    assert row["value"] == pytest.approx(ridge_ccc["value"]) and row["ci_low"] == pytest.approx(ridge_ccc["ci_low"])
+    assert format_with_ci(ridge_ccc["value"], ridge_ccc["ci_low"], ridge_ccc["ci_high"]) in markdown
+
+    # every scalar of gan_quality, whatever its keys, with configured labels where given
+    gan_rows = table[table["section"] == "gan_quality"]
+    assert "conditioning_fidelity_ccc.train_real_test_synthetic.arousal" in set(gan_rows["name"])
+    assert "histogram" not in set(gan_rows["name"])
+    assert "| Fréchet distance, real vs synthetic | 123.457 |" in markdown
+    assert "| mode_collapse.possible_mode_collapse | no |" in markdown
+    assert "| feature.name | pooled_mel_statistics |" in markdown
+
+    dataset = table[table["section"] == "dataset"].set_index("name")["value"]
+    assert dataset["real songs: train"] == 26 and dataset["synthetic spectrograms (train only)"] == 12
+    assert dataset["train expansion factor"] == pytest.approx(38 / 26)
+    # markdown: one row per model and target, models in the configured order, header with CI columns
+    model_lines = [line for line in markdown.splitlines() if line.startswith("| mean_baseline |") or
+                   line.startswith("| augmented |")]
+    assert len(model_lines) == 4
+    assert markdown.index("| mean_baseline | valence") < markdown.index("| augmented | valence")
+    assert "e-" not in markdown.split("## GAN quality")[0], "metric cells use fixed decimals"
+    assert "| model | target | n songs | CCC | r | R² | RMSE | MAE |" in markdown
+
+
+def test_summarise_metrics_names_incomplete_test_metrics(test_metrics, gan_quality, song_splits, synthetic_labels,
+                                                         reporting_params):
+    del test_metrics["augmented"]["arousal"]["rmse"]
+    with pytest.raises(ValueError, match=r"test_metrics\['augmented'\]\['arousal'\].*rmse"):
+        summarise_metrics(test_metrics, gan_quality, song_splits, synthetic_labels, reporting_params)
+
+
+def test_summarise_metrics_with_empty_gan_quality(test_metrics, song_splits, synthetic_labels, reporting_params):
+    table, markdown = summarise_metrics(test_metrics, {}, song_splits, synthetic_labels, reporting_params)
+    assert (table["section"] == "gan_quality").sum() == 0
+    assert "gan_quality holds no scalar figures" in markdown
+
+
+# ----------------------------------------------------------------------------------- archive
+def test_archive_members_by_type(tiny_models, test_predictions):
+    png = b"\x89PNG\r\n\x1a\nrest"
+    assert archive_members("prediction_scatter", png) == {"figures/prediction_scatter.png": png}
+    assert list(archive_members("real_only.vit_history", test_predictions)) == ["tables/real_only/vit_history.csv"]
+    assert archive_members("metrics_summary", "# hi") == {"tables/metrics_summary.md": b"# hi"}
+    assert json.loads(archive_members("test_metrics", {"a": np.float32(0.5)})["metrics/test_metrics.json"]) == {"a": 0.5}
+    assert sorted(archive_members("real_only.vit_model", tiny_models["real_only.vit_model"])) == [
+        "models/real_only/vit_model/config.json", "models/real_only/vit_model/model.safetensors"]
+    with pytest.raises(TypeError, match="'odd'.*object"):
+        archive_members("odd", object())
+
+
+def test_build_report_archive_manifest(tiny_models, test_metrics):
+    png = b"\x89PNG\r\n\x1a\nrest"
+    members = build_report_archive(
+        spectrogram_examples=png, test_metrics=test_metrics, metrics_summary="# Results",
+        generator=tiny_models["generator"], augmented__vit_model=tiny_models["augmented.vit_model"],
+    )
+    manifest = json.loads(members.pop("MANIFEST.json"))
+    assert set(members) == set(manifest) == {
+        "figures/spectrogram_examples.png", "metrics/test_metrics.json", "tables/metrics_summary.md",
+        "models/generator/config.json", "models/generator/model.safetensors",
+        "models/augmented/vit_model/config.json", "models/augmented/vit_model/model.safetensors",
+    }
+    assert manifest["models/augmented/vit_model/config.json"]["source"] == "augmented.vit_model"
+    assert json.loads(members["metrics/test_metrics.json"]) == json.loads(json.dumps(test_metrics))
