@@ -45,6 +45,18 @@ def autocast(device: torch.device, enabled: bool = True, dtype: str = "bfloat16"
     return contextlib.nullcontext()
 
 
+@contextlib.contextmanager
+def torch_threads(n_threads: int | None):
+    """Run with `n_threads` CPU threads (tiny models are fastest on 1 and never oversubscribe shared cores)."""
+    previous = torch.get_num_threads()
+    if n_threads:
+        torch.set_num_threads(int(n_threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def show_progress() -> bool:
     """Progress bars unless MUSIC_EMOTION_NO_PROGRESS is set (tests and CI logs stay readable)."""
     return not os.environ.get("MUSIC_EMOTION_NO_PROGRESS")

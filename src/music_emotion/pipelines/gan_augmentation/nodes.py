@@ -19,7 +19,7 @@ from music_emotion.pipelines.gan_augmentation.quality import (
     ridge_ccc,
 )
 from music_emotion.pipelines.gan_augmentation.training import TrainSet, train_conditional_gan
-from music_emotion.runtime import autocast, resolve_device, seed_everything
+from music_emotion.runtime import autocast, resolve_device, seed_everything, torch_threads
 from music_emotion.spectrograms import SpectrogramSet
 
 logger = logging.getLogger(__name__)
@@ -132,7 +132,8 @@ def train_gan(
         sum(p.numel() for p in generator.parameters()) / 1e6,
         sum(p.numel() for p in discriminator.parameters()) / 1e6,
     )
-    history = train_conditional_gan(data, generator, discriminator, training, int(seed), torch_generator, resolved)
+    with torch_threads(training.get("cpu_threads")):
+        history = train_conditional_gan(data, generator, discriminator, training, int(seed), torch_generator, resolved)
     return generator, discriminator, history
 
 

@@ -21,10 +21,9 @@ from music_emotion.models.vit_regression import build_vit_regressor, predict_spe
 from music_emotion.pipelines.vit_training.training import (
     SpectrogramBatches,
     TrainingConfig,
-    torch_threads,
     train_regressor,
 )
-from music_emotion.runtime import resolve_device, seed_everything
+from music_emotion.runtime import resolve_device, seed_everything, torch_threads
 from music_emotion.spectrograms import SpectrogramSet
 
 logger = logging.getLogger(__name__)

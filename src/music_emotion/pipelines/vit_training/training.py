@@ -12,7 +12,6 @@ Speed rules that keep the loop GPU-bound (see docs/readme/vit_training.md for me
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import time
@@ -67,18 +66,6 @@ class TrainingConfig:
         if config.epochs < 1 or config.batch_size < 1 or config.eval_batch_size < 1:
             raise ValueError("vit_training.training: epochs, batch_size and eval_batch_size must be >= 1")
         return config
-
-
-@contextlib.contextmanager
-def torch_threads(n_threads: int | None):
-    """Run with `n_threads` CPU threads (tiny models are fastest on 1 and never oversubscribe shared cores)."""
-    previous = torch.get_num_threads()
-    if n_threads:
-        torch.set_num_threads(int(n_threads))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 class SpectrogramBatches:
