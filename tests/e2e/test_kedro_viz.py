@@ -29,7 +29,7 @@ CONTRACT_DATASETS = {
     "gan_quality", "generator", "real_only.vit_model", "augmented.vit_model", "real_only.vit_history",
     "augmented.vit_history", "test_predictions", "test_metrics",
 }
-LAYERS = {"raw", "intermediate", "primary", "feature", "model_input", "models", "model_output", "reporting"}
+LAYERS = {"raw", "primary", "feature", "model_input", "augmentation", "models", "model_output", "reporting"}
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
