@@ -10,17 +10,22 @@ from __future__ import annotations
 import numpy as np
 
 
-def pooled_mel_statistics(values: np.ndarray, batch_size: int = 256) -> np.ndarray:
+def pooled_mel_statistics(values: np.ndarray, rows: np.ndarray | None = None, batch_size: int = 32) -> np.ndarray:
     """(n, n_mels, n_frames) dB -> (n, 2 * n_mels) float64: [band means..., band stds...].
 
-    Works batch by batch so a memory-mapped input is never read into RAM whole.
+    `rows` (optional) picks and orders the spectrograms. Works a block of rows at a time, reading
+    them in sorted order and accumulating in float64 without a float64 copy, so a memory-mapped
+    input is never read whole (a block of 32 default-size spectrograms is ~40 MB of temporaries).
     """
     if values.ndim != 3:
         raise ValueError(f"expected (n, n_mels, n_frames) spectrograms, got shape {values.shape}")
-    n, n_mels, _ = values.shape
-    out = np.empty((n, 2 * n_mels), dtype=np.float64)
-    for start in range(0, n, batch_size):
-        block = np.asarray(values[start : start + batch_size], dtype=np.float64)
-        out[start : start + len(block), :n_mels] = block.mean(axis=2)
-        out[start : start + len(block), n_mels:] = block.std(axis=2)
+    n_mels = values.shape[1]
+    rows = np.arange(len(values)) if rows is None else np.asarray(rows, dtype=np.int64)
+    order = np.argsort(rows, kind="stable")
+    out = np.empty((len(rows), 2 * n_mels), dtype=np.float64)
+    for start in range(0, len(rows), batch_size):
+        take = order[start : start + batch_size]
+        block = np.asarray(values[rows[take]])
+        out[take, :n_mels] = block.mean(axis=2, dtype=np.float64)
+        out[take, n_mels:] = block.std(axis=2, dtype=np.float64)
     return out

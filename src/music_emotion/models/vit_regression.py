@@ -11,11 +11,12 @@ The model's `config` (saved as config.json by `PretrainedModelMixin`) is all inf
 - `checkpoint`, `targets`, `freeze_backbone`: provenance.
 
 Input preparation (`prepare_vit_inputs`), all batched tensor ops on the model's device:
-dB in `db_range` (default [-80, 0]) -> [0, 1] -> `resize` to the backbone's image size (bilinear,
-antialiased) or `native` (keep n_mels x T: the time axis is cropped to a multiple of the patch size,
-and both axes are padded with the dB floor up to one patch if shorter; the frequency axis is padded to a
-multiple of the patch size; position embeddings are interpolated) -> the same plane in 3 channels, each
-normalised with the checkpoint's image mean/std.
+`resize` to the backbone's image size (bilinear, antialiased) or `native` (keep n_mels x T: the time
+axis is cropped to a multiple of the patch size, and both axes are padded with the dB floor up to one
+patch if shorter; the frequency axis is padded to a multiple of the patch size; position embeddings are
+interpolated) -> dB in `db_range` (default [-80, 0]) mapped to [0, 1] and clamped -> the same plane in
+3 channels, each normalised with the checkpoint's image mean/std. (Resizing is linear, so resizing
+before scaling gives the same pixels as after, with fewer values to scale.)
 """
 
 from __future__ import annotations
@@ -87,25 +88,27 @@ def prepare_vit_inputs(spectrograms_db: torch.Tensor, config: dict[str, Any]) ->
     if spectrograms_db.ndim != 3:
         raise ValueError(f"expected (batch, n_mels, n_frames) spectrograms, got shape {tuple(spectrograms_db.shape)}")
     low, high = spec["db_range"]
-    x = ((spectrograms_db.float() - low) / (high - low)).clamp_(0.0, 1.0).unsqueeze(1)
+    x = spectrograms_db.float().unsqueeze(1)
+    # Resize first: it is linear, so scaling afterwards gives the same pixels with fewer values to scale.
     if spec["mode"] == "resize":
         x = F.interpolate(x, size=tuple(spec["image_size"]), mode="bilinear", align_corners=False, antialias=True)
     else:
-        x = _fit_to_patches(x, int(spec["patch_size"]))
+        x = _fit_to_patches(x, int(spec["patch_size"]), fill=float(low))
+    x = ((x - low) / (high - low)).clamp_(0.0, 1.0)
     mean = torch.tensor(spec["image_mean"], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
     std = torch.tensor(spec["image_std"], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
     return (x - mean) / std  # broadcasting (B, 1, h, w) against (1, 3, 1, 1) gives the 3 channels
 
 
-def _fit_to_patches(x: torch.Tensor, patch: int) -> torch.Tensor:
-    """Crop time to a multiple of `patch`; pad (with 0 = the dB floor) what is shorter than that."""
+def _fit_to_patches(x: torch.Tensor, patch: int, fill: float) -> torch.Tensor:
+    """Crop time to a multiple of `patch`; pad (with `fill`, the dB floor) what is shorter than that."""
     height, width = x.shape[-2:]
     if width >= patch:
         x = x[..., : width - width % patch]
     pad_w = max(0, patch - x.shape[-1])
     pad_h = (-height) % patch
     if pad_w or pad_h:
-        x = F.pad(x, (0, pad_w, 0, pad_h), value=0.0)
+        x = F.pad(x, (0, pad_w, 0, pad_h), value=fill)
     return x
 
 

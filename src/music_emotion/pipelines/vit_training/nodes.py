@@ -317,12 +317,6 @@ def _db_range(mel_spectrograms: SpectrogramSet, params: dict[str, Any]) -> tuple
     return floor, 0.0
 
 
-def _pooled_features(spectrograms: SpectrogramSet, ids: list[Any], batch_size: int = 256) -> np.ndarray:
-    """`pooled_mel_statistics` of `ids`, reading the memory map a sorted batch at a time."""
-    rows = spectrograms.indices_of(ids)
-    order = np.argsort(rows, kind="stable")
-    out = np.empty((len(rows), 2 * spectrograms.shape[0]), dtype=np.float64)
-    for start in range(0, len(rows), batch_size):
-        take = order[start : start + batch_size]
-        out[take] = pooled_mel_statistics(np.asarray(spectrograms.values[rows[take]]))
-    return out
+def _pooled_features(spectrograms: SpectrogramSet, ids: list[Any]) -> np.ndarray:
+    """`pooled_mel_statistics` of `ids`, read from the memory map in sorted blocks."""
+    return pooled_mel_statistics(spectrograms.values, rows=spectrograms.indices_of(ids))
