@@ -1,0 +1,102 @@
+"""Inference latency: one 45 s 44.1 kHz stereo mp3 -> valence/arousal on CPU with ViT-B/16.
+
+Times the inference pipeline's node, `inference.nodes.predict_audio_files`, on a one-file dict with
+`n_jobs=1` (the other parameters from conf/base/parameters_inference.yml), end to end: decode + resample
++ log-mel of every window (45 s = one 30 s window + a 15 s tail kept as a padded window) + the batched
+ViT forward. The model is ViT-B/16 (hidden 768, 12 layers, 12 heads, MLP 3072, patch 16, 224) built with
+`build_vit_regressor` and random weights (the timing does not depend on them), with the conf/base
+extraction settings. The two stages are also timed on their own (decode + log-mel; forward).
+
+    python benchmarks/bench_inference.py [--repeats 5] [--seconds 45] [--input-mode resize]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_extraction import make_clips  # noqa: E402
+from bench_training import VIT_B16, busy_cores, project_parameters  # noqa: E402
+from harness import Measurement, measure, report  # noqa: E402
+
+from music_emotion.audio import MelConfig, iter_windows  # noqa: E402
+from music_emotion.models.vit_regression import build_vit_regressor, predict_spectrograms  # noqa: E402
+from music_emotion.pipelines.inference.nodes import predict_audio_files  # noqa: E402
+from music_emotion.runtime import seed_everything  # noqa: E402
+
+TINY_VIT = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
+            "patch_size": 16, "image_size": 64}
+
+
+def add_latency(row: Measurement) -> None:
+    row.extra.update({"latency_s_min": min(row.seconds), "latency_s_median": statistics.median(row.seconds),
+                      "latency_s_max": max(row.seconds)})
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=45.0, help="length of the mp3")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--input-mode", default="resize", choices=["resize", "native"])
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--quick", action="store_true", help="a 4 s clip and a tiny ViT (smoke test)")
+    parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "music_emotion_bench_clips")
+    parser.add_argument("--out-dir", type=Path, default=None)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seconds, args.repeats = 4.0, 1
+
+    load = busy_cores()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    params = project_parameters(None)
+    extraction = MelConfig.from_params(params["data_processing"]["extraction"])
+    if args.quick:
+        extraction = MelConfig(duration=2.0, n_mels=32)
+    inference = {**params["inference"], "n_jobs": 1, "model": "random ViT-B/16"}
+    seed_everything(args.seed)
+    vit_config = dict(TINY_VIT if args.quick else VIT_B16, attn_implementation="sdpa")
+    model = build_vit_regressor({"checkpoint": None, "vit_config": vit_config, "input_mode": args.input_mode},
+                                extraction.to_dict(), (extraction.floor_db, 0.0)).eval()
+    (_, path), = make_clips(args.cache_dir / f"1x{args.seconds:g}s", 1, args.seconds)
+    files = {"clip": path}
+
+    table = predict_audio_files(files, model, inference, "cpu")  # also the warm-up
+    n_windows = int((table["status"] != "skipped").sum())
+    windows = np.stack([spec for _, spec, _ in iter_windows(path, extraction, inference["min_window_fraction"])])
+
+    end_to_end = measure(f"end to end: {args.seconds:g} s mp3 -> V/A ({n_windows} windows)",
+                         lambda: predict_audio_files(files, model, inference, "cpu"), 1, "files", args.repeats)
+    decode = measure("  decode + log-mel (iter_windows)",
+                     lambda: list(iter_windows(path, extraction, inference["min_window_fraction"])), 1, "files",
+                     args.repeats)
+    forward = measure(f"  ViT forward ({len(windows)} windows, {args.input_mode})",
+                      lambda: predict_spectrograms(model, windows, batch_size=int(inference["batch_size"]),
+                                                   device="cpu"), 1, "files", args.repeats)
+    rows = [end_to_end, decode, forward]
+    for row in rows:
+        add_latency(row)
+        row.extra.update({"clip_seconds": args.seconds, "windows": n_windows, "torch_threads": torch.get_num_threads(),
+                          "model": "tiny ViT (quick)" if args.quick else "ViT-B/16, random weights",
+                          "input_mode": args.input_mode, "load_average_1m_at_start": load})
+    median = end_to_end.extra["latency_s_median"]
+    ratios = {"decode share of end-to-end latency": decode.extra["latency_s_median"] / median,
+              "forward share of end-to-end latency": forward.extra["latency_s_median"] / median}
+    targets = {f"< 2 s per {args.seconds:g} s file on CPU (median)": median < 2.0}
+    document = report("inference", rows, ratios, targets, args.out_dir)
+    for s in document["results"]:
+        print(f"  latency {s['name']:44s} min {s['latency_s_min']:.3f} s  median {s['latency_s_median']:.3f} s  "
+              f"max {s['latency_s_max']:.3f} s")
+    return document
+
+
+if __name__ == "__main__":
+    main()
