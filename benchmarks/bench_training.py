@@ -36,6 +36,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import Measurement, measure, report  # noqa: E402
 
+from music_emotion.pipelines.gan_augmentation.training import gan_train_step, make_gan_optimizers  # noqa: E402
 from music_emotion.runtime import autocast, resolve_device, seed_everything, torch_threads  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -192,34 +193,16 @@ def gan_case(env_name: str, params: dict[str, Any], shape: tuple[int, int], batc
     generator = SpectrogramGenerator({**common, "latent_dim": int(gan["latent_dim"]), **gan["generator"],
                                       "db_min": -80.0, "db_max": 0.0}).to(device).train()
     discriminator = SpectrogramDiscriminator({**common, **gan["discriminator"]}).to(device).train()
-    betas = tuple(float(b) for b in training["betas"])
+    opt_g, opt_d = make_gan_optimizers(generator, discriminator, training, device)
     fused = device.type == "cuda"
-    opt_g = torch.optim.Adam(generator.parameters(), lr=float(training["generator_lr"]), betas=betas, fused=fused)
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=float(training["discriminator_lr"]), betas=betas,
-                             fused=fused)
-    bce = torch.nn.BCEWithLogitsLoss()
     real_label = float(training.get("real_label", 1.0))
     real_db = torch.rand((batch_size, n_mels, n_frames), device=device) * -80.0
     cond = torch.rand((batch_size, 2), device=device) * 2 - 1
 
-    def step() -> None:  # as gan_augmentation's training loop: D on real + detached fakes, then G
+    def step() -> None:  # the pipeline's own step: D on real + detached fakes, then G
         real = generator.to_unit(real_db.unsqueeze(1))
         noise = torch.randn(batch_size, generator.latent_dim, generator=torch_generator).to(device)
-        with autocast(device, True):
-            fake = generator(noise, cond)
-            logits_real = discriminator(real, cond).float()
-            logits_fake = discriminator(fake.detach(), cond).float()
-            loss_d = bce(logits_real, torch.full_like(logits_real, real_label)) + bce(
-                logits_fake, torch.zeros_like(logits_fake))
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
-        with autocast(device, True):
-            logits_gen = discriminator(fake, cond).float()
-            loss_g = bce(logits_gen, torch.ones_like(logits_gen))
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
+        gan_train_step(generator, discriminator, opt_g, opt_d, real, cond, noise, real_label, device, True)
 
     def run() -> None:
         for _ in range(steps):

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -52,16 +53,12 @@ def train_conditional_gan(
     epochs = int(training["epochs"])
     batch_size = int(training["batch_size"])
     real_label = float(training.get("real_label", 1.0))
-    betas = tuple(float(b) for b in training.get("betas", (0.5, 0.999)))
     use_amp = bool(training.get("mixed_precision", True))
     n_batches = len(data) // batch_size  # drop the last partial batch: every step sees a full batch
 
     generator.to(device).train()
     discriminator.to(device).train()
-    fused = device.type == "cuda"  # one kernel per step on the GPU
-    opt_g = torch.optim.Adam(generator.parameters(), lr=float(training["generator_lr"]), betas=betas, fused=fused)
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=float(training["discriminator_lr"]), betas=betas, fused=fused)
-    bce = nn.BCEWithLogitsLoss()
+    opt_g, opt_d = make_gan_optimizers(generator, discriminator, training, device)
     order_rng = np.random.default_rng(seed)
     non_blocking = device.type == "cuda"
 
@@ -76,27 +73,9 @@ def train_conditional_gan(
             real = generator.to_unit(torch.from_numpy(db).to(device, non_blocking=non_blocking).unsqueeze(1))
             cond = torch.from_numpy(cond).to(device, non_blocking=non_blocking)
             noise = torch.randn(len(cond), generator.latent_dim, generator=torch_generator).to(device)
-
-            # Discriminator: real (label `real_label`, one-sided smoothing) vs detached fakes (label 0).
-            with autocast(device, use_amp):
-                fake = generator(noise, cond)
-                logits_real = discriminator(real, cond).float()
-                logits_fake = discriminator(fake.detach(), cond).float()
-                loss_d = bce(logits_real, torch.full_like(logits_real, real_label)) + bce(
-                    logits_fake, torch.zeros_like(logits_fake)
-                )
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
-
-            # Generator: make D call the fakes real, for the same conditions.
-            with autocast(device, use_amp):
-                logits_gen = discriminator(fake, cond).float()
-                loss_g = bce(logits_gen, torch.ones_like(logits_gen))
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
-
+            loss_g, loss_d, logits_real, logits_fake = gan_train_step(
+                generator, discriminator, opt_g, opt_d, real, cond, noise, real_label, device, use_amp
+            )
             sums += torch.stack(
                 [loss_g.detach(), loss_d.detach(), torch.sigmoid(logits_real).mean().detach(),
                  torch.sigmoid(logits_fake).mean().detach()]
@@ -120,3 +99,48 @@ def train_conditional_gan(
     generator.to("cpu").eval()
     discriminator.to("cpu").eval()
     return pd.DataFrame(history)
+
+
+def make_gan_optimizers(
+    generator: nn.Module, discriminator: nn.Module, training: dict[str, Any], device: torch.device
+) -> tuple[torch.optim.Adam, torch.optim.Adam]:
+    """Separate Adam optimisers for G and D (fused, one kernel per step, on CUDA)."""
+    betas = tuple(float(b) for b in training.get("betas", (0.5, 0.999)))
+    fused = device.type == "cuda"
+    opt_g = torch.optim.Adam(generator.parameters(), lr=float(training["generator_lr"]), betas=betas, fused=fused)
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=float(training["discriminator_lr"]), betas=betas, fused=fused)
+    return opt_g, opt_d
+
+
+def gan_train_step(
+    generator: nn.Module,
+    discriminator: nn.Module,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    real: torch.Tensor,
+    cond: torch.Tensor,
+    noise: torch.Tensor,
+    real_label: float,
+    device: torch.device,
+    use_amp: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One D step then one G step (BCE on logits); returns (loss_g, loss_d, logits_real, logits_fake)."""
+    # Discriminator: real (label `real_label`, one-sided smoothing) vs detached fakes (label 0).
+    with autocast(device, use_amp):
+        fake = generator(noise, cond)
+        logits_real = discriminator(real, cond).float()
+        logits_fake = discriminator(fake.detach(), cond).float()
+        loss_d = F.binary_cross_entropy_with_logits(logits_real, torch.full_like(logits_real, real_label)) + \
+            F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake))
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+
+    # Generator: make D call the fakes real, for the same conditions.
+    with autocast(device, use_amp):
+        logits_gen = discriminator(fake, cond).float()
+        loss_g = F.binary_cross_entropy_with_logits(logits_gen, torch.ones_like(logits_gen))
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    return loss_g, loss_d, logits_real, logits_fake
