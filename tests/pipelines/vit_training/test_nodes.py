@@ -138,3 +138,27 @@ def test_synthetic_set_from_a_gan_that_saw_val_or_test_songs_is_refused(real_dat
                             meta={**synthetic.meta, "gan_train_song_ids": splits["train"]})
     model, history = nodes.train_vit_augmented(mel, labels, splits, honest, synthetic_labels, tiny_params, 42, "cpu")
     assert len(history) == tiny_params["training"]["epochs"]
+
+
+def test_steps_budget_gives_augmented_the_optimiser_steps_of_real_only(real_data, synthetic_data, tiny_params):
+    tiny_params["training"].update({"epochs": 4, "batch_size": 8, "budget": "steps"})
+    _, real_history = nodes.train_vit_real_only(*real_data, tiny_params, 42, "cpu")
+    _, augmented_history = nodes.train_vit_augmented(*real_data, *synthetic_data, tiny_params, 42, "cpu")
+    # 24 real train songs = 3 steps per epoch; 24 real + 24 synthetic = 6: 4 x 3 steps = 2 epochs of 6
+    assert len(real_history) == 4 and len(augmented_history) == 2
+    tiny_params["training"]["budget"] = "epochs"
+    _, same_epochs = nodes.train_vit_augmented(*real_data, *synthetic_data, tiny_params, 42, "cpu")
+    assert len(same_epochs) == 4
+
+
+def test_budget_arithmetic_and_validation():
+    from music_emotion.pipelines.vit_training.training import TrainingConfig, epochs_for_budget
+
+    config = TrainingConfig.from_params({"epochs": 50, "batch_size": 16, "budget": "steps"})
+    # DEAM-sized: 1,261 real train songs (79 steps) + 3,200 synthetic (279 steps per epoch)
+    assert epochs_for_budget(config, 1261, 1261 + 3200) == round(50 * 79 / 279) == 14
+    assert epochs_for_budget(config, 1261, 1261) == 50
+    assert epochs_for_budget(TrainingConfig.from_params({"epochs": 50}), 1261, 4461) == 50
+    assert epochs_for_budget(TrainingConfig.from_params({"epochs": 1, "budget": "steps"}), 10, 10_000) == 1
+    with pytest.raises(ValueError, match="budget"):
+        TrainingConfig.from_params({"budget": "time"})

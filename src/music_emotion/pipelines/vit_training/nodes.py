@@ -7,6 +7,7 @@ four models are scored on the same songs with bootstrap CIs.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -21,6 +22,7 @@ from music_emotion.models.vit_regression import build_vit_regressor, predict_spe
 from music_emotion.pipelines.vit_training.training import (
     SpectrogramBatches,
     TrainingConfig,
+    epochs_for_budget,
     train_regressor,
 )
 from music_emotion.runtime import resolve_device, seed_everything, torch_threads
@@ -102,6 +104,11 @@ def _train_vit(
         [mel_spectrograms.values], np.zeros(len(val_ids), dtype=np.int64), mel_spectrograms.indices_of(val_ids),
         _targets_of(labels, val_ids, "val"), torch_device, cache_on_device=config.device_cache,
     )
+    epochs = epochs_for_budget(config, len(train_ids), len(train))
+    if epochs != config.epochs:
+        logger.info("[%s] budget 'steps': %d epochs over %d samples = the optimiser steps of %d epochs over "
+                    "the %d real songs", run_name, epochs, len(train), config.epochs, len(train_ids))
+        config = dataclasses.replace(config, epochs=epochs)
     model = build_vit_regressor(
         params.get("model", {}), mel_spectrograms.meta.get("extraction"), _db_range(mel_spectrograms, params)
     )

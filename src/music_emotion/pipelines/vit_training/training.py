@@ -55,6 +55,9 @@ class TrainingConfig:
     device_cache: str | bool = "auto"
     compile: bool | str = False
     cpu_threads: int | None = None
+    # "epochs": both namespaces run `epochs` passes over their own training set (augmented takes more
+    # optimiser steps); "steps": augmented runs as many optimiser steps as real_only (fewer, larger epochs).
+    budget: str = "epochs"
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> TrainingConfig:
@@ -65,7 +68,21 @@ class TrainingConfig:
         config = cls(**params)
         if config.epochs < 1 or config.batch_size < 1 or config.eval_batch_size < 1:
             raise ValueError("vit_training.training: epochs, batch_size and eval_batch_size must be >= 1")
+        if config.budget not in ("epochs", "steps"):
+            raise ValueError(f"vit_training.training.budget must be 'epochs' or 'steps', got {config.budget!r}")
         return config
+
+
+def epochs_for_budget(config: TrainingConfig, n_real_train: int, n_train: int) -> int:
+    """Epochs over `n_train` samples that honour the budget.
+
+    `steps`: as many optimiser steps as `config.epochs` epochs over the `n_real_train` real songs alone
+    (rounded to whole epochs, at least one), so real_only and augmented get the same compute.
+    """
+    if config.budget == "epochs":
+        return config.epochs
+    real_steps = config.epochs * math.ceil(n_real_train / config.batch_size)
+    return max(1, round(real_steps / math.ceil(n_train / config.batch_size)))
 
 
 class SpectrogramBatches:
