@@ -2,6 +2,11 @@
 
 from kedro.config import OmegaConfigLoader
 
+from music_emotion.hooks import InputCheckHooks
+
+# Check every external input of a run before any node runs (clear message instead of a stack trace).
+HOOKS = (InputCheckHooks(),)
+
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

@@ -1,0 +1,61 @@
+"""Pre-flight input check: missing inputs stop a run with one clear line each, not a stack trace."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.pipeline import Node, Pipeline
+
+from music_emotion.datasets import AudioFolderDataset, SpectrogramDataset
+from music_emotion.hooks import InputCheckHooks, MissingInputsError
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def _pipeline(*inputs):
+    return Pipeline([Node(lambda *args: 1, inputs=list(inputs), outputs="out", name="uses_inputs")])
+
+
+def test_missing_inputs_are_listed_with_location_and_remedy(tmp_path):
+    catalog = DataCatalog({
+        "present": MemoryDataset(1),
+        "deam_audio": AudioFolderDataset(path=str(tmp_path / "MEMD_audio"), missing_hint="Download DEAM first."),
+        "mel_spectrograms": SpectrogramDataset(filepath=str(tmp_path / "mel.npy"), version=None),
+    })
+    pipeline = _pipeline("present", "deam_audio", "mel_spectrograms", "params:seed")
+    with pytest.raises(MissingInputsError) as caught:
+        InputCheckHooks().before_pipeline_run({"env": "demo"}, pipeline, catalog)
+    message = caught.value.message
+    assert "2 input(s) do not exist yet" in message and "env 'demo'" in message
+    assert f"deam_audio ({tmp_path / 'MEMD_audio'}): Download DEAM first." in message
+    assert "mel_spectrograms" in message and "kedro run --pipelines data_processing" in message
+    assert "present" not in message and "params:seed" not in message
+
+
+def test_a_run_whose_inputs_exist_starts(tmp_path):
+    (tmp_path / "MEMD_audio").mkdir()
+    catalog = DataCatalog({"deam_audio": AudioFolderDataset(path=str(tmp_path / "MEMD_audio"))})
+    InputCheckHooks().before_pipeline_run({"env": "base"}, _pipeline("deam_audio"), catalog)
+
+
+def test_kedro_run_without_deam_prints_a_short_error_and_exits_1(tmp_path):
+    for name in ("conf", "src", "pyproject.toml", ".telemetry"):
+        source = PROJECT / name
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy2(source, tmp_path / name)
+    shutil.rmtree(tmp_path / "conf" / "local", ignore_errors=True)
+    (tmp_path / "conf" / "local").mkdir()
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "MUSIC_EMOTION_NO_PROGRESS": "1"}
+    completed = subprocess.run([sys.executable, "-m", "kedro", "run", "--pipelines", "data_processing"], cwd=tmp_path,
+                               env=env, capture_output=True, text=True, timeout=300, check=False)
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 1, output[-2000:]
+    assert "Error: this run cannot start" in output
+    assert "deam_audio" in output and "kedro run --env demo --pipelines demo_data" in output
+    assert "Traceback" not in output and "╭" not in output  # no (rich) stack trace
