@@ -21,6 +21,7 @@ from music_emotion.pipelines.gan_augmentation.quality import (
 from music_emotion.pipelines.gan_augmentation.training import TrainSet, train_conditional_gan
 from music_emotion.runtime import autocast, resolve_device, seed_everything, torch_threads
 from music_emotion.spectrograms import SpectrogramSet
+from music_emotion.splits import split_ids, targets_for_ids
 
 logger = logging.getLogger(__name__)
 
@@ -29,30 +30,6 @@ SYNTHETIC_ID_FORMAT = "gan-{:06d}"
 
 
 # ---- helpers ---------------------------------------------------------------------------------
-def _split_ids(song_splits: dict[str, Any], split: str) -> list:
-    if not isinstance(song_splits, dict) or split not in song_splits:
-        raise ValueError(f"song_splits has no '{split}' list; re-run the data_processing pipeline")
-    return list(song_splits[split] or [])
-
-
-def conditions_for_ids(emotion_labels: pd.DataFrame, ids: list) -> np.ndarray:
-    """(n, 2) float32 (valence, arousal) of `ids`, in that order; errors name the missing ids/columns."""
-    missing_cols = [c for c in ("song_id", *TARGETS) if c not in emotion_labels.columns]
-    if missing_cols:
-        raise ValueError(f"emotion_labels lacks column(s) {missing_cols}; re-run the data_processing pipeline")
-    table = emotion_labels.drop_duplicates("song_id").set_index("song_id")
-    absent = [i for i in ids if i not in table.index]
-    if absent:
-        raise ValueError(
-            f"{len(absent)} song(s) of song_splits have no row in emotion_labels (first: {absent[:5]}); "
-            "song_splits and emotion_labels come from different runs: re-run data_processing"
-        )
-    conditions = table.loc[ids, list(TARGETS)].to_numpy(dtype=np.float32)
-    if not np.isfinite(conditions).all():
-        raise ValueError("emotion_labels has NaN valence/arousal for some split songs; re-run data_processing")
-    return conditions
-
-
 def _rows_of(spectrograms: SpectrogramSet, ids: list, name: str) -> np.ndarray:
     try:
         return spectrograms.indices_of(ids)
@@ -91,17 +68,15 @@ def train_gan(
 ) -> tuple[SpectrogramGenerator, SpectrogramDiscriminator, pd.DataFrame]:
     """Train the conditional GAN on the train split only, so val/test songs never leak into synthetic data."""
     training = params["training"]
-    train_ids = _split_ids(song_splits, "train")
+    train_ids = split_ids(song_splits, "train")
     batch_size = int(training["batch_size"])
-    if not train_ids:
-        raise ValueError("song_splits['train'] is empty: the GAN has nothing to learn from; check data_processing")
     if len(train_ids) < batch_size:
         raise ValueError(
             f"song_splits['train'] has {len(train_ids)} songs, fewer than one batch "
             f"(gan_augmentation.training.batch_size = {batch_size}); lower the batch size or add data"
         )
     rows = _rows_of(mel_spectrograms, train_ids, "mel_spectrograms")
-    data = TrainSet(mel_spectrograms.values, rows, conditions_for_ids(emotion_labels, train_ids), train_ids)
+    data = TrainSet(mel_spectrograms.values, rows, targets_for_ids(emotion_labels, train_ids, "train"), train_ids)
     n_mels, n_frames = mel_spectrograms.shape
     low, high, source = _db_range(mel_spectrograms, rows, params.get("db_range"))
 
@@ -149,9 +124,7 @@ def sample_conditions(
     if sampling == "uniform":
         return rng.uniform(-1.0, 1.0, size=(n, len(TARGETS))).astype(np.float32)
     if sampling == "train_labels":
-        train = conditions_for_ids(emotion_labels, _split_ids(song_splits, "train"))
-        if len(train) == 0:
-            raise ValueError("condition_sampling 'train_labels' needs train songs; song_splits['train'] is empty")
+        train = targets_for_ids(emotion_labels, split_ids(song_splits, "train"), "train")
         picked = train[rng.integers(0, len(train), size=n)]
         jitter = float(generation.get("label_jitter", 0.0))
         return np.clip(picked + rng.normal(0.0, jitter, size=picked.shape), -1.0, 1.0).astype(np.float32)
@@ -209,12 +182,12 @@ def assess_gan_quality(
     """Fréchet distance with a real-vs-real floor, conditioning fidelity (CCC) and a mode-collapse guard."""
     quality = params["quality"]
     rng = np.random.default_rng(seed)
-    train_ids, val_ids = _split_ids(song_splits, "train"), _split_ids(song_splits, "val")
+    train_ids, val_ids = split_ids(song_splits, "train"), split_ids(song_splits, "val", allow_empty=True)
     real_all = pooled_mel_statistics(mel_spectrograms.values)
     real_train = real_all[_rows_of(mel_spectrograms, train_ids, "mel_spectrograms")]
     real_val = real_all[_rows_of(mel_spectrograms, val_ids, "mel_spectrograms")] if val_ids else real_all[:0]
-    y_train = conditions_for_ids(emotion_labels, train_ids)
-    y_val = conditions_for_ids(emotion_labels, val_ids) if val_ids else np.empty((0, 2), np.float32)
+    y_train = targets_for_ids(emotion_labels, train_ids, "train")
+    y_val = targets_for_ids(emotion_labels, val_ids, "val") if val_ids else np.empty((0, 2), np.float32)
     synthetic = pooled_mel_statistics(synthetic_spectrograms.values)
     labels = synthetic_labels.set_index("sample_id").loc[synthetic_spectrograms.ids]
     y_synthetic = labels[list(TARGETS)].to_numpy(dtype=np.float64)

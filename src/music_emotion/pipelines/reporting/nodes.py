@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 from music_emotion.metrics import TARGETS
 from music_emotion.pipelines.reporting import figures
 from music_emotion.spectrograms import SpectrogramSet
+from music_emotion.splits import split_ids
 
 logger = logging.getLogger(__name__)
 
@@ -42,12 +43,6 @@ def _require_columns(table: pd.DataFrame, columns: Sequence[str], dataset: str, 
             f"'{dataset}' lacks column(s) {missing} (it has {list(table.columns)}); "
             f"re-run the `{producer}` pipeline that writes it"
         )
-
-
-def _split_ids(song_splits: Mapping[str, Any], split: str) -> list:
-    if split not in song_splits:
-        raise ValueError(f"'song_splits' has no '{split}' list (keys: {sorted(song_splits)}); re-run data_processing")
-    return list(song_splits[split])
 
 
 def _labels_by_id(emotion_labels: pd.DataFrame) -> pd.DataFrame:
@@ -120,7 +115,7 @@ def plot_real_vs_synthetic(
     if len(synthetic_labels) == 0:
         raise ValueError("'synthetic_labels' is empty: the GAN generated nothing; check gan_augmentation.n_synthetic")
     labels = _labels_by_id(emotion_labels)
-    train = [i for i in _split_ids(song_splits, "train") if i in labels.index]
+    train = [i for i in split_ids(song_splits, "train", allow_empty=True) if i in labels.index]
     chosen = pick_spread_ids(labels.loc[train, list(TARGETS)], int(params["n_real_vs_synthetic"]),
                              float(params["anchor_radius"]))
     partners = nearest_synthetic(labels.loc[chosen, list(TARGETS)], synthetic_labels)
@@ -145,7 +140,7 @@ def plot_augmented_dataset_comparison(
     """Do the synthetic labels cover the emotions of the real training songs, and by how much do they grow it?"""
     _require_columns(synthetic_labels, ["sample_id", *TARGETS], "synthetic_labels", "gan_augmentation")
     labels = _labels_by_id(emotion_labels)
-    train = [i for i in _split_ids(song_splits, "train") if i in labels.index]
+    train = [i for i in split_ids(song_splits, "train", allow_empty=True) if i in labels.index]
     counts = {split: len(song_splits.get(split, [])) for split in SPLITS}
     return figures.augmented_dataset_figure(
         labels.loc[train, list(TARGETS)], synthetic_labels, counts, params["style"], dpi=int(params["dpi"])

@@ -27,6 +27,7 @@ from music_emotion.pipelines.vit_training.training import (
 )
 from music_emotion.runtime import resolve_device, seed_everything, torch_threads
 from music_emotion.spectrograms import SpectrogramSet
+from music_emotion.splits import split_ids, targets_for_ids
 
 logger = logging.getLogger(__name__)
 
@@ -77,13 +78,11 @@ def _train_vit(
     generator = seed_everything(seed)
     torch_device = resolve_device(device)
     config = TrainingConfig.from_params(params.get("training", {}))
-    labels = _labels_by_song(emotion_labels)
-
-    train_ids, val_ids = _split_ids(song_splits, "train"), _split_ids(song_splits, "val")
+    train_ids, val_ids = split_ids(song_splits, "train"), split_ids(song_splits, "val")
     arrays = [mel_spectrograms.values]
     source = [np.zeros(len(train_ids), dtype=np.int64)]
     rows = [mel_spectrograms.indices_of(train_ids)]
-    targets = [_targets_of(labels, train_ids, "train")]
+    targets = [targets_for_ids(emotion_labels, train_ids, "train")]
     if synthetic_spectrograms is not None:
         synthetic_rows, synthetic_targets = _synthetic_samples(
             synthetic_spectrograms, synthetic_labels, mel_spectrograms, song_splits
@@ -102,7 +101,7 @@ def _train_vit(
     )
     val = SpectrogramBatches(
         [mel_spectrograms.values], np.zeros(len(val_ids), dtype=np.int64), mel_spectrograms.indices_of(val_ids),
-        _targets_of(labels, val_ids, "val"), torch_device, cache_on_device=config.device_cache,
+        targets_for_ids(emotion_labels, val_ids, "val"), torch_device, cache_on_device=config.device_cache,
     )
     epochs = epochs_for_budget(config, len(train_ids), len(train))
     if epochs != config.epochs:
@@ -118,8 +117,8 @@ def _train_vit(
 
 def fit_mean_baseline(emotion_labels: pd.DataFrame, song_splits: dict[str, Any]) -> dict[str, Any]:
     """Predict the mean TRAIN label for every song: the floor any model must clear (CCC 0 by construction)."""
-    train_ids = _split_ids(song_splits, "train")
-    y = _targets_of(_labels_by_song(emotion_labels), train_ids, "train")
+    train_ids = split_ids(song_splits, "train")
+    y = targets_for_ids(emotion_labels, train_ids, "train")
     return {"n_train_songs": len(train_ids), **{t: float(y[:, i].mean()) for i, t in enumerate(TARGETS)}}
 
 
@@ -137,10 +136,9 @@ def fit_ridge_baseline(
     from sklearn.linear_model import Ridge
     from sklearn.preprocessing import StandardScaler
 
-    labels = _labels_by_song(emotion_labels)
-    train_ids, val_ids = _split_ids(song_splits, "train"), _split_ids(song_splits, "val")
-    x_train, y_train = _pooled_features(mel_spectrograms, train_ids), _targets_of(labels, train_ids, "train")
-    x_val, y_val = _pooled_features(mel_spectrograms, val_ids), _targets_of(labels, val_ids, "val")
+    train_ids, val_ids = split_ids(song_splits, "train"), split_ids(song_splits, "val")
+    x_train, y_train = _pooled_features(mel_spectrograms, train_ids), targets_for_ids(emotion_labels, train_ids, "train")
+    x_val, y_val = _pooled_features(mel_spectrograms, val_ids), targets_for_ids(emotion_labels, val_ids, "val")
     scaler = StandardScaler().fit(x_train)
     alphas = [float(a) for a in params.get("alphas", [1.0])]
     if not alphas:
@@ -188,9 +186,9 @@ def evaluate_test_set(
     device: str,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Score all four models once, on the same real TEST songs: metrics over the whole set + bootstrap CIs."""
-    test_ids = _split_ids(song_splits, "test")
+    test_ids = split_ids(song_splits, "test")
     rows = mel_spectrograms.indices_of(test_ids)  # real songs only: synthetic ids cannot be found here
-    y_true = _targets_of(_labels_by_song(emotion_labels), test_ids, "test")
+    y_true = targets_for_ids(emotion_labels, test_ids, "test")
     training = TrainingConfig.from_params(params.get("training", {}))
     torch_device = resolve_device(device)
     predictions = {
@@ -229,39 +227,6 @@ def evaluate_test_set(
 # ---- helpers: validation of inputs with messages that say what to do -------------------------------
 
 
-def _split_ids(song_splits: dict[str, Any], split: str) -> list[Any]:
-    if split not in song_splits:
-        raise KeyError(f"song_splits has no '{split}' entry (keys: {sorted(song_splits)}); re-run data_processing")
-    ids = list(song_splits[split])
-    if not ids:
-        raise ValueError(
-            f"song_splits['{split}'] is empty: nothing to train/validate/test on; check "
-            "data_processing.split fractions and that songs have both a spectrogram and a label"
-        )
-    return ids
-
-
-def _labels_by_song(emotion_labels: pd.DataFrame) -> pd.DataFrame:
-    missing = {"song_id", *TARGETS} - set(emotion_labels.columns)
-    if missing:
-        raise ValueError(f"emotion_labels lacks column(s) {sorted(missing)}; re-run data_processing")
-    labels = emotion_labels.drop_duplicates("song_id").set_index("song_id")[TARGETS]
-    return labels
-
-
-def _targets_of(labels: pd.DataFrame, ids: list[Any], split: str) -> np.ndarray:
-    absent = [i for i in ids if i not in labels.index]
-    if absent:
-        raise ValueError(
-            f"{len(absent)} {split} song(s) have a spectrogram but no row in emotion_labels "
-            f"(first: {absent[:5]}): spectrogram/label count mismatch; re-run data_processing"
-        )
-    y = labels.loc[ids].to_numpy(dtype=np.float32)
-    if not np.isfinite(y).all():
-        raise ValueError(f"emotion_labels has NaN/inf valence or arousal for {split} songs")
-    return y
-
-
 def _synthetic_samples(
     synthetic: SpectrogramSet,
     synthetic_labels: pd.DataFrame,
@@ -291,7 +256,7 @@ def _synthetic_samples(
         logger.warning("synthetic_spectrograms do not record which songs their GAN was trained on; "
                        "cannot verify that it never saw a VAL/TEST song")
     else:
-        outside = sorted(set(gan_songs) - set(_split_ids(song_splits, "train")), key=str)
+        outside = sorted(set(gan_songs) - set(split_ids(song_splits, "train")), key=str)
         if outside:
             raise ValueError(
                 f"synthetic_spectrograms come from a GAN trained on {len(outside)} song(s) that are not in the current "

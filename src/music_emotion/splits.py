@@ -1,0 +1,43 @@
+"""Reading `song_splits` and the labels of its songs: one set of checks for every pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from music_emotion.metrics import TARGETS
+
+
+def split_ids(song_splits: Mapping[str, Any], split: str, allow_empty: bool = False) -> list:
+    """The song ids of `split` ("train", "val" or "test"); an empty split is an error unless allowed."""
+    if not isinstance(song_splits, Mapping) or split not in song_splits:
+        keys = sorted(song_splits) if isinstance(song_splits, Mapping) else type(song_splits).__name__
+        raise ValueError(f"song_splits has no '{split}' list (keys: {keys}); re-run the data_processing pipeline")
+    ids = list(song_splits[split] or [])
+    if not ids and not allow_empty:
+        raise ValueError(
+            f"song_splits['{split}'] is empty: nothing to train/validate/test on; check "
+            "data_processing.split fractions and that songs have both a spectrogram and a label"
+        )
+    return ids
+
+
+def targets_for_ids(emotion_labels: pd.DataFrame, ids: Sequence[Any], split: str = "split") -> np.ndarray:
+    """(n, 2) float32 (valence, arousal) of `ids`, in that order; errors name the columns or songs missing."""
+    missing = [c for c in ("song_id", *TARGETS) if c not in emotion_labels.columns]
+    if missing:
+        raise ValueError(f"emotion_labels lacks column(s) {missing}; re-run the data_processing pipeline")
+    table = emotion_labels.drop_duplicates("song_id").set_index("song_id")
+    absent = [i for i in ids if i not in table.index]
+    if absent:
+        raise ValueError(
+            f"{len(absent)} {split} song(s) have no row in emotion_labels (first: {absent[:5]}): song_splits and "
+            "emotion_labels come from different runs, or spectrogram/label count mismatch; re-run data_processing"
+        )
+    targets = table.loc[list(ids), list(TARGETS)].to_numpy(dtype=np.float32)
+    if not np.isfinite(targets).all():
+        raise ValueError(f"emotion_labels has NaN/inf valence or arousal for {split} songs; re-run data_processing")
+    return targets
