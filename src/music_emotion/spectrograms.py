@@ -64,6 +64,33 @@ class SpectrogramSet:
         return SpectrogramSet(ids=[self.ids[r] for r in rows], values=np.asarray(self.values[rows]), meta=dict(self.meta))
 
 
+def db_range(
+    spectrograms: SpectrogramSet, rows: np.ndarray, requested: Any = None, parameter: str = "db_range"
+) -> tuple[float, float, str]:
+    """(low, high, source): the dB values a model maps to the ends of its input range.
+
+    An explicit `requested` [low, high] wins; else [-top_db, 0] when the extraction made dB relative
+    to each clip's maximum (`ref: max`, the default); else (e.g. `ref: absolute`) the min/max of the
+    given rows, read in sorted blocks so a memory map is never read whole.
+    """
+    if requested not in (None, "auto"):
+        low, high = (float(v) for v in requested)
+        source = "parameter"
+    else:
+        extraction = spectrograms.meta.get("extraction", {}) or {}
+        if extraction.get("ref", "max") == "max" and extraction.get("top_db") is not None:
+            low, high, source = -float(extraction["top_db"]), 0.0, "extraction.top_db"
+        else:
+            low, high = np.inf, -np.inf
+            for start in range(0, len(rows), 256):
+                block = np.asarray(spectrograms.values[np.sort(rows[start : start + 256])])
+                low, high = min(low, float(block.min())), max(high, float(block.max()))
+            source = "train data min/max"
+    if not high > low:
+        raise ValueError(f"{parameter} must have low < high, got [{low}, {high}]")
+    return low, high, source
+
+
 def _plain_id(song_id: Any) -> SongId:
     """Turn numpy scalars into plain Python ids so that JSON and dict lookups agree."""
     if isinstance(song_id, np.integer):

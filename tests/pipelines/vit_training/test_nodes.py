@@ -162,3 +162,16 @@ def test_budget_arithmetic_and_validation():
     assert epochs_for_budget(TrainingConfig.from_params({"epochs": 1, "budget": "steps"}), 10, 10_000) == 1
     with pytest.raises(ValueError, match="budget"):
         TrainingConfig.from_params({"budget": "time"})
+
+
+def test_absolute_db_spectrograms_map_by_their_train_range(real_data, tiny_params):
+    """With `ref: absolute` dB values are not in [-top_db, 0]: the ViT (like the GAN) maps the train range."""
+    mel, labels, splits = real_data
+    extraction = {**mel.meta["extraction"], "ref": "absolute"}
+    shifted = SpectrogramSet(ids=mel.ids, values=mel.values + 30.0, meta={**mel.meta, "extraction": extraction})
+    model, _ = nodes.train_vit_real_only(shifted, labels, splits, tiny_params, 42, "cpu")
+    train_rows = shifted.indices_of(splits["train"])
+    low, high = model.config["input"]["db_range"]
+    assert low == pytest.approx(float(shifted.values[train_rows].min()))
+    assert high == pytest.approx(float(shifted.values[train_rows].max()))
+    assert high > 0  # the old fixed [-80, 0] would have clamped every value above 0 dB to white

@@ -147,7 +147,7 @@ def extract_mel_spectrograms(
             f"Most common reasons: {reasons}. Check that the audio folder and annotation CSVs in the catalog "
             "belong together (file names must be <song_id>.mp3)."
         )
-    meta = {"extraction": config.to_dict(), "n_frames": config.n_frames, "db_range": [config.floor_db, 0.0]}
+    meta = {"extraction": config.to_dict(), "n_frames": config.n_frames}
     return SpectrogramSet(ids=kept_ids, values=values, meta=meta), report
 
 

@@ -20,7 +20,7 @@ from music_emotion.pipelines.gan_augmentation.quality import (
 )
 from music_emotion.pipelines.gan_augmentation.training import TrainSet, train_conditional_gan
 from music_emotion.runtime import autocast, resolve_device, seed_everything, torch_threads
-from music_emotion.spectrograms import SpectrogramSet
+from music_emotion.spectrograms import SpectrogramSet, db_range
 from music_emotion.splits import split_ids, targets_for_ids
 
 logger = logging.getLogger(__name__)
@@ -35,26 +35,6 @@ def _rows_of(spectrograms: SpectrogramSet, ids: list, name: str) -> np.ndarray:
         return spectrograms.indices_of(ids)
     except KeyError as exc:
         raise ValueError(f"{name}: {exc.args[0]}") from None
-
-
-def _db_range(mel_spectrograms: SpectrogramSet, rows: np.ndarray, requested: Any) -> tuple[float, float, str]:
-    """dB range that maps to [-1, 1]: explicit parameter, else the extraction's [-top_db, 0], else the data."""
-    if requested not in (None, "auto"):
-        low, high = (float(v) for v in requested)
-        source = "parameter"
-    else:
-        extraction = mel_spectrograms.meta.get("extraction", {}) or {}
-        if extraction.get("ref", "max") == "max" and extraction.get("top_db") is not None:
-            low, high, source = -float(extraction["top_db"]), 0.0, "extraction.top_db"
-        else:
-            low, high = np.inf, -np.inf
-            for start in range(0, len(rows), 256):
-                block = np.asarray(mel_spectrograms.values[np.sort(rows[start : start + 256])])
-                low, high = min(low, float(block.min())), max(high, float(block.max()))
-            source = "train data min/max"
-    if not high > low:
-        raise ValueError(f"gan_augmentation.db_range must have low < high, got [{low}, {high}]")
-    return low, high, source
 
 
 # ---- nodes -----------------------------------------------------------------------------------
@@ -78,7 +58,7 @@ def train_gan(
     rows = _rows_of(mel_spectrograms, train_ids, "mel_spectrograms")
     data = TrainSet(mel_spectrograms.values, rows, targets_for_ids(emotion_labels, train_ids, "train"), train_ids)
     n_mels, n_frames = mel_spectrograms.shape
-    low, high, source = _db_range(mel_spectrograms, rows, params.get("db_range"))
+    low, high, source = db_range(mel_spectrograms, rows, params.get("db_range"), "gan_augmentation.db_range")
 
     torch_generator = seed_everything(int(seed))
     generator = SpectrogramGenerator(

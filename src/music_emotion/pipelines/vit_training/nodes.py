@@ -16,7 +16,6 @@ import pandas as pd
 from torch import nn
 
 from music_emotion import metrics
-from music_emotion.audio import MelConfig
 from music_emotion.features import pooled_mel_statistics
 from music_emotion.models.vit_regression import build_vit_regressor, predict_spectrograms
 from music_emotion.pipelines.vit_training.training import (
@@ -26,7 +25,7 @@ from music_emotion.pipelines.vit_training.training import (
     train_regressor,
 )
 from music_emotion.runtime import resolve_device, seed_everything, torch_threads
-from music_emotion.spectrograms import SpectrogramSet
+from music_emotion.spectrograms import SpectrogramSet, db_range
 from music_emotion.splits import split_ids, targets_for_ids
 
 logger = logging.getLogger(__name__)
@@ -108,9 +107,10 @@ def _train_vit(
         logger.info("[%s] budget 'steps': %d epochs over %d samples = the optimiser steps of %d epochs over "
                     "the %d real songs", run_name, epochs, len(train), config.epochs, len(train_ids))
         config = dataclasses.replace(config, epochs=epochs)
-    model = build_vit_regressor(
-        params.get("model", {}), mel_spectrograms.meta.get("extraction"), _db_range(mel_spectrograms, params)
+    low, high, _ = db_range(  # the real TRAIN songs' range when the extraction has no fixed one
+        mel_spectrograms, rows[0], params.get("model", {}).get("db_range"), "vit_training.model.db_range"
     )
+    model = build_vit_regressor(params.get("model", {}), mel_spectrograms.meta.get("extraction"), (low, high))
     with torch_threads(config.cpu_threads):
         return train_regressor(model, train, val, config, torch_device, generator, run_name=run_name)
 
@@ -277,16 +277,6 @@ def _synthetic_samples(
     if not np.isfinite(y).all():
         raise ValueError("synthetic_labels has NaN/inf valence or arousal")
     return np.arange(len(synthetic), dtype=np.int64), y
-
-
-def _db_range(mel_spectrograms: SpectrogramSet, params: dict[str, Any]) -> tuple[float, float]:
-    """dB values that map to pixel 0 and 1: [-top_db, 0] from the extraction config unless set."""
-    explicit = params.get("model", {}).get("db_range")
-    if explicit is not None:
-        return float(explicit[0]), float(explicit[1])
-    extraction = mel_spectrograms.meta.get("extraction")
-    floor = MelConfig.from_params(extraction).floor_db if extraction else -80.0
-    return floor, 0.0
 
 
 def _pooled_features(spectrograms: SpectrogramSet, ids: list[Any]) -> np.ndarray:
