@@ -58,6 +58,12 @@ class MelConfig:
         """Frames of a centred STFT over exactly one window: 1 + n_samples // hop (1292 by default)."""
         return 1 + self.n_samples // self.hop_length
 
+    def frames_for(self, seconds: float | None) -> int:
+        """Frames that hold real audio when `seconds` of it fill the window from the start (the rest is padding)."""
+        if seconds is None:
+            return self.n_frames
+        return int(min(self.n_frames, max(1, 1 + int(seconds * self.sample_rate) // self.hop_length)))
+
     @property
     def floor_db(self) -> float:
         """Value used for silence: the bottom of the dB range."""
@@ -186,11 +192,13 @@ def extract_clip(key: str, path: str | Path, config: MelConfig) -> ClipResult:
     return ClipResult(key, spectrogram, "padded" if padded else "ok", "; ".join(reasons), seconds, silent)
 
 
-def iter_windows(path: str | Path, config: MelConfig, min_fraction: float = 0.5) -> Iterator[tuple[float, np.ndarray, bool]]:
-    """Consecutive windows of a whole file as (start_seconds, spectrogram, padded).
+def iter_windows(
+    path: str | Path, config: MelConfig, min_fraction: float = 0.5
+) -> Iterator[tuple[float, np.ndarray, bool, int]]:
+    """Consecutive stored-span chunks of a whole file as (start_seconds, spectrogram, padded, valid_frames).
 
-    The last partial window is kept when it holds at least `min_fraction` of a window (or when
-    it is the only one), padded exactly as in training.
+    The last partial chunk is kept when it holds at least `min_fraction` of a chunk (or when it is the only
+    one), padded exactly as in training; `valid_frames` says how many of its frames are real audio.
     """
     samples = decode_audio(path, config.sample_rate)
     n = config.n_samples
@@ -200,7 +208,8 @@ def iter_windows(path: str | Path, config: MelConfig, min_fraction: float = 0.5)
         if i > 0 and len(chunk) < min_fraction * n:
             break
         window, padded = fit_to_window(chunk, n)
-        yield start / config.sample_rate, log_mel(window, config), padded
+        valid = config.frames_for(len(chunk) / config.sample_rate)
+        yield start / config.sample_rate, log_mel(window, config), padded, valid
 
 
 def extract_many(

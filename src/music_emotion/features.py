@@ -29,3 +29,28 @@ def pooled_mel_statistics(values: np.ndarray, rows: np.ndarray | None = None, ba
         out[take, :n_mels] = block.mean(axis=2, dtype=np.float64)
         out[take, n_mels:] = block.std(axis=2, dtype=np.float64)
     return out
+
+
+def window_features(
+    values: np.ndarray, rows: np.ndarray, valid_frames: np.ndarray, window: int, stride: int, block: int = 32
+) -> tuple[np.ndarray, np.ndarray]:
+    """`pooled_mel_statistics` of every window (`window` frames, `stride` apart) of each song in `rows`.
+
+    Returns (features (n_windows, 2 * n_mels), song position of each window), so features of real songs
+    compare like for like with GAN samples, which are windows too. Songs are read a block at a time.
+    """
+    import torch
+
+    from music_emotion.models.song_prediction import cut_windows
+    from music_emotion.windows import song_windows
+
+    rows = np.asarray(rows, dtype=np.int64)
+    positions, starts = song_windows(np.asarray(valid_frames), window, stride)
+    out = np.empty((len(starts), 2 * values.shape[1]), dtype=np.float64)
+    for begin in range(0, len(rows), block):
+        songs = np.arange(begin, min(begin + block, len(rows)))
+        chunk = torch.from_numpy(np.asarray(values[rows[songs]], dtype=np.float32))
+        mine = np.flatnonzero((positions >= songs[0]) & (positions <= songs[-1]))
+        windows = cut_windows(chunk, torch.from_numpy(positions[mine] - songs[0]), torch.from_numpy(starts[mine]), window)
+        out[mine] = pooled_mel_statistics(windows.numpy())
+    return out, positions

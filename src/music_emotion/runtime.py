@@ -60,3 +60,10 @@ def torch_threads(n_threads: int | None):
 def show_progress() -> bool:
     """Progress bars unless MUSIC_EMOTION_NO_PROGRESS is set (tests and CI logs stay readable)."""
     return not os.environ.get("MUSIC_EMOTION_NO_PROGRESS")
+
+
+def progress_bar(total: int, desc: str, unit: str = "it"):
+    """The one progress bar of a long step (tqdm; off when MUSIC_EMOTION_NO_PROGRESS is set)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, disable=not show_progress(), dynamic_ncols=True)

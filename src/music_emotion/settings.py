@@ -3,9 +3,11 @@
 from kedro.config import OmegaConfigLoader
 
 from music_emotion.hooks import InputCheckHooks
+from music_emotion.run_parameters import RunParametersHook
 
 # Check every external input of a run before any node runs (clear message instead of a stack trace).
-HOOKS = (InputCheckHooks(),)
+# RunParametersHook first: pipelines are built from the run's parameters (arms, folds, seeds).
+HOOKS = (RunParametersHook(), InputCheckHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -58,10 +58,30 @@ class SpectrogramSet:
             )
         return np.asarray([position[i] for i in wanted], dtype=np.int64)
 
+    def valid_frames(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """Frames of real audio in each of `rows` (the rest is padding); all frames when not recorded.
+
+        `data_processing` records `meta["valid_frames"]` per row, so crops and windows can stay inside
+        the audio of a song shorter than the stored span.
+        """
+        rows = np.arange(len(self)) if rows is None else np.asarray(rows, dtype=np.int64)
+        recorded = self.meta.get("valid_frames")
+        if recorded is None:
+            return np.full(len(rows), self.shape[1], dtype=np.int64)
+        if len(recorded) != len(self):
+            raise ValueError(
+                f"meta['valid_frames'] has {len(recorded)} entries for {len(self)} spectrograms; "
+                "re-run the data_processing pipeline"
+            )
+        return np.minimum(np.asarray(recorded, dtype=np.int64)[rows], self.shape[1])
+
     def subset(self, ids: Sequence[SongId]) -> SpectrogramSet:
         """A new set holding only `ids` (copies those rows into memory)."""
         rows = self.indices_of(ids)
-        return SpectrogramSet(ids=[self.ids[r] for r in rows], values=np.asarray(self.values[rows]), meta=dict(self.meta))
+        meta = dict(self.meta)
+        if "valid_frames" in meta:
+            meta["valid_frames"] = self.valid_frames(rows).tolist()
+        return SpectrogramSet(ids=[self.ids[r] for r in rows], values=np.asarray(self.values[rows]), meta=meta)
 
 
 def db_range(
@@ -98,3 +118,26 @@ def _plain_id(song_id: Any) -> SongId:
     if isinstance(song_id, np.str_):
         return str(song_id)
     return song_id
+
+
+def db_statistics(values: np.ndarray, rows: np.ndarray, valid_frames: np.ndarray, block: int = 64) -> tuple[float, float]:
+    """Mean and standard deviation of the dB values in the real frames of `rows` (AST-style dataset
+    normalisation), accumulated in float64 over sorted blocks, so a memory map is never read whole."""
+    rows, valid_frames = np.asarray(rows, dtype=np.int64), np.asarray(valid_frames, dtype=np.int64)
+    order = np.argsort(rows, kind="stable")
+    total = total_sq = count = 0.0
+    for begin in range(0, len(rows), block):
+        take = order[begin : begin + block]
+        chunk = np.asarray(values[rows[take]], dtype=np.float64)
+        mask = np.arange(chunk.shape[2])[None, None, :] < valid_frames[take][:, None, None]
+        selected = np.where(mask, chunk, 0.0)
+        total += selected.sum()
+        total_sq += (selected**2).sum()
+        count += float(mask.sum()) * chunk.shape[1]
+    if count == 0:
+        raise ValueError("no spectrogram frames to compute normalisation statistics from")
+    mean = total / count
+    std = float(np.sqrt(max(total_sq / count - mean**2, 0.0)))
+    if not std > 0:
+        raise ValueError("the training spectrograms are constant: normalisation statistics have zero spread")
+    return float(mean), std

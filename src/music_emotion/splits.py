@@ -10,6 +10,8 @@ import pandas as pd
 
 from music_emotion.metrics import TARGETS
 
+SPLITS = ("train", "val", "test")
+
 
 def split_ids(song_splits: Mapping[str, Any], split: str, allow_empty: bool = False) -> list:
     """The song ids of `split` ("train", "val" or "test"); an empty split is an error unless allowed."""

@@ -8,12 +8,19 @@ import torch
 
 from music_emotion.models.base import load_pretrained_model
 from music_emotion.models.gan import SpectrogramDiscriminator, SpectrogramGenerator
+from tests.conf_params import parameters
+
+
+def _discriminator(**overrides) -> SpectrogramDiscriminator:
+    """conf/base's discriminator (projection + auxiliary V/A head + spectral norm), shrunk."""
+    return SpectrogramDiscriminator({"channels": 1, "condition_dim": 2, **parameters("gan_augmentation.discriminator"),
+                                     **overrides})
 
 
 def _generator(n_mels=16, n_frames=64, **extra) -> SpectrogramGenerator:
     torch.manual_seed(0)
-    config = {"n_mels": n_mels, "n_frames": n_frames, "latent_dim": 8, "base_channels": 16, "n_upsample": 2,
-              "min_channels": 8, "db_min": -80.0, "db_max": 0.0, **extra}
+    config = {"n_mels": n_mels, "n_frames": n_frames, "channels": 1, "condition_dim": 2, "latent_dim": 8,
+              "base_channels": 16, "n_upsample": 2, "min_channels": 8, "db_min": -80.0, "db_max": 0.0, **extra}
     return SpectrogramGenerator(config)
 
 
@@ -25,19 +32,32 @@ def test_generator_output_has_exactly_the_configured_shape(n_mels, n_frames, n_u
     assert out.min() >= -1 and out.max() <= 1
 
 
-def test_discriminator_gives_one_logit_per_sample_for_any_size():
-    discriminator = SpectrogramDiscriminator({"base_channels": 4, "n_layers": 3, "max_channels": 8})
+def test_discriminator_gives_one_logit_and_a_va_reading_per_sample_for_any_size():
+    discriminator = _discriminator(base_channels=4, n_layers=3, max_channels=8)
     for shape in [(16, 64), (64, 431)]:
-        logits = discriminator(torch.rand(3, 1, *shape) * 2 - 1, torch.zeros(3, 2))
-        assert logits.shape == (3,)
+        logits, va = discriminator(torch.rand(3, 1, *shape) * 2 - 1, torch.zeros(3, 2))
+        assert logits.shape == (3,) and va.shape == (3, 2)
         assert torch.isfinite(logits).all()
+    notebook = _discriminator(base_channels=4, n_layers=2, condition_channels=True, aux_regression=False)
+    logits, va = notebook(torch.rand(3, 1, 16, 64), torch.zeros(3, 2))
+    assert va is None and notebook.config["condition_channels"]
+
+
+def test_the_auxiliary_head_never_sees_the_condition():
+    """Its V/A reading must come from the spectrogram alone, else G could satisfy it without carrying labels."""
+    torch.manual_seed(0)
+    discriminator = _discriminator(base_channels=4, n_layers=2).eval()
+    x = torch.rand(2, 1, 16, 64)
+    _, first = discriminator(x, torch.tensor([[1.0, 1.0], [0.0, 0.0]]))
+    _, second = discriminator(x, torch.tensor([[-1.0, -1.0], [0.5, 0.5]]))
+    torch.testing.assert_close(first, second)
 
 
 def test_discriminator_depends_on_the_condition():
     torch.manual_seed(0)
-    discriminator = SpectrogramDiscriminator({"base_channels": 4, "n_layers": 2, "dropout": 0.0}).eval()
+    discriminator = _discriminator(base_channels=4, n_layers=2, dropout=0.0).eval()
     x = torch.rand(1, 1, 16, 64)
-    assert discriminator(x, torch.tensor([[1.0, 1.0]])) != discriminator(x, torch.tensor([[-1.0, -1.0]]))
+    assert discriminator(x, torch.tensor([[1.0, 1.0]]))[0] != discriminator(x, torch.tensor([[-1.0, -1.0]]))[0]
 
 
 def test_db_scaling_round_trips_and_clips():

@@ -21,29 +21,11 @@ from torch import nn
 
 from music_emotion.models.base import PretrainedModelMixin
 
-GENERATOR_DEFAULTS: dict[str, Any] = {
-    "channels": 1,
-    "latent_dim": 100,
-    "condition_dim": 2,
-    "base_channels": 256,
-    "n_upsample": 5,
-    "min_channels": 16,
-}
-
-DISCRIMINATOR_DEFAULTS: dict[str, Any] = {
-    "channels": 1,
-    "condition_dim": 2,
-    "base_channels": 32,
-    "n_layers": 4,
-    "max_channels": 256,
-    "dropout": 0.3,
-}
-
 
 def _require(config: dict[str, Any], keys: Sequence[str], owner: str) -> None:
     missing = [k for k in keys if config.get(k) is None]
     if missing:
-        raise ValueError(f"{owner} config is missing {missing}; they come from the spectrogram data")
+        raise ValueError(f"{owner} config is missing {missing} (from the data and gan_augmentation.generator)")
 
 
 def _condition_maps(conditions: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -66,9 +48,10 @@ class SpectrogramGenerator(PretrainedModelMixin, nn.Module):
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__()
-        self.config = {**GENERATOR_DEFAULTS, **config}
+        self.config = dict(config)
         cfg = self.config
-        _require(cfg, ("n_mels", "n_frames"), "SpectrogramGenerator")
+        _require(cfg, ("n_mels", "n_frames", "channels", "latent_dim", "condition_dim", "base_channels", "n_upsample",
+                       "min_channels"), "SpectrogramGenerator")
         self.height, self.width = int(cfg["n_mels"]), int(cfg["n_frames"])
         self.latent_dim = int(cfg["latent_dim"])
         self.condition_dim = int(cfg["condition_dim"])
@@ -141,6 +124,9 @@ class SpectrogramGenerator(PretrainedModelMixin, nn.Module):
         conditions = torch.from_numpy(np.array(conditions, dtype=np.float32))  # a copy: callers may pass read-only arrays
         if conditions.ndim != 2 or conditions.shape[1] != self.condition_dim:
             raise ValueError(f"conditions must have shape (n, {self.condition_dim}), got {tuple(conditions.shape)}")
+        if not torch.isfinite(conditions).all() or conditions.abs().max() > 1.0:
+            bad = conditions[~((conditions.abs() <= 1.0).all(dim=1))][:3].tolist()
+            raise ValueError(f"conditions (valence, arousal) must lie in [-1, 1]; got e.g. {bad}")
         n = conditions.shape[0]
         if noise is None:
             noise = torch.randn(n, self.latent_dim, generator=generator)
@@ -162,39 +148,55 @@ class SpectrogramGenerator(PretrainedModelMixin, nn.Module):
 
 
 class SpectrogramDiscriminator(PretrainedModelMixin, nn.Module):
-    """(spectrogram in [-1, 1], condition) -> real/fake logit (use with BCEWithLogitsLoss).
+    """(spectrogram in [-1, 1], condition) -> (real/fake logit, predicted (valence, arousal) or None).
 
-    The condition enters twice: as constant input channels (so early filters can relate
-    condition and content) and as a projection term on the pooled features (projection
-    discriminator). Strided 4x4 convolutions + LeakyReLU + Dropout, global average pooling,
-    linear head. Config keys: channels, condition_dim, base_channels, n_layers, max_channels,
-    dropout, n_mels, n_frames (recorded; the network itself accepts any size).
+    Strided 4x4 convolutions + LeakyReLU + Dropout, global average pooling, then:
+    - a linear real/fake head, plus the projection term <embed(condition), features> (projection
+      discriminator, Miyato & Koyama 2018) when `projection`;
+    - the condition as constant input channels when `condition_channels` (the notebook's way);
+    - an auxiliary V/A regression head when `aux_regression` (AC-GAN, Odena et al. 2017, for continuous
+      labels): it must not see the condition, so it cannot be combined with `condition_channels`;
+    - spectral normalisation of every weight when `spectral_norm` (Miyato et al. 2018).
+    Config keys: channels, condition_dim, base_channels, n_layers, max_channels, dropout, condition_channels,
+    projection, aux_regression, spectral_norm (+ n_mels, n_frames, recorded; the network accepts any size).
     """
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__()
-        self.config = {**DISCRIMINATOR_DEFAULTS, **config}
+        self.config = dict(config)
         cfg = self.config
         self.condition_dim = int(cfg["condition_dim"])
         n_layers = int(cfg["n_layers"])
         if n_layers < 1:
             raise ValueError(f"SpectrogramDiscriminator n_layers must be >= 1, got {n_layers}")
+        if cfg["aux_regression"] and cfg["condition_channels"]:
+            raise ValueError(
+                "gan_augmentation.discriminator: aux_regression needs condition_channels: false (a head that sees the "
+                "condition as input would just copy it, and the generator would learn nothing from it)"
+            )
+        norm = nn.utils.parametrizations.spectral_norm if cfg["spectral_norm"] else (lambda module: module)
         layers: list[nn.Module] = []
-        c_in = int(cfg["channels"]) + self.condition_dim
+        c_in = int(cfg["channels"]) + (self.condition_dim if cfg["condition_channels"] else 0)
         for i in range(n_layers):
             c_out = min(int(cfg["max_channels"]), int(cfg["base_channels"]) * 2**i)
             layers += [
-                nn.Conv2d(c_in, c_out, kernel_size=4, stride=2, padding=1),
+                norm(nn.Conv2d(c_in, c_out, kernel_size=4, stride=2, padding=1)),
                 nn.LeakyReLU(0.2, inplace=True),
                 nn.Dropout2d(float(cfg["dropout"])) if i < n_layers - 1 else nn.Dropout(float(cfg["dropout"])),
             ]
             c_in = c_out
         self.features = nn.Sequential(*layers)
-        self.head = nn.Linear(c_in, 1)
-        self.embed = nn.Linear(self.condition_dim, c_in, bias=False)
+        self.head = norm(nn.Linear(c_in, 1))
+        self.embed = norm(nn.Linear(self.condition_dim, c_in, bias=False)) if cfg["projection"] else None
+        self.aux = nn.Linear(c_in, self.condition_dim) if cfg["aux_regression"] else None
 
-    def forward(self, spectrograms: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
+    def forward(self, spectrograms: torch.Tensor, conditions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         conditions = conditions.to(spectrograms.dtype)
-        maps = _condition_maps(conditions, spectrograms.shape[2], spectrograms.shape[3])
-        h = self.features(torch.cat([spectrograms, maps], dim=1)).mean(dim=(2, 3))
-        return (self.head(h) + (self.embed(conditions) * h).sum(dim=1, keepdim=True)).squeeze(1)
+        x = spectrograms
+        if self.config["condition_channels"]:
+            x = torch.cat([x, _condition_maps(conditions, x.shape[2], x.shape[3])], dim=1)
+        h = self.features(x).mean(dim=(2, 3))
+        logit = self.head(h).squeeze(1)
+        if self.embed is not None:
+            logit = logit + (self.embed(conditions) * h).sum(dim=1)
+        return logit, (self.aux(h) if self.aux is not None else None)

@@ -1,65 +1,147 @@
-"""ViT regression of (valence, arousal) from log-mel spectrograms, plus the batched input preparation.
+"""ViT regression of (valence, arousal) from windows of log-mel spectrograms.
 
 The model's `config` (saved as config.json by `PretrainedModelMixin`) is all inference needs:
 
 - `backbone`: the `transformers.ViTConfig` as a dict; reloading builds the backbone from it with random
   weights and then loads the saved state dict, so reloading never touches the hub;
-- `head`: input/hidden/output sizes and dropout (768 -> 256 -> 2 for ViT-B/16);
-- `input`: how a dB spectrogram becomes pixels (`mode`, `image_size`, `patch_size`, `image_mean`,
-  `image_std`, `db_range`);
-- `extraction`: the `MelConfig` dict the training spectrograms were made with (for inference on new audio);
+- `head`: input/hidden/output sizes, dropout, token pooling (`cls` or `mean`) and output activation
+  (`tanh` bounds every prediction to [-1, 1], the documented range);
+- `input`: how a dB window becomes pixels: `mode` (`resize` to the backbone's image size, the
+  notebook's way, or `native`: keep the n_mels x frames grid, patches `patch_stride` apart, overlapping
+  when smaller than the patch as in AST), `normalisation` (`dataset`: (dB - mean) / (2 std) with the
+  train songs' statistics, as AST does; `db_range`: the fixed [low, high] dB range to [0, 1] then the
+  checkpoint's image mean/std), `window_frames` and `window_stride` (how songs are cut into windows);
+- `extraction`: the `MelConfig` dict of the training spectrograms (inference recomputes them from audio);
 - `checkpoint`, `targets`, `freeze_backbone`: provenance.
-
-Input preparation (`prepare_vit_inputs`), all batched tensor ops on the model's device:
-`resize` to the backbone's image size (bilinear, antialiased) or `native` (keep n_mels x T: the time
-axis is cropped to a multiple of the patch size, and both axes are padded with the dB floor up to one
-patch if shorter; the frequency axis is padded to a multiple of the patch size; position embeddings are
-interpolated) -> dB in `db_range` (default [-80, 0]) mapped to [0, 1] and clamped -> the same plane in
-3 channels, each normalised with the checkpoint's image mean/std. (Resizing is linear, so resizing
-before scaling gives the same pixels as after, with fewer values to scale.)
 """
 
 from __future__ import annotations
 
 import logging
+import math
+from dataclasses import dataclass, fields
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from music_emotion.models.backbone_loading import image_normalisation, load_vit_backbone
 from music_emotion.models.base import PretrainedModelMixin
-from music_emotion.runtime import autocast
 
 logger = logging.getLogger(__name__)
 
 INPUT_MODES = ("resize", "native")
+NORMALISATIONS = ("dataset", "db_range")
+POOLINGS = ("cls", "mean")
+ACTIVATIONS = ("tanh", "none")
 TARGETS = ("valence", "arousal")
 
 
+@dataclass(frozen=True)
+class ViTModelParams:
+    """`vit_training.model`: every key is required here; the defaults live in conf/base."""
+
+    checkpoint: str | None
+    vit_config: dict[str, Any] | None
+    hub_probe_timeout_s: float
+    freeze_backbone: bool
+    head_hidden_size: int
+    head_dropout: float
+    head_pooling: str
+    head_activation: str
+    input_mode: str
+    patch_stride: int | None
+    window_seconds: float
+    window_stride_seconds: float
+    normalisation: str
+    image_mean: list[float] | None
+    image_std: list[float] | None
+    db_range: list[float] | None
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> ViTModelParams:
+        names = {f.name for f in fields(cls)}
+        unknown, missing = sorted(set(params) - names), sorted(names - set(params))
+        if unknown or missing:
+            raise ValueError(
+                f"vit_training.model: unknown key(s) {unknown}, missing key(s) {missing} "
+                "(every key and its default is in conf/base/parameters_vit_training.yml)"
+            )
+        config = cls(**params)
+        for value, allowed, key in (
+            (config.input_mode, INPUT_MODES, "input_mode"),
+            (config.normalisation, NORMALISATIONS, "normalisation"),
+            (config.head_pooling, POOLINGS, "head_pooling"),
+            (config.head_activation, ACTIVATIONS, "head_activation"),
+        ):
+            if value not in allowed:
+                raise ValueError(f"vit_training.model.{key} must be one of {allowed}, got {value!r}")
+        if config.window_seconds <= 0 or config.window_stride_seconds <= 0:
+            raise ValueError("vit_training.model.window_seconds and window_stride_seconds must be positive")
+        return config
+
+
+class StridedViTEmbeddings(nn.Module):
+    """Drop-in for transformers' `ViTEmbeddings`: patches `stride` apart (overlapping when stride < patch,
+    as AST does), position embeddings interpolated to the actual patch grid.
+
+    It holds the original module's parameters under the same names, so pretrained checkpoints and our
+    saved state dicts load unchanged, and it works with any `ViTModel` that calls `self.embeddings(...)`.
+    """
+
+    def __init__(self, original: nn.Module, stride: int) -> None:
+        super().__init__()
+        self.cls_token = original.cls_token
+        self.mask_token = getattr(original, "mask_token", None)
+        self.patch_embeddings = original.patch_embeddings
+        self.position_embeddings = original.position_embeddings
+        self.dropout = original.dropout
+        grid = [int(s) // int(p) for s, p in zip(_pair(original.patch_embeddings.image_size),
+                                                   _pair(original.patch_embeddings.patch_size), strict=True)]
+        self.grid = tuple(grid)
+        self.stride = int(stride)
+
+    def forward(self, pixel_values: torch.Tensor, bool_masked_pos: Any = None, interpolate_pos_encoding: Any = None):
+        projection = self.patch_embeddings.projection
+        x = F.conv2d(pixel_values.to(projection.weight.dtype), projection.weight, projection.bias, stride=self.stride)
+        grid = tuple(x.shape[-2:])
+        x = x.flatten(2).transpose(1, 2)
+        positions = self.position_embeddings
+        patch_positions = positions[:, 1:]
+        if grid != self.grid:
+            dim = positions.shape[-1]
+            patch_positions = F.interpolate(
+                patch_positions.reshape(1, *self.grid, dim).permute(0, 3, 1, 2), size=grid, mode="bicubic",
+                align_corners=False,
+            ).permute(0, 2, 3, 1).reshape(1, -1, dim)
+        cls = (self.cls_token + positions[:, :1]).expand(x.shape[0], -1, -1)
+        return self.dropout(torch.cat([cls, x + patch_positions], dim=1))
+
+
 class ViTForEmotionRegression(PretrainedModelMixin, nn.Module):
-    """`ViTModel` backbone -> [CLS] token -> MLP head -> (valence, arousal)."""
+    """`ViTModel` backbone (strided patch embeddings) -> pooled tokens -> MLP head -> (valence, arousal)."""
 
     def __init__(self, config: dict[str, Any], backbone: nn.Module | None = None) -> None:
         super().__init__()
         from transformers import ViTConfig, ViTModel
 
         self.config = config
-        backbone_config = ViTConfig.from_dict(config["backbone"])
-        if backbone is None:  # reload path: architecture from the stored config, weights loaded afterwards
-            backbone = ViTModel(backbone_config, add_pooling_layer=False)
-        hidden = int(backbone.config.hidden_size)
-        head = config["head"]
-        if int(head["input_size"]) != hidden or int(backbone_config.hidden_size) != hidden:
+        head, spec = config["head"], config["input"]
+        missing = [k for k in ("normalisation", "window_frames", "window_stride", "patch_stride") if k not in spec]
+        if missing or "pooling" not in head:
             raise ValueError(
-                f"Regression head expects {head['input_size']} features but the ViT backbone's hidden size is "
-                f"{hidden}; leave vit_training.model.head_input_size null so it is read from the backbone config"
+                f"this vit_model's config lacks input settings {missing or ['head.pooling']}: it was saved by an older "
+                "version of the project; retrain it with `kedro run --pipelines vit_training`"
             )
-        mode = config["input"]["mode"]
-        if mode not in INPUT_MODES:
-            raise ValueError(f"vit_training.model.input_mode must be one of {INPUT_MODES}, got {mode!r}")
+        if backbone is None:  # reload path: architecture from the stored config, weights loaded afterwards
+            backbone = ViTModel(ViTConfig.from_dict(config["backbone"]), add_pooling_layer=False)
+        hidden = int(backbone.config.hidden_size)
+        if int(head["input_size"]) != hidden:
+            raise ValueError(f"Regression head expects {head['input_size']} features but the ViT's hidden size is {hidden}")
+        if spec["mode"] not in INPUT_MODES:
+            raise ValueError(f"vit_training.model.input_mode must be one of {INPUT_MODES}, got {spec['mode']!r}")
+        backbone.embeddings = StridedViTEmbeddings(backbone.embeddings, spec["patch_stride"])
         self.backbone = backbone
         self.head = nn.Sequential(
             nn.Dropout(head["dropout"]),
@@ -71,95 +153,114 @@ class ViTForEmotionRegression(PretrainedModelMixin, nn.Module):
         if config.get("freeze_backbone"):
             self.backbone.requires_grad_(False)
 
+    @property
+    def window_frames(self) -> int:
+        return int(self.config["input"]["window_frames"])
+
+    @property
+    def window_stride(self) -> int:
+        return int(self.config["input"]["window_stride"])
+
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """(B, 3, h, w) normalised pixels -> (B, 2) predictions."""
-        native = self.config["input"]["mode"] == "native"
-        hidden = self.backbone(pixel_values=pixel_values, interpolate_pos_encoding=native).last_hidden_state
-        return self.head(hidden[:, 0])
+        """(B, 3, h, w) prepared pixels -> (B, 2) predictions."""
+        tokens = self.backbone(pixel_values=pixel_values).last_hidden_state
+        pooled = tokens[:, 0] if self.config["head"]["pooling"] == "cls" else tokens[:, 1:].mean(dim=1)
+        out = self.head(pooled)
+        return torch.tanh(out) if self.config["head"]["activation"] == "tanh" else out
 
-    def predict(self, spectrograms_db: torch.Tensor) -> torch.Tensor:
-        """(B, n_mels, n_frames) dB (on the model's device) -> (B, 2)."""
-        return self(prepare_vit_inputs(spectrograms_db, self.config))
+    def predict(self, windows_db: torch.Tensor) -> torch.Tensor:
+        """(B, n_mels, window_frames) dB windows (on the model's device) -> (B, 2)."""
+        return self(prepare_vit_inputs(windows_db, self.config["input"]))
 
 
-def prepare_vit_inputs(spectrograms_db: torch.Tensor, config: dict[str, Any]) -> torch.Tensor:
-    """(B, H, W) dB spectrograms -> (B, 3, h, w) normalised pixels, batched on the tensor's device."""
-    spec = config["input"]
-    if spectrograms_db.ndim != 3:
-        raise ValueError(f"expected (batch, n_mels, n_frames) spectrograms, got shape {tuple(spectrograms_db.shape)}")
-    low, high = spec["db_range"]
-    x = spectrograms_db.float().unsqueeze(1)
-    # Resize first: it is linear, so scaling afterwards gives the same pixels with fewer values to scale.
+def prepare_vit_inputs(windows_db: torch.Tensor, spec: dict[str, Any]) -> torch.Tensor:
+    """(B, H, W) dB -> (B, 3, h, w) pixels, batched on the tensor's device (see module docstring)."""
+    if windows_db.ndim != 3:
+        raise ValueError(f"expected (batch, n_mels, frames) spectrograms, got shape {tuple(windows_db.shape)}")
+    x = windows_db.float().unsqueeze(1)
     if spec["mode"] == "resize":
         x = F.interpolate(x, size=tuple(spec["image_size"]), mode="bilinear", align_corners=False, antialias=True)
     else:
-        x = _fit_to_patches(x, int(spec["patch_size"]), fill=float(low))
+        x = _fit_to_patches(x, int(spec["patch_size"]), int(spec["patch_stride"]), fill=float(spec["pad_db"]))
+    if spec["normalisation"] == "dataset":
+        x = ((x - float(spec["db_mean"])) / (2.0 * float(spec["db_std"]))).expand(-1, 3, -1, -1)
+        return x
+    low, high = spec["db_range"]
     x = ((x - low) / (high - low)).clamp_(0.0, 1.0)
     mean = torch.tensor(spec["image_mean"], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
     std = torch.tensor(spec["image_std"], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
     return (x - mean) / std  # broadcasting (B, 1, h, w) against (1, 3, 1, 1) gives the 3 channels
 
 
-def _fit_to_patches(x: torch.Tensor, patch: int, fill: float) -> torch.Tensor:
-    """Crop time to a multiple of `patch`; pad (with `fill`, the dB floor) what is shorter than that."""
+def _fit_to_patches(x: torch.Tensor, patch: int, stride: int, fill: float) -> torch.Tensor:
+    """Pad both axes (with `fill`, the dB floor) so that patches `stride` apart tile them exactly."""
     height, width = x.shape[-2:]
-    if width >= patch:
-        x = x[..., : width - width % patch]
-    pad_w = max(0, patch - x.shape[-1])
-    pad_h = (-height) % patch
-    if pad_w or pad_h:
-        x = F.pad(x, (0, pad_w, 0, pad_h), value=fill)
-    return x
+    pad_h, pad_w = (_padding(size, patch, stride) for size in (height, width))
+    return F.pad(x, (0, pad_w, 0, pad_h), value=fill) if pad_h or pad_w else x
 
 
-def native_input_shape(n_mels: int, n_frames: int, patch: int) -> tuple[int, int]:
-    """The (h, w) that `native` mode feeds the backbone for an (n_mels, n_frames) spectrogram."""
-    width = n_frames - n_frames % patch if n_frames >= patch else patch
-    return n_mels + (-n_mels) % patch, width
+def _padding(size: int, patch: int, stride: int) -> int:
+    if size <= patch:
+        return patch - size
+    return (-(size - patch)) % stride
+
+
+def native_grid(n_mels: int, frames: int, patch: int, stride: int) -> tuple[int, int]:
+    """Patch grid (rows, columns) that `native` mode gives an (n_mels, frames) window."""
+    rows, cols = (1 + (size + _padding(size, patch, stride) - patch) // stride for size in (n_mels, frames))
+    return rows, cols
 
 
 def build_vit_regressor(
-    model_params: dict[str, Any],
-    extraction: dict[str, Any] | None,
-    db_range: tuple[float, float],
+    params: ViTModelParams, extraction: dict[str, Any], normalisation: dict[str, Any], window: tuple[int, int]
 ) -> ViTForEmotionRegression:
-    """Backbone (pretrained or random, see `backbone_loading`) + fresh head, with a self-sufficient config."""
-    backbone, processor_info = load_vit_backbone(
-        model_params.get("checkpoint"),
-        model_params.get("vit_config"),
-        float(model_params.get("hub_probe_timeout_s", 3.0)),
-    )
+    """Backbone (pretrained or random, see `backbone_loading`) + fresh head, with a self-sufficient config.
+
+    `normalisation` holds `db_mean`/`db_std` (dataset) or `db_range` and `pad_db`; `window` is
+    (window_frames, window_stride) in frames.
+    """
+    backbone, processor_info = load_vit_backbone(params.checkpoint, params.vit_config, params.hub_probe_timeout_s)
     backbone_config = backbone.config
-    image_size = _pair(backbone_config.image_size)
-    patch = backbone_config.patch_size
-    patch = int(patch[0] if isinstance(patch, (list, tuple)) else patch)
-    mode = model_params.get("input_mode", "resize")
+    patch = _pair(backbone_config.patch_size)[0]
+    stride = patch if params.input_mode == "resize" or params.patch_stride is None else int(params.patch_stride)
+    if not 1 <= stride <= patch:
+        raise ValueError(f"vit_training.model.patch_stride must be in [1, patch size {patch}], got {stride}")
+    if int(getattr(backbone_config, "num_channels", 3)) != 3:
+        raise ValueError("vit_training.model: the backbone must take 3-channel images (num_channels: 3)")
     config = {
-        "checkpoint": model_params.get("checkpoint"),
+        "checkpoint": params.checkpoint,
         "backbone": backbone_config.to_dict(),
         "head": {
-            "input_size": int(model_params.get("head_input_size") or backbone_config.hidden_size),
-            "hidden_size": int(model_params.get("head_hidden_size", 256)),
-            "dropout": float(model_params.get("head_dropout", 0.1)),
+            "input_size": int(backbone_config.hidden_size),
+            "hidden_size": params.head_hidden_size,
+            "dropout": params.head_dropout,
+            "pooling": params.head_pooling,
+            "activation": params.head_activation,
             "n_outputs": len(TARGETS),
         },
         "targets": list(TARGETS),
-        "freeze_backbone": bool(model_params.get("freeze_backbone", False)),
+        "freeze_backbone": params.freeze_backbone,
         "input": {
-            "mode": mode,
-            "image_size": list(image_size),
+            "mode": params.input_mode,
+            "image_size": list(_pair(backbone_config.image_size)),
             "patch_size": patch,
-            "db_range": [float(db_range[0]), float(db_range[1])],
-            **image_normalisation(processor_info, model_params.get("image_mean"), model_params.get("image_std")),
+            "patch_stride": stride,
+            "window_frames": int(window[0]),
+            "window_stride": int(window[1]),
+            "normalisation": params.normalisation,
+            **normalisation,
+            **image_normalisation(processor_info, params.image_mean, params.image_std),
         },
         "extraction": dict(extraction or {}),
     }
     model = ViTForEmotionRegression(config, backbone=backbone)
     counts = parameter_counts(model)
+    tokens = (math.prod(native_grid(int(extraction.get("n_mels", patch)), int(window[0]), patch, stride))
+              if params.input_mode == "native" else math.prod(_pair(backbone_config.image_size)) // patch**2)
     logger.info(
-        "ViTForEmotionRegression: %s parameters, %s trainable, %s frozen (backbone %s, input %s)",
-        f"{counts['total']:,}", f"{counts['trainable']:,}", f"{counts['frozen']:,}",
-        config["checkpoint"] or "random init", mode,
+        "ViTForEmotionRegression: %s parameters, %s trainable (backbone %s, input %s, %d tokens per window)",
+        f"{counts['total']:,}", f"{counts['trainable']:,}", params.checkpoint or "random init",
+        params.input_mode, tokens,
     )
     return model
 
@@ -168,33 +269,6 @@ def parameter_counts(model: nn.Module) -> dict[str, int]:
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return {"total": total, "trainable": trainable, "frozen": total - trainable}
-
-
-@torch.no_grad()
-def predict_spectrograms(
-    model: ViTForEmotionRegression,
-    values: np.ndarray,
-    rows: np.ndarray | None = None,
-    batch_size: int = 64,
-    device: torch.device | str | None = None,
-    mixed_precision: bool = True,
-) -> np.ndarray:
-    """(n, 2) predictions for `values[rows]` (dB spectrograms, possibly memory-mapped), in `rows` order.
-
-    Rows are read in sorted order, a batch at a time, so a memory map is never read whole.
-    """
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    model.to(device).eval()
-    rows = np.arange(len(values)) if rows is None else np.asarray(rows, dtype=np.int64)
-    order = np.argsort(rows, kind="stable")
-    out = np.empty((len(rows), len(TARGETS)), dtype=np.float32)
-    for start in range(0, len(rows), batch_size):
-        take = order[start : start + batch_size]
-        batch = torch.from_numpy(np.asarray(values[rows[take]], dtype=np.float32)).to(device)
-        with autocast(device, mixed_precision):
-            pred = model.predict(batch)
-        out[take] = pred.float().cpu().numpy()
-    return out
 
 
 def _pair(size: Any) -> tuple[int, int]:

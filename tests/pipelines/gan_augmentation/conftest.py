@@ -2,35 +2,46 @@
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from music_emotion.spectrograms import SpectrogramSet
+from tests.conf_params import parameters
 
-TINY_PARAMS = {
+WINDOW_FRAMES = 32
+# conf/base's gan_augmentation, shrunk: a tiny GAN on 32-frame windows for 20 steps.
+TINY_OVERRIDES = {
     "latent_dim": 8,
-    "db_range": "auto",
+    "window_seconds": WINDOW_FRAMES * 512 / 22050,
     "generator": {"base_channels": 16, "n_upsample": 2, "min_channels": 8},
-    "discriminator": {"base_channels": 8, "n_layers": 2, "max_channels": 16, "dropout": 0.1},
-    "training": {
-        "epochs": 2,
-        "batch_size": 8,
-        "generator_lr": 2.0e-3,
-        "discriminator_lr": 2.0e-3,
-        "betas": [0.5, 0.999],
-        "real_label": 0.9,
-        "mixed_precision": True,
-    },
-    "generation": {"n_synthetic": 20, "condition_sampling": "uniform", "label_jitter": 0.05, "batch_size": 8},
-    "quality": {"frechet_ridge": 1.0e-6, "ridge_alpha": 1.0, "pairwise_max_samples": 50, "collapse_ratio_threshold": 0.5},
+    "discriminator.base_channels": 8, "discriminator.n_layers": 2, "discriminator.max_channels": 16,
+    "training.steps": 20, "training.eval_every_steps": 10, "training.batch_size": 8,
+    "training.generator_lr": 2.0e-3, "training.discriminator_lr": 2.0e-3, "training.cpu_threads": None,
+    "probe.n_samples": 32, "probe.batch_size": 16,
+    "generation.n_synthetic": 20, "generation.batch_size": 8, "generation.condition_sampling": "uniform",
+    "quality.pairwise_max_samples": 50,
 }
 
 
+def band_starts(valence: float, arousal: float, n_mels: int) -> tuple[int, int]:
+    half = n_mels // 2
+    return int(round((valence + 1) / 2 * (half - 2))), half + int(round((arousal + 1) / 2 * (half - 2)))
+
+
+def read_toy_labels(values: np.ndarray) -> np.ndarray:
+    """(valence, arousal) read back from where the loudest 2-bin band of each mel half sits."""
+    profile = np.asarray(values).mean(axis=2)
+    half = profile.shape[1] // 2
+    pairs = profile[:, :-1] + profile[:, 1:]  # loudness of each 2-bin band
+    low = pairs[:, : half - 1].argmax(axis=1)
+    high = pairs[:, half : 2 * half - 1].argmax(axis=1)
+    return np.stack([low / (half - 2) * 2 - 1, high / (half - 2) * 2 - 1], axis=1)
+
+
 def make_toy_data(n_songs: int = 24, n_mels: int = 16, n_frames: int = 64, seed: int = 0, n_train: int | None = None):
-    """Quiet floor at -70 dB plus a bright band whose mel position follows valence and level follows arousal."""
+    """Quiet floor at -70 dB plus two bright 2-bin bands: where the one in the lower mel half sits follows
+    valence, where the one in the upper half sits follows arousal (labels plainly visible)."""
     rng = np.random.default_rng(seed)
     ids = list(range(1000, 1000 + n_songs))
     valence = rng.uniform(-1, 1, n_songs)
@@ -38,13 +49,14 @@ def make_toy_data(n_songs: int = 24, n_mels: int = 16, n_frames: int = 64, seed:
     values = np.full((n_songs, n_mels, n_frames), -70.0, dtype=np.float32)
     values += rng.normal(0, 2.0, values.shape).astype(np.float32)
     for i in range(n_songs):
-        centre = int(round((valence[i] + 1) / 2 * (n_mels - 3))) + 1
-        values[i, centre - 1 : centre + 2, :] = -25.0 + 15.0 * arousal[i]
+        low, high = band_starts(valence[i], arousal[i], n_mels)
+        values[i, low : low + 2, :] = -20.0
+        values[i, high : high + 2, :] = -20.0
     values = np.clip(values, -80.0, 0.0)
     spectrograms = SpectrogramSet(
         ids=ids,
         values=values,
-        meta={"extraction": {"n_mels": n_mels, "ref": "max", "top_db": 80.0, "sample_rate": 22050}},
+        meta={"extraction": {"n_mels": n_mels, "ref": "max", "top_db": 80.0, "sample_rate": 22050, "hop_length": 512}},
     )
     labels = pd.DataFrame(
         {
@@ -75,7 +87,7 @@ def toy_data():
 
 @pytest.fixture
 def tiny_params():
-    return copy.deepcopy(TINY_PARAMS)
+    return parameters("gan_augmentation", **TINY_OVERRIDES)
 
 
 @pytest.fixture(autouse=True)

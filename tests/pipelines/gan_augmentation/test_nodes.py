@@ -1,4 +1,4 @@
-"""Nodes of gan_augmentation on tiny 1 x 16 x 64 toy data."""
+"""Nodes of gan_augmentation on tiny 16 x 64 toy songs (32-frame GAN windows)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from music_emotion.features import pooled_mel_statistics
+from music_emotion.metrics import ccc
 from music_emotion.models.gan import SpectrogramDiscriminator, SpectrogramGenerator
 from music_emotion.pipelines.gan_augmentation.nodes import (
     assess_gan_quality,
@@ -19,25 +19,127 @@ from music_emotion.pipelines.gan_augmentation.quality import (
     frechet_distance,
     mean_pairwise_distance,
 )
-from music_emotion.runtime import seed_everything
+from music_emotion.pipelines.gan_augmentation.training import GanTrainingConfig, update_ema
 from music_emotion.spectrograms import SpectrogramSet
+from tests.conf_params import parameters
 
-from .conftest import make_toy_data
+from .conftest import WINDOW_FRAMES, make_toy_data, read_toy_labels
 
 
-def test_train_gan_returns_models_and_finite_history(toy_data, tiny_params):
+def test_train_gan_returns_models_and_a_history_per_evaluation(toy_data, tiny_params):
     spectrograms, labels, splits = toy_data
     generator, discriminator, history = train_gan(spectrograms, labels, splits, tiny_params, 42, "cpu")
     assert isinstance(generator, SpectrogramGenerator) and isinstance(discriminator, SpectrogramDiscriminator)
-    assert list(history["epoch"]) == [1, 2]
-    assert {"generator_loss", "discriminator_loss"} <= set(history.columns)
+    assert list(history["step"]) == [10, 20] and history["is_best"].sum() == 1
+    assert {"generator_loss", "discriminator_loss", "aux_mse_real", "aux_mse_fake", "conditioning_ccc_valence",
+            "conditioning_ccc_arousal", "frechet_ratio"} <= set(history.columns)
     assert np.isfinite(history[["generator_loss", "discriminator_loss"]].to_numpy()).all()
-    assert all(torch.isfinite(p).all() for p in generator.parameters())
-    # Scaling and shapes travel with the weights; the extraction meta is copied.
+    # Scaling, window and provenance travel with the weights.
     assert (generator.config["db_min"], generator.config["db_max"]) == (-80.0, 0.0)
-    assert (generator.config["n_mels"], generator.config["n_frames"]) == (16, 64)
-    assert generator.config["extraction"]["top_db"] == 80.0
+    assert (generator.config["n_mels"], generator.config["n_frames"]) == (16, WINDOW_FRAMES)
     assert generator.config["trained_on"]["n_songs"] == len(splits["train"])
+    assert generator.config["selected_step"] == int(history.loc[history["is_best"], "step"].iloc[0])
+
+
+def conditioning_ccc(generator) -> float:
+    """The worse of the V and A CCCs between the conditions asked for and the band positions read back."""
+    conditions = np.random.default_rng(0).uniform(-0.9, 0.9, size=(64, 2)).astype(np.float32)
+    read_back = read_toy_labels(generator.generate(conditions, generator=torch.Generator().manual_seed(1)))
+    return min(ccc(conditions[:, i], read_back[:, i]) for i in range(2))
+
+
+def test_a_gan_learns_to_carry_a_visible_label_but_not_from_shuffled_conditions(tiny_params):
+    """Band positions = (valence, arousal): the trained GAN's samples must carry the V/A they were asked for.
+    Trained on shuffled labels (so it cannot learn what a condition means) the same check must fail."""
+    spectrograms, labels, splits = make_toy_data(n_songs=64, n_train=48, seed=3)
+    tiny_params["training"].update(steps=600, eval_every_steps=600)
+    generator, _, _ = train_gan(spectrograms, labels, splits, tiny_params, 0, "cpu")
+    shuffled = labels.copy()
+    shuffled[["valence", "arousal"]] = labels[["valence", "arousal"]].to_numpy()[np.random.default_rng(1).permutation(64)]
+    ignorant, _, _ = train_gan(spectrograms, shuffled, splits, tiny_params, 0, "cpu")
+    assert min(ccc(labels[t].to_numpy(), read_toy_labels(spectrograms.values)[:, i])
+               for i, t in enumerate(("valence", "arousal"))) > 0.95  # the reader itself is right on real songs
+    assert conditioning_ccc(generator) >= 0.8
+    assert conditioning_ccc(ignorant) < 0.3
+
+
+@pytest.mark.parametrize("loss", ["bce", "hinge"])
+def test_both_adversarial_losses_train(toy_data, tiny_params, loss):
+    spectrograms, labels, splits = toy_data
+    tiny_params["training"]["adversarial_loss"] = loss
+    _, _, history = train_gan(spectrograms, labels, splits, tiny_params, 42, "cpu")
+    assert np.isfinite(history["discriminator_loss"]).all()
+    if loss == "hinge":  # hinge D loss is 2 for an undecided D (both margins violated by 1)
+        assert 0.0 <= history["discriminator_loss"].iloc[0] <= 4.0
+
+
+def test_the_notebook_recipe_runs_and_has_no_auxiliary_head(toy_data, tiny_params):
+    import yaml
+
+    from tests.conf_params import CONF
+
+    recipe = yaml.safe_load((CONF / "gan_recipes" / "notebook.yml").read_text())["gan_augmentation"]
+    for section in ("discriminator", "training"):
+        tiny_params[section].update(recipe[section])
+    tiny_params["training"].update(epochs=1)
+    spectrograms, labels, splits = toy_data
+    _, discriminator, history = train_gan(spectrograms, labels, splits, tiny_params, 42, "cpu")
+    assert discriminator.aux is None and discriminator.config["condition_channels"]
+    assert list(history["step"]) == [2]  # 16 train songs / batch 8 = 2 steps per epoch, 1 epoch; evaluated at the end
+    assert (history["aux_mse_real"] == 0).all()
+
+
+def test_an_auxiliary_head_that_could_read_the_condition_is_refused(toy_data, tiny_params):
+    tiny_params["discriminator"].update(condition_channels=True, aux_regression=True)
+    with pytest.raises(ValueError, match="aux_regression needs condition_channels: false"):
+        train_gan(*toy_data, tiny_params, 42, "cpu")
+
+
+def test_step_budget_and_epoch_budget(toy_data, tiny_params):
+    config = GanTrainingConfig.from_params({**tiny_params["training"], "steps": None, "epochs": 3})
+    assert config.total_steps(16) == 3 * 2
+    assert GanTrainingConfig.from_params(tiny_params["training"]).total_steps(16) == 20
+    tiny_params["training"].update(steps=7, eval_every_steps=3)
+    _, _, history = train_gan(*toy_data, tiny_params, 42, "cpu")
+    assert list(history["step"]) == [3, 6, 7]  # and always an evaluation at the last step
+
+
+def test_ema_lags_behind_and_the_kept_generator_is_the_ema(toy_data, tiny_params):
+    model = torch.nn.Linear(2, 2)
+    ema = torch.nn.Linear(2, 2)
+    ema.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    update_ema(ema, model, 0.9, step=1000)
+    torch.testing.assert_close(ema.weight, model.weight - 0.9)  # 10 % of the way
+    update_ema(ema, model, 0.999, step=0)  # warm-up: d = 1/10 at the first step
+    torch.testing.assert_close(ema.weight, model.weight - 0.9 * 0.1)
+
+    spectrograms, labels, splits = toy_data
+    with_ema, _, _ = train_gan(spectrograms, labels, splits, tiny_params, 42, "cpu")
+    tiny_params["training"]["ema_decay"] = None
+    raw, _, _ = train_gan(spectrograms, labels, splits, tiny_params, 42, "cpu")
+    assert not all(torch.equal(a, b) for a, b in zip(with_ema.parameters(), raw.parameters(), strict=True))
+
+
+def test_the_best_conditioned_evaluation_is_the_checkpoint_kept(toy_data, tiny_params, monkeypatch):
+    """Checkpoint selection by the probe: make the 2nd of 3 evaluations the best and check its weights are kept."""
+    from music_emotion.pipelines.gan_augmentation import probe
+
+    scores = iter([0.1, 0.9, 0.3])
+    snapshots = []
+
+    def fake_measure(self, generator, device):
+        snapshots.append({k: v.clone() for k, v in generator.state_dict().items()})
+        value = next(scores)
+        return {"conditioning_ccc_valence": value, "conditioning_ccc_arousal": value, "frechet_ratio": 1.0}
+
+    monkeypatch.setattr(probe.ConditioningProbe, "measure", fake_measure)
+    tiny_params["training"].update(steps=30, eval_every_steps=10)
+    generator, _, history = train_gan(*toy_data, tiny_params, 42, "cpu")
+    assert list(history["is_best"]) == [False, True, False] and generator.config["selected_step"] == 20
+    for name, tensor in generator.state_dict().items():
+        torch.testing.assert_close(tensor, snapshots[1][name])
 
 
 def test_train_gan_uses_only_train_songs(toy_data, tiny_params):
@@ -52,8 +154,8 @@ def test_train_gan_uses_only_train_songs(toy_data, tiny_params):
 
 def test_db_range_falls_back_to_train_data_without_top_db(toy_data, tiny_params):
     spectrograms, labels, splits = toy_data
-    data = SpectrogramSet(spectrograms.ids, spectrograms.values, {"extraction": {"ref": "absolute", "top_db": None}})
-    tiny_params["training"]["epochs"] = 1
+    extraction = {**spectrograms.meta["extraction"], "ref": "absolute", "top_db": None}
+    data = SpectrogramSet(spectrograms.ids, spectrograms.values, {"extraction": extraction})
     generator, _, _ = train_gan(data, labels, splits, tiny_params, 42, "cpu")
     train_values = spectrograms.subset(splits["train"]).values
     assert generator.config["db_min"] == pytest.approx(float(train_values.min()))
@@ -75,57 +177,63 @@ def test_split_song_without_label_is_a_clear_error(toy_data, tiny_params):
         train_gan(spectrograms, labels.iloc[2:], splits, tiny_params, 42, "cpu")
 
 
-def test_nan_losses_stop_training_naming_the_epoch(toy_data, tiny_params):
+def test_nan_losses_stop_training_naming_the_step(toy_data, tiny_params):
     spectrograms, labels, splits = toy_data
     broken = np.array(spectrograms.values)
     broken[spectrograms.indices_of(splits["train"][:1])] = np.nan
     data = SpectrogramSet(spectrograms.ids, broken, spectrograms.meta)
-    with pytest.raises(FloatingPointError, match="epoch 1"):
+    with pytest.raises(FloatingPointError, match="by step 10"):
         train_gan(data, labels, splits, tiny_params, 42, "cpu")
+
+
+def test_conditions_outside_the_unit_square_are_a_clear_error(toy_data, tiny_params):
+    generator, _, _ = train_gan(*toy_data, tiny_params, 42, "cpu")
+    with pytest.raises(ValueError, match=r"must lie in \[-1, 1\]"):
+        generator.generate([[0.2, 1.5]])
 
 
 def test_same_seed_gives_identical_weights_and_samples(toy_data, tiny_params):
     spectrograms, labels, splits = toy_data
-    tiny_params["training"]["epochs"] = 1
     g1, _, h1 = train_gan(spectrograms, labels, splits, tiny_params, 7, "cpu")
     g2, _, h2 = train_gan(spectrograms, labels, splits, tiny_params, 7, "cpu")
     pd.testing.assert_frame_equal(h1.drop(columns="seconds"), h2.drop(columns="seconds"))
-    s1, l1 = generate_synthetic_spectrograms(g1, labels, splits, tiny_params, 7, "cpu")
-    s2, l2 = generate_synthetic_spectrograms(g2, labels, splits, tiny_params, 7, "cpu")
+    generation = tiny_params["generation"]
+    s1, l1 = generate_synthetic_spectrograms(g1, labels, splits, generation, 7, "cpu")
+    s2, l2 = generate_synthetic_spectrograms(g2, labels, splits, generation, 7, "cpu")
     np.testing.assert_array_equal(s1.values, s2.values)
     pd.testing.assert_frame_equal(l1, l2)
-    s3, _ = generate_synthetic_spectrograms(g1, labels, splits, tiny_params, 8, "cpu")
+    s3, _ = generate_synthetic_spectrograms(g1, labels, splits, generation, 8, "cpu")
     assert not np.allclose(s1.values, s3.values)
 
 
-def test_generated_set_has_the_mel_format_and_its_conditions(toy_data, tiny_params):
+def test_generated_set_is_windows_with_their_conditions_streamed_to_disk(toy_data, tiny_params):
     spectrograms, labels, splits = toy_data
-    tiny_params["training"]["epochs"] = 1
     generator, _, _ = train_gan(spectrograms, labels, splits, tiny_params, 42, "cpu")
-    synthetic, synthetic_labels = generate_synthetic_spectrograms(generator, labels, splits, tiny_params, 42, "cpu")
-    assert synthetic.values.shape == (20, 16, 64) and synthetic.values.dtype == np.float32
+    synthetic, synthetic_labels = generate_synthetic_spectrograms(generator, labels, splits, tiny_params["generation"],
+                                                                  42, "cpu")
+    assert isinstance(synthetic.values, np.memmap)  # streamed, not built in RAM
+    assert synthetic.values.shape == (20, 16, WINDOW_FRAMES) and synthetic.values.dtype == np.float32
     assert synthetic.ids[:2] == ["gan-000000", "gan-000001"]
     assert synthetic.values.min() >= -80.0 and synthetic.values.max() <= 0.0
     assert synthetic.meta["source"] == "gan" and synthetic.meta["condition_sampling"] == "uniform"
-    assert synthetic.meta["extraction"] == spectrograms.meta["extraction"]
     assert synthetic.meta["gan_train_song_ids"] == sorted(splits["train"])  # provenance checked by vit_training
+    assert synthetic.meta["generator_step"] == generator.config["selected_step"]
     assert list(synthetic_labels.columns) == ["sample_id", "valence", "arousal", "condition_sampling"]
     assert list(synthetic_labels["sample_id"]) == synthetic.ids
-    assert synthetic_labels[["valence", "arousal"]].abs().to_numpy().max() <= 1.0
 
 
 def test_condition_sampling_modes(toy_data):
     _, labels, splits = toy_data
-    uniform = sample_conditions(labels, splits, {"n_synthetic": 500, "condition_sampling": "uniform"}, 0)
+    generation = parameters("gan_augmentation.generation", n_synthetic=500, condition_sampling="uniform")
+    uniform = sample_conditions(labels, splits, generation, 0)
     assert uniform.shape == (500, 2) and uniform.min() >= -1 and uniform.max() <= 1
     assert uniform.min() < -0.9 and uniform.max() > 0.9
-    from_train = sample_conditions(
-        labels, splits, {"n_synthetic": 200, "condition_sampling": "train_labels", "label_jitter": 0.0}, 0
-    )
+    generation.update(condition_sampling="train_labels", label_jitter=0.0)
+    from_train = sample_conditions(labels, splits, generation, 0)
     train_pairs = labels.set_index("song_id").loc[splits["train"], ["valence", "arousal"]].to_numpy(np.float32)
     assert {tuple(row) for row in from_train} <= {tuple(row) for row in train_pairs}
     with pytest.raises(ValueError, match="condition_sampling must be one of"):
-        sample_conditions(labels, splits, {"n_synthetic": 5, "condition_sampling": "gaussian"}, 0)
+        sample_conditions(labels, splits, {**generation, "condition_sampling": "gaussian"}, 0)
 
 
 def test_frechet_and_pairwise_helpers_on_known_cases():
@@ -140,63 +248,33 @@ def test_frechet_and_pairwise_helpers_on_known_cases():
 
 def test_quality_report_figures(toy_data, tiny_params):
     spectrograms, labels, splits = toy_data
-    tiny_params["training"]["epochs"] = 1
     generator, _, _ = train_gan(spectrograms, labels, splits, tiny_params, 42, "cpu")
-    synthetic, synthetic_labels = generate_synthetic_spectrograms(generator, labels, splits, tiny_params, 42, "cpu")
-    report = assess_gan_quality(spectrograms, labels, splits, synthetic, synthetic_labels, tiny_params, 42)
+    synthetic, synthetic_labels = generate_synthetic_spectrograms(generator, labels, splits, tiny_params["generation"],
+                                                                  42, "cpu")
+    report = assess_gan_quality(spectrograms, labels, splits, synthetic, synthetic_labels, tiny_params["quality"], 42)
     assert report["feature"]["dim"] == 32
     assert (report["n_real_train"], report["n_real_val"], report["n_synthetic"]) == (16, 4, 20)
+    assert report["n_real_train_windows"] == 16 * 3  # 64 frames, 32-frame windows 16 apart
     fd = report["frechet_distance"]
     assert fd["real_train_vs_synthetic"] > 0 and fd["real_train_vs_real_val_floor"] > 0
     for direction in ("train_real_test_synthetic", "train_synthetic_test_real", "train_real_test_real_reference"):
         for target in ("valence", "arousal"):
             assert -1.0 <= report["conditioning_fidelity_ccc"][direction][target] <= 1.0
+    assert report["tstr_ccc_val"] == report["conditioning_fidelity_ccc"]["train_synthetic_test_real"]
     # On the toy set a ridge on real features predicts real val V/A well: the reference is meaningful.
     assert report["conditioning_fidelity_ccc"]["train_real_test_real_reference"]["valence"] > 0.5
     collapse = report["mode_collapse"]
     assert collapse["ratio"] == pytest.approx(
         collapse["mean_pairwise_distance_synthetic"] / collapse["mean_pairwise_distance_real_train"]
     )
-    # Real val compared with itself-as-synthetic: the distance equals the floor and nothing collapses.
-    as_synthetic = SpectrogramSet(
-        [f"gan-{i:06d}" for i in range(len(splits["val"]))], spectrograms.subset(splits["val"]).values, {}
-    )
-    val_labels = labels.set_index("song_id").loc[splits["val"], ["valence", "arousal"]].reset_index(drop=True)
-    val_labels.insert(0, "sample_id", as_synthetic.ids)
-    same = assess_gan_quality(spectrograms, labels, splits, as_synthetic, val_labels, tiny_params, 42)
-    assert same["frechet_distance"]["real_train_vs_synthetic"] == pytest.approx(
-        same["frechet_distance"]["real_train_vs_real_val_floor"]
-    )
-    assert same["conditioning_fidelity_ccc"]["train_real_test_synthetic"]["valence"] == pytest.approx(
-        same["conditioning_fidelity_ccc"]["train_real_test_real_reference"]["valence"]
-    )
-
-
-def test_training_moves_synthetic_statistics_towards_the_real_ones(tiny_params):
-    """Would fail for an untrained generator: the trained one must be clearly closer to the real data."""
-    spectrograms, labels, splits = make_toy_data(n_songs=48, n_train=48)
-    tiny_params["training"]["epochs"] = 10
-    seed = 1
-    trained, _, _ = train_gan(spectrograms, labels, splits, tiny_params, seed, "cpu")
-    seed_everything(seed)  # same initial weights as the trained generator had
-    untrained = SpectrogramGenerator({k: v for k, v in trained.config.items()})
-    conditions = labels[["valence", "arousal"]].to_numpy(np.float32)
-    real = pooled_mel_statistics(spectrograms.values)
-    fake_trained = pooled_mel_statistics(trained.generate(conditions, generator=torch.Generator().manual_seed(5)))
-    fake_untrained = pooled_mel_statistics(untrained.generate(conditions, generator=torch.Generator().manual_seed(5)))
-    assert frechet_distance(real, fake_trained) < 0.8 * frechet_distance(real, fake_untrained)
-    band_error_trained = np.abs(fake_trained[:, :16].mean(0) - real[:, :16].mean(0)).mean()
-    band_error_untrained = np.abs(fake_untrained[:, :16].mean(0) - real[:, :16].mean(0)).mean()
-    assert band_error_trained < 0.6 * band_error_untrained
 
 
 def test_train_label_sampling_is_recorded_with_the_samples(toy_data, tiny_params):
     _, labels, splits = toy_data
-    generator = SpectrogramGenerator(
-        {"n_mels": 16, "n_frames": 64, "latent_dim": 8, "db_min": -80.0, "db_max": 0.0, **tiny_params["generator"]}
-    )
-    tiny_params["generation"]["condition_sampling"] = "train_labels"
-    synthetic, synthetic_labels = generate_synthetic_spectrograms(generator, labels, splits, tiny_params, 3, "cpu")
+    generator = SpectrogramGenerator({"n_mels": 16, "n_frames": WINDOW_FRAMES, "channels": 1, "latent_dim": 8,
+                                      "condition_dim": 2, "db_min": -80.0, "db_max": 0.0, **tiny_params["generator"]})
+    generation = {**tiny_params["generation"], "condition_sampling": "train_labels"}
+    synthetic, synthetic_labels = generate_synthetic_spectrograms(generator, labels, splits, generation, 3, "cpu")
     assert synthetic.meta["condition_sampling"] == "train_labels"
     assert set(synthetic_labels["condition_sampling"]) == {"train_labels"}
     train_pairs = labels.set_index("song_id").loc[splits["train"], ["valence", "arousal"]].to_numpy()

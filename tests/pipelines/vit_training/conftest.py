@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +9,7 @@ import torch
 
 from music_emotion.audio import MelConfig
 from music_emotion.spectrograms import SpectrogramSet
+from tests.conf_params import parameters
 
 N_MELS, N_FRAMES = 16, 40
 TINY_VIT = {
@@ -21,26 +20,25 @@ TINY_VIT = {
     "patch_size": 8,
     "image_size": 16,
 }
-TINY_PARAMS = {
-    "model": {"checkpoint": None, "vit_config": TINY_VIT, "head_hidden_size": 16, "head_dropout": 0.0},
-    "training": {"epochs": 2, "batch_size": 8, "eval_batch_size": 16, "learning_rate": 1e-3},
-    "baselines": {"ridge": {"alphas": [1.0, 10.0]}},
-    "evaluation": {"n_resamples": 50},
+# conf/base's vit_training with a tiny random-init ViT on 22-frame windows (0.5 s at 22.05 kHz / hop 512)
+TINY_OVERRIDES = {
+    "model.checkpoint": None, "model.vit_config": TINY_VIT, "model.head_hidden_size": 16, "model.head_dropout": 0.0,
+    "model.window_seconds": 0.5, "model.window_stride_seconds": 0.25, "model.patch_stride": 8, "model.head_pooling": "mean",
+    "training.epochs": 2, "training.batch_size": 8, "training.eval_batch_size": 16, "training.learning_rate": 1e-3,
+    "training.warmup_fraction": 0.0, "training.budget": "epochs", "evaluation.n_resamples": 50,
+    "baselines.ridge.alphas": [1.0, 10.0],
 }
 
 
-def brightness_spectrograms(targets: np.ndarray, seed: int) -> np.ndarray:
-    """dB spectrograms whose brightness encodes the targets: in the lower (valence) / upper (arousal) mel
-    half, the first (t + 1) / 2 of the frames are loud (-10 dB) and the rest quiet (-70 dB), + noise.
-    So the mean level of each half is linear in its target (a ViT sees it as a spatial pattern)."""
+def brightness_spectrograms(targets: np.ndarray, seed: int, n_frames: int = N_FRAMES) -> np.ndarray:
+    """dB spectrograms whose level encodes the targets, the same in every frame (so any crop carries it):
+    the lower mel half sits at -70 + 60 (valence + 1) / 2 dB, the upper half likewise for arousal, + noise."""
     rng = np.random.default_rng(seed)
-    n = len(targets)
-    values = np.full((n, N_MELS, N_FRAMES), -70.0, dtype=np.float32)
-    loud_frames = np.rint((np.asarray(targets) + 1) / 2 * N_FRAMES).astype(int)
+    targets = np.asarray(targets, dtype=np.float32)
+    values = np.empty((len(targets), N_MELS, n_frames), dtype=np.float32)
     half = N_MELS // 2
-    for i, (valence_frames, arousal_frames) in enumerate(loud_frames):
-        values[i, :half, :valence_frames] = -10.0
-        values[i, half:, :arousal_frames] = -10.0
+    values[:, :half] = (-70 + 60 * (targets[:, 0] + 1) / 2)[:, None, None]
+    values[:, half:] = (-70 + 60 * (targets[:, 1] + 1) / 2)[:, None, None]
     values += rng.normal(0, 3, size=values.shape).astype(np.float32)
     return np.clip(values, -80, 0).astype(np.float32)
 
@@ -56,7 +54,7 @@ def one_torch_thread():
 
 @pytest.fixture
 def tiny_params():
-    return copy.deepcopy(TINY_PARAMS)
+    return parameters("vit_training", **TINY_OVERRIDES)
 
 
 @pytest.fixture

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
+import pytest
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 
+from music_emotion.arms import check_augmentations, parse_arms
 from music_emotion.pipelines.vit_training import create_pipeline
 from music_emotion.pipelines.vit_training.training import HISTORY_COLUMNS, TrainingConfig
 from tests.catalog_config import catalog_entries_for
+from tests.conf_params import parameters
 
 CONF = Path(__file__).resolve().parents[3] / "conf"
-MODELS = ("mean_baseline", "ridge_baseline", "real_only", "augmented")
+ARMS = parameters("arms")
 
 
 def _catalog_in(tmp_path: Path) -> DataCatalog:
@@ -23,16 +25,43 @@ def _catalog_in(tmp_path: Path) -> DataCatalog:
     return DataCatalog.from_config(config)
 
 
-def test_real_only_never_reads_synthetic_data():
+def test_one_namespace_per_arm_and_only_synthetic_arms_read_synthetic_data():
     nodes = {node.name: node for node in create_pipeline().nodes}
-    assert not any(name.startswith("synthetic") for name in nodes["real_only.train_vit"].inputs)
-    assert {"synthetic_spectrograms", "synthetic_labels"} <= set(nodes["augmented.train_vit"].inputs)
+    assert set(nodes) == {"mean.fit_mean_baseline", "ridge.fit_ridge_baseline", "real_only.train_vit", "gan.train_vit",
+                          "specaugment.train_vit", "mixup.train_vit", "evaluate_test_set"}
+    for arm in ("real_only", "specaugment", "mixup"):
+        assert not any(name.startswith("synthetic") for name in nodes[f"{arm}.train_vit"].inputs)
+    assert {"synthetic_spectrograms", "synthetic_labels"} <= set(nodes["gan.train_vit"].inputs)
     shared = {"mel_spectrograms", "song_splits", "params:vit_training", "params:seed", "params:device"}
-    assert shared <= set(nodes["real_only.train_vit"].inputs) & set(nodes["augmented.train_vit"].inputs)
-    assert set(nodes["evaluate_test_set"].inputs) >= {"real_only.vit_model", "augmented.vit_model"}
+    assert all(shared <= set(nodes[f"{arm}.train_vit"].inputs) for arm in ("real_only", "gan", "mixup"))
+    assert set(nodes["evaluate_test_set"].inputs) >= {"real_only.vit_model", "gan.vit_model", "ridge.baseline_model"}
 
 
-def test_full_pipeline_trains_both_namespaces_and_tests_once(tmp_path, real_data, synthetic_data, tiny_params):
+def test_an_arm_added_in_yaml_gets_its_own_namespace_and_evaluation(monkeypatch):
+    """Variants are data: a new augmentation arm appears in the pipeline without code."""
+    from music_emotion import run_parameters
+
+    params = {**run_parameters.run_parameters()}
+    params["arms"] = {**ARMS, "masked_gan": {"model": "vit", "synthetic": True, "augmentations": ["specaugment"]}}
+    params["vit_training"] = {**params["vit_training"], "arms": ["ridge", "real_only", "masked_gan"]}
+    monkeypatch.setitem(run_parameters._current, "parameters", params)
+    nodes = {node.name: node for node in create_pipeline().nodes}
+    assert set(nodes) == {"ridge.fit_ridge_baseline", "real_only.train_vit", "masked_gan.train_vit", "evaluate_test_set"}
+    assert "params:arms.masked_gan" in nodes["masked_gan.train_vit"].inputs
+    assert "masked_gan.vit_model" in nodes["evaluate_test_set"].inputs
+
+
+def test_unknown_arm_name_is_a_clear_error(monkeypatch):
+    from music_emotion import run_parameters
+
+    params = {**run_parameters.run_parameters()}
+    params["vit_training"] = {**params["vit_training"], "arms": ["real_only", "cutmix"]}
+    monkeypatch.setitem(run_parameters._current, "parameters", params)
+    with pytest.raises(ValueError, match=r"vit_training.arms names unknown arm\(s\) \['cutmix'\]"):
+        create_pipeline()
+
+
+def test_full_pipeline_trains_every_arm_and_tests_once(tmp_path, real_data, synthetic_data, tiny_params):
     mel, labels, splits = real_data
     catalog = _catalog_in(tmp_path)
     inputs = {
@@ -45,36 +74,44 @@ def test_full_pipeline_trains_both_namespaces_and_tests_once(tmp_path, real_data
         "params:vit_training.baselines.ridge": tiny_params["baselines"]["ridge"],
         "params:seed": 42,
         "params:device": "auto",
+        **{f"params:arms.{name}": spec for name, spec in ARMS.items()},
     }
     for name, value in inputs.items():
         catalog[name] = value
 
     SequentialRunner().run(create_pipeline(), catalog)
 
-    for namespace in ("real_only", "augmented"):
-        saved = list((tmp_path / "data/06_models" / namespace / "vit_model").glob("*/vit_model/config.json"))
+    for arm in ("real_only", "gan", "specaugment", "mixup"):
+        saved = list((tmp_path / "data/06_models" / arm / "vit_model").glob("*/vit_model/config.json"))
         assert len(saved) == 1  # versioned directory written by the factory entry
-        history = catalog.load(f"{namespace}.vit_history")
+        history = catalog.load(f"{arm}.vit_history")
         assert list(history.columns) == HISTORY_COLUMNS and len(history) == 2
-        assert catalog.load(f"{namespace}.vit_model").config["extraction"] == mel.meta["extraction"]
+        assert catalog.load(f"{arm}.vit_model").config["extraction"] == mel.meta["extraction"]
+    assert catalog.load("ridge.baseline_model")["model"] == "ridge_baseline"
 
     predictions = catalog.load("test_predictions")
     metrics = catalog.load("test_metrics")
-    assert set(metrics) == set(MODELS)
-    assert all(metrics[m]["n_songs"] == len(splits["test"]) for m in MODELS)
-    assert set(metrics["augmented"]["arousal"]) == {"ccc", "pearson", "r2", "rmse", "mae"}
-    for model in MODELS:  # every model scored on exactly the same real TEST songs
-        assert sorted(predictions.loc[predictions.model == model, "song_id"]) == sorted(splits["test"])
+    assert set(metrics) == set(ARMS)
+    assert all(metrics[m]["n_songs"] == len(splits["test"]) for m in ARMS)
+    assert set(metrics["gan"]["arousal"]) == {"ccc", "pearson", "r2", "rmse", "mae"}
+    for arm in ARMS:  # every arm scored on exactly the same real TEST songs
+        assert sorted(predictions.loc[predictions.model == arm, "song_id"]) == sorted(splits["test"])
     assert not set(predictions["song_id"].astype(str)) & set(synthetic_data[0].ids)
     assert list(predictions.columns) == [
         "song_id", "model", "valence_true", "arousal_true", "valence_pred", "arousal_pred"
     ]
 
 
-def test_configured_parameters_are_valid():
-    base = yaml.safe_load((CONF / "base" / "parameters_vit_training.yml").read_text())["vit_training"]
-    demo = yaml.safe_load((CONF / "demo" / "parameters_vit_training.yml").read_text())["vit_training"]
-    assert TrainingConfig.from_params(base["training"]).batch_size == 16
-    assert TrainingConfig.from_params({**base["training"], **demo["training"]}).epochs == demo["training"]["epochs"]
-    assert base["model"]["checkpoint"] == "google/vit-base-patch16-224-in21k"
-    assert demo["model"]["checkpoint"] is None and demo["model"]["vit_config"]["hidden_size"] == 64
+@pytest.mark.parametrize("env", ["base", "demo"])
+def test_configured_parameters_are_valid(env):
+    from music_emotion.augment import parse_augmentation
+    from music_emotion.models.vit_regression import ViTModelParams
+
+    vit = parameters("vit_training", env)
+    TrainingConfig.from_params(vit["training"])
+    ViTModelParams.from_params(vit["model"])
+    for name, spec in vit["augmentations"].items():
+        parse_augmentation(name, spec, "vit_training.augmentations")
+    arms = parse_arms(parameters("arms", env), vit["arms"], "vit_training.arms")
+    check_augmentations(arms, vit["augmentations"], "vit_training.augmentations")
+    assert vit["model"]["checkpoint"] == ("google/vit-base-patch16-224-in21k" if env == "base" else None)

@@ -17,12 +17,12 @@ import pandas as pd
 from music_emotion.audio import MelConfig, extract_many
 from music_emotion.runtime import show_progress
 from music_emotion.spectrograms import SpectrogramSet
+from music_emotion.splits import SPLITS
 
 logger = logging.getLogger(__name__)
 
 LABEL_COLUMNS = ["song_id", "valence", "arousal", "valence_mean", "valence_std", "arousal_mean", "arousal_std", "source_file"]
 REPORT_COLUMNS = ["song_id", "file", "stage", "status", "reason", "audio_seconds"]
-SPLITS = ("train", "val", "test")
 
 
 def _normalise_column(name: str) -> str:
@@ -130,11 +130,12 @@ def extract_mel_spectrograms(
 
     values, results = extract_many(items, config, n_jobs=params.get("n_jobs", -1), progress=show_progress())
     paths = dict(items)
-    kept_ids = []
+    kept_ids, valid_frames = [], []
     for result in results:
         song_id = int(result.key)
         if result.status != "skipped":
             kept_ids.append(song_id)
+            valid_frames.append(config.frames_for(result.audio_seconds))
         log.append({"song_id": song_id, "file": paths[result.key], "stage": "audio", "status": result.status,
                     "reason": result.reason, "audio_seconds": result.audio_seconds})
     report = pd.DataFrame(log, columns=REPORT_COLUMNS).astype({"song_id": "Int64"})
@@ -147,7 +148,8 @@ def extract_mel_spectrograms(
             f"Most common reasons: {reasons}. Check that the audio folder and annotation CSVs in the catalog "
             "belong together (file names must be <song_id>.mp3)."
         )
-    meta = {"extraction": config.to_dict(), "n_frames": config.n_frames}
+    # valid_frames: frames of real audio per song, so model windows and crops stay out of the padding
+    meta = {"extraction": config.to_dict(), "n_frames": config.n_frames, "valid_frames": valid_frames}
     return SpectrogramSet(ids=kept_ids, values=values, meta=meta), report
 
 

@@ -23,7 +23,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 func=generate_synthetic_spectrograms,
-                inputs=["generator", "emotion_labels", "song_splits", "params:gan_augmentation",
+                inputs=["generator", "emotion_labels", "song_splits", "params:gan_augmentation.generation",
                         "params:seed", "params:device"],
                 outputs=["synthetic_spectrograms", "synthetic_labels"],
                 name="generate_synthetic_spectrograms",
@@ -31,7 +31,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 func=assess_gan_quality,
                 inputs=["mel_spectrograms", "emotion_labels", "song_splits", "synthetic_spectrograms",
-                        "synthetic_labels", "params:gan_augmentation", "params:seed"],
+                        "synthetic_labels", "params:gan_augmentation.quality", "params:seed"],
                 outputs="gan_quality",
                 name="assess_gan_quality",
             ),

@@ -16,8 +16,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from music_emotion.audio import AudioDecodeError, MelConfig, iter_windows
-from music_emotion.models.vit_regression import ViTForEmotionRegression, predict_spectrograms
-from music_emotion.runtime import resolve_device, show_progress
+from music_emotion.models.song_prediction import predict_songs
+from music_emotion.models.vit_regression import ViTForEmotionRegression
+from music_emotion.runtime import progress_bar, resolve_device
 
 logger = logging.getLogger(__name__)
 
@@ -42,29 +43,28 @@ def model_mel_config(model: ViTForEmotionRegression) -> MelConfig:
     return MelConfig(**extraction)
 
 
-def _file_windows(path: str, config: MelConfig, min_fraction: float) -> tuple[list[float], np.ndarray, list[bool]] | str:
-    """Every window of one file, or the reason it cannot be read."""
+def _file_chunks(path: str, config: MelConfig, min_fraction: float) -> tuple[list[float], np.ndarray, list[bool], list[int]] | str:
+    """Every stored-span chunk of one file (spectrograms, padded flags, real frames), or why it cannot be read."""
     try:
-        windows = list(iter_windows(path, config, min_fraction))
+        chunks = list(iter_windows(path, config, min_fraction))
     except AudioDecodeError as exc:
         return str(exc)
     except OSError as exc:
         return f"cannot open file ({exc.strerror or exc})"
-    starts = [start for start, _, _ in windows]
-    return starts, np.stack([spec for _, spec, _ in windows]), [padded for _, _, padded in windows]
+    return ([c[0] for c in chunks], np.stack([c[1] for c in chunks]), [c[2] for c in chunks], [c[3] for c in chunks])
 
 
 def predict_audio_files(
     audio_files: dict[str, str], vit_model: ViTForEmotionRegression, params: dict[str, Any], device: str
 ) -> pd.DataFrame:
-    """One row per window of every file (plus the file's mean), and one row per skipped file.
+    """One row per model window of every file (with the file's mean over all its windows), one per skipped file.
 
-    Long files are cut into consecutive windows of the training length; a last partial window
-    is kept when it holds at least `min_window_fraction` of a window and, like a file shorter
-    than one window, is padded exactly as in training.
+    A file is cut into chunks of the stored span the model was trained on (`extraction.duration`), and each
+    chunk into the model's windows (`window_frames`, `window_stride` apart) exactly as validation and test
+    songs are: the same `predict_songs` code path. A last partial chunk is kept when it holds at least
+    `min_window_fraction` of a chunk and, like a file shorter than one chunk, is padded as in training.
     """
     from joblib import Parallel, delayed
-    from tqdm.auto import tqdm
 
     if not audio_files:
         raise ValueError(
@@ -73,14 +73,15 @@ def predict_audio_files(
         )
     config = model_mel_config(vit_model)
     torch_device = resolve_device(device)
+    seconds_per_frame = config.hop_length / config.sample_rate
     names = list(audio_files)
     rows: list[dict[str, Any]] = []
     chunk = int(params["files_per_chunk"])
-    progress = tqdm(total=len(names), desc="inference", unit="file", disable=not show_progress())
-    with Parallel(n_jobs=params.get("n_jobs", -1)) as parallel:
+    progress = progress_bar(total=len(names), desc="inference", unit="file")
+    with Parallel(n_jobs=params["n_jobs"]) as parallel:
         for start in range(0, len(names), chunk):  # bounded memory: a chunk of files at a time
             batch_names = names[start : start + chunk]
-            decoded = parallel(delayed(_file_windows)(audio_files[n], config, params["min_window_fraction"])
+            decoded = parallel(delayed(_file_chunks)(audio_files[n], config, params["min_window_fraction"])
                                for n in batch_names)
             for name, result in zip(batch_names, decoded, strict=True):
                 file_name = Path(audio_files[name]).name
@@ -88,21 +89,23 @@ def predict_audio_files(
                     logger.warning("Skipped %s: %s", file_name, result)
                     rows.append({"file": file_name, "status": "skipped", "reason": result})
                     continue
-                starts, spectrograms, padded = result
-                predictions = predict_spectrograms(vit_model, spectrograms, batch_size=int(params["batch_size"]),
-                                                   device=torch_device)
-                file_mean = predictions.mean(axis=0)
-                for k, (segment_start, pred) in enumerate(zip(starts, predictions, strict=True)):
+                chunk_starts, spectrograms, padded, valid = result
+                predicted = predict_songs(vit_model, spectrograms, np.arange(len(spectrograms)), np.asarray(valid),
+                                          int(params["batch_size"]), torch_device)
+                file_mean = predicted.windows.mean(axis=0)
+                for k, (song, frame, pred) in enumerate(zip(predicted.window_song, predicted.window_start,
+                                                            predicted.windows, strict=True)):
+                    short = bool(padded[song]) and valid[song] < vit_model.window_frames
                     rows.append({
-                        "file": file_name, "status": "padded" if padded[k] else "ok", "reason": "",
-                        "segment": k, "segment_start_s": round(segment_start, 3), "padded": padded[k],
-                        "valence": float(pred[0]), "arousal": float(pred[1]),
+                        "file": file_name, "status": "padded" if short else "ok", "reason": "",
+                        "segment": k, "segment_start_s": round(chunk_starts[song] + frame * seconds_per_frame, 3),
+                        "padded": short, "valence": float(pred[0]), "arousal": float(pred[1]),
                         "file_valence": float(file_mean[0]), "file_arousal": float(file_mean[1]),
                     })
             progress.update(len(batch_names))
     progress.close()
     table = pd.DataFrame(rows).reindex(columns=PREDICTION_COLUMNS)
-    table["model"] = params.get("model")
+    table["model"] = params["model"]
     n_skipped = int((table["status"] == "skipped").sum())
     logger.info("Predicted %d file(s) in %d window(s); %d skipped",
                 table.loc[table["status"] != "skipped", "file"].nunique(), int((table["status"] != "skipped").sum()), n_skipped)

@@ -255,12 +255,12 @@ def _va_plane_axes(ax) -> None:
 
 # ----------------------------------------------------------------------------------- ViT
 VIT_PANELS = (
-    ("loss", "train_loss", "val_loss", "loss (training objective)"),
-    ("MAE valence", "train_mae_valence", "val_mae_valence", "mean absolute error"),
-    ("MAE arousal", "train_mae_arousal", "val_mae_arousal", "mean absolute error"),
-    ("val CCC (mean of V and A)", None, "val_ccc_mean", "CCC"),
-    ("CCC valence", "train_ccc_valence", "val_ccc_valence", "CCC"),
-    ("CCC arousal", "train_ccc_arousal", "val_ccc_arousal", "CCC"),
+    ("MSE loss: train crops vs val songs", "train_loss", "val_loss", "mean squared error"),
+    ("val MAE valence (per song)", None, "val_mae_valence", "mean absolute error"),
+    ("val MAE arousal (per song)", None, "val_mae_arousal", "mean absolute error"),
+    ("val CCC, mean of V and A (selects the epoch)", None, "val_ccc_mean", "CCC"),
+    ("val CCC valence (per song)", None, "val_ccc_valence", "CCC"),
+    ("val CCC arousal (per song)", None, "val_ccc_arousal", "CCC"),
 )
 
 
@@ -294,7 +294,7 @@ def vit_training_curves_figure(histories: Mapping[str, pd.DataFrame], style: Map
         Line2D([], [], color="black", ls="none", marker="*", ms=10, label="kept checkpoint"),
     ]
     figure.legend(handles=handles, loc="outside lower center", ncol=len(handles))
-    figure.suptitle("ViT fine-tuning per epoch")
+    figure.suptitle("ViT training per epoch: train loss on random crops, validation per song (mean of its windows)")
     return figure
 
 

@@ -22,14 +22,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from music_emotion.arms import arm_style
 from music_emotion.metrics import TARGETS
 from music_emotion.pipelines.reporting import figures
 from music_emotion.spectrograms import SpectrogramSet
-from music_emotion.splits import split_ids
+from music_emotion.splits import SPLITS, split_ids
 
 logger = logging.getLogger(__name__)
 
-SPLITS = ("train", "val", "test")
 METRIC_LABELS = {"ccc": "CCC", "pearson": "r", "r2": "R²", "rmse": "RMSE", "mae": "MAE"}
 PREDICTION_COLUMNS = ["song_id", "model", "valence_true", "arousal_true", "valence_pred", "arousal_pred"]
 SUMMARY_COLUMNS = ["section", "name", "target", "metric", "value", "ci_low", "ci_high", "n_songs"]
@@ -131,6 +131,11 @@ def plot_gan_training_curves(gan_history: pd.DataFrame, params: Mapping[str, Any
     return figures.gan_training_curves_figure(gan_history, dpi=int(params["dpi"]))
 
 
+def _style(params: Mapping[str, Any], arms: Mapping[str, Any]) -> dict[str, Any]:
+    """Reporting style (real/synthetic colours) + each arm's label and colour from the `arms` map."""
+    return {**params["style"], **arm_style(arms)}
+
+
 def plot_augmented_dataset_comparison(
     emotion_labels: pd.DataFrame,
     song_splits: Mapping[str, Any],
@@ -147,14 +152,13 @@ def plot_augmented_dataset_comparison(
     )
 
 
-def plot_vit_training_curves(
-    real_only_history: pd.DataFrame, augmented_history: pd.DataFrame, params: Mapping[str, Any]
-) -> Figure:
-    """Train vs validation curves of both ViTs on shared axes: over-fitting and the effect of augmentation."""
-    histories = {"real_only": real_only_history, "augmented": augmented_history}
+def plot_vit_training_curves(params: Mapping[str, Any], arms: Mapping[str, Any], **histories: pd.DataFrame) -> Figure:
+    """Training loss and song-level validation curves of every ViT arm on shared axes."""
+    if not histories:
+        raise ValueError("no ViT arm in `arms`: there are no training curves to plot")
     for name, history in histories.items():
         _require_columns(history, ["epoch", "train_loss", "val_loss"], f"{name}.vit_history", "vit_training")
-    return figures.vit_training_curves_figure(histories, params["style"], dpi=int(params["dpi"]))
+    return figures.vit_training_curves_figure(histories, _style(params, arms), dpi=int(params["dpi"]))
 
 
 def _checked_predictions(test_predictions: pd.DataFrame) -> pd.DataFrame:
@@ -164,15 +168,20 @@ def _checked_predictions(test_predictions: pd.DataFrame) -> pd.DataFrame:
     return test_predictions
 
 
-def plot_prediction_scatter(test_predictions: pd.DataFrame, params: Mapping[str, Any]) -> Figure:
+def plot_prediction_scatter(
+    test_predictions: pd.DataFrame, params: Mapping[str, Any], arms: Mapping[str, Any]
+) -> Figure:
     """Predicted vs true per target and model on the test set (a flat cloud = the mean baseline)."""
-    return figures.prediction_scatter_figure(_checked_predictions(test_predictions), params["style"],
+    return figures.prediction_scatter_figure(_checked_predictions(test_predictions), _style(params, arms),
                                              dpi=int(params["dpi"]))
 
 
-def plot_va_space_comparison(test_predictions: pd.DataFrame, params: Mapping[str, Any]) -> Figure:
+def plot_va_space_comparison(
+    test_predictions: pd.DataFrame, params: Mapping[str, Any], arms: Mapping[str, Any]
+) -> Figure:
     """True vs predicted test songs in the 2-D emotion plane: shows shrinkage towards the centre."""
-    return figures.va_space_figure(_checked_predictions(test_predictions), params["style"], dpi=int(params["dpi"]))
+    return figures.va_space_figure(_checked_predictions(test_predictions), _style(params, arms),
+                                   dpi=int(params["dpi"]))
 
 
 # -------------------------------------------------------------------------------------- tables
@@ -279,6 +288,7 @@ def summarise_metrics(
     song_splits: Mapping[str, Any],
     synthetic_labels: pd.DataFrame,
     params: Mapping[str, Any],
+    arms: Mapping[str, Any],
 ) -> tuple[pd.DataFrame, str]:
     """One tidy table (CSV) and one markdown report of every number the run produced.
 
@@ -286,7 +296,7 @@ def summarise_metrics(
     and the dataset counts. The markdown puts the test metrics in one row per model and target.
     """
     decimals = int(params.get("decimals", 3))
-    model_order = params["style"].get("model_order", [])
+    model_order = list(arms)
     gan_labels = params.get("gan_quality_labels", {})
     metric_rows = _metric_rows(test_metrics, model_order)
     gan_rows = [

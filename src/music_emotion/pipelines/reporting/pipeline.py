@@ -1,9 +1,8 @@
 """`reporting`: the other pipelines' outputs -> figures, `metrics_summary` (markdown + CSV), `report_archive`."""
 
-import warnings
-
 from kedro.pipeline import Node, Pipeline
 
+from music_emotion.arms import Arm
 from music_emotion.pipelines.reporting.nodes import (
     build_report_archive,
     plot_augmented_dataset_comparison,
@@ -14,6 +13,12 @@ from music_emotion.pipelines.reporting.nodes import (
     plot_va_space_comparison,
     plot_vit_training_curves,
     summarise_metrics,
+)
+from music_emotion.pipelines.vit_training.pipeline import (
+    SINGLE_SPLIT_OUTPUTS,
+    arm_output,
+    configured_arms,
+    cross_namespace_node,
 )
 
 FIGURES = (
@@ -26,24 +31,36 @@ FIGURES = (
     "va_space_comparison",
 )
 
-# What `report_archive` holds: catalog entries, never whatever lies in a folder.
+# What `report_archive` holds besides every arm's fitted model and history: catalog entries, never
+# whatever lies in a folder. A reviewer who gets only the zip sees the whole result.
 ARCHIVE_CONTENTS = (
     *FIGURES,
     "metrics_summary",
     "metrics_summary_table",
     "test_metrics",
     "test_predictions",
+    "song_splits",
+    "extraction_report",
     "gan_quality",
     "gan_history",
-    "real_only.vit_history",
-    "augmented.vit_history",
     "generator",
-    "real_only.vit_model",
-    "augmented.vit_model",
+    "discriminator",
 )
 
 
+def archive_contents(arms: dict[str, Arm]) -> list[str]:
+    """Every catalog entry the archive holds: the fixed ones + each arm's fitted model (and ViT history)."""
+    per_arm = []
+    for arm in arms.values():
+        per_arm.append(f"{arm.name}.{arm_output(arm, SINGLE_SPLIT_OUTPUTS)}")
+        if arm.is_vit:
+            per_arm.append(f"{arm.name}.{SINGLE_SPLIT_OUTPUTS['history']}")
+    return [*ARCHIVE_CONTENTS, *per_arm]
+
+
 def create_pipeline(**kwargs) -> Pipeline:
+    arms = configured_arms()
+    vit_arms = [arm for arm in arms.values() if arm.is_vit]
     return Pipeline(
         [
             Node(
@@ -77,44 +94,38 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="augmented_dataset_comparison",
                 name="plot_augmented_dataset_comparison",
             ),
-            _cross_namespace_node(
+            cross_namespace_node(
                 plot_vit_training_curves,
-                inputs=["real_only.vit_history", "augmented.vit_history", "params:reporting"],
+                inputs={"params": "params:reporting", "arms": "params:arms",
+                        **{arm.name: f"{arm.name}.{SINGLE_SPLIT_OUTPUTS['history']}" for arm in vit_arms}},
                 outputs="vit_training_curves",
                 name="plot_vit_training_curves",
             ),
             Node(
                 plot_prediction_scatter,
-                inputs=["test_predictions", "params:reporting"],
+                inputs=["test_predictions", "params:reporting", "params:arms"],
                 outputs="prediction_scatter",
                 name="plot_prediction_scatter",
             ),
             Node(
                 plot_va_space_comparison,
-                inputs=["test_predictions", "params:reporting"],
+                inputs=["test_predictions", "params:reporting", "params:arms"],
                 outputs="va_space_comparison",
                 name="plot_va_space_comparison",
             ),
             Node(
                 summarise_metrics,
-                inputs=["test_metrics", "gan_quality", "song_splits", "synthetic_labels", "params:reporting"],
+                inputs=["test_metrics", "gan_quality", "song_splits", "synthetic_labels", "params:reporting",
+                        "params:arms"],
                 outputs=["metrics_summary_table", "metrics_summary"],
                 name="summarise_metrics",
             ),
-            _cross_namespace_node(
+            cross_namespace_node(
                 build_report_archive,
                 # keyword = catalog name with "." as "__" (the node turns it back into the member path)
-                inputs={name.replace(".", "__"): name for name in ARCHIVE_CONTENTS},
+                inputs={name.replace(".", "__"): name for name in archive_contents(arms)},
                 outputs="report_archive",
                 name="build_report_archive",
             ),
         ]
     )
-
-
-def _cross_namespace_node(func, **kwargs) -> Node:
-    """A top-level node that reads namespaced outputs (`real_only.vit_history`) on purpose: Kedro's
-    warning about dotted dataset names is silenced for this node only."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="One or more dataset names contain")
-        return Node(func, **kwargs)
