@@ -5,9 +5,9 @@ from __future__ import annotations
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
-# Pipelines that are not part of the default end-to-end run: `demo_data` writes the
+# Pipelines that are not part of the default end-to-end run: `experiment` (folds x seeds x arms, long), `demo_data` writes the
 # synthetic demo dataset, `inference` predicts the user's own audio files.
-_NOT_IN_DEFAULT = ("demo_data", "inference")
+_NOT_IN_DEFAULT = ("demo_data", "inference", "experiment")
 
 
 def register_pipelines() -> dict[str, Pipeline]:

@@ -43,3 +43,26 @@ def targets_for_ids(emotion_labels: pd.DataFrame, ids: Sequence[Any], split: str
     if not np.isfinite(targets).all():
         raise ValueError(f"emotion_labels has NaN/inf valence or arousal for {split} songs; re-run data_processing")
     return targets
+
+
+def song_strata(labels: pd.DataFrame, stratify: str, parameter: str) -> np.ndarray:
+    """Stratum per row of `labels`: the valence/arousal quadrant 0-3 (`quadrant`), so every split and fold
+    spans the emotion plane, or one stratum for all (`none`)."""
+    if stratify == "quadrant":
+        return (labels["valence"].to_numpy() >= 0).astype(int) * 2 + (labels["arousal"].to_numpy() >= 0).astype(int)
+    if stratify == "none":
+        return np.zeros(len(labels), dtype=int)
+    raise ValueError(f"{parameter} must be 'quadrant' or 'none', got {stratify!r}")
+
+
+def deal_by_stratum(
+    ids: np.ndarray, strata: np.ndarray, fractions: Mapping[str, float], rng: np.random.Generator
+) -> dict[str, list]:
+    """Shuffle songs within each stratum, then deal them one by one to whichever part is furthest below its
+    fraction: every part gets its share of every stratum, deterministically for a given generator."""
+    order = np.concatenate([rng.permutation(ids[strata == s]) for s in np.unique(strata)])
+    assigned: dict[str, list] = {name: [] for name in fractions}
+    for position, song_id in enumerate(order, start=1):
+        deficit = {name: fractions[name] * position - len(assigned[name]) for name in fractions}
+        assigned[max(fractions, key=lambda name: deficit[name])].append(song_id.item() if hasattr(song_id, "item") else song_id)
+    return assigned

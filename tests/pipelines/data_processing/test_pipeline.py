@@ -54,7 +54,7 @@ def test_pipeline_runs_on_a_deam_layout(tmp_path):
     catalog["params:data_processing"] = {
         "extraction": {"sample_rate": 8000, "duration": 3.0, "n_fft": 512, "hop_length": 256, "n_mels": 16},
         "n_jobs": 2}
-    catalog["params:data_processing.split"] = {"fractions": {"train": 0.5, "val": 0.25, "test": 0.25}}
+    catalog["params:data_processing.split"] = {"fractions": {"train": 0.5, "val": 0.25, "test": 0.25}, "stratify": "quadrant"}
 
     SequentialRunner().run(create_pipeline(), catalog)
 

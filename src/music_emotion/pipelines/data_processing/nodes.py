@@ -17,7 +17,7 @@ import pandas as pd
 from music_emotion.audio import MelConfig, extract_many
 from music_emotion.runtime import show_progress
 from music_emotion.spectrograms import SpectrogramSet
-from music_emotion.splits import SPLITS
+from music_emotion.splits import SPLITS, deal_by_stratum, song_strata
 
 logger = logging.getLogger(__name__)
 
@@ -161,11 +161,6 @@ def build_extraction_report(annotation_issues: pd.DataFrame, extraction_log: pd.
     return report.reindex(columns=REPORT_COLUMNS)
 
 
-def _stratum(valence: np.ndarray, arousal: np.ndarray) -> np.ndarray:
-    """Valence/arousal quadrant 0-3, so every split spans the emotion plane."""
-    return (valence >= 0).astype(int) * 2 + (arousal >= 0).astype(int)
-
-
 def split_songs(
     mel_spectrograms: SpectrogramSet, emotion_labels: pd.DataFrame, params: dict[str, Any], seed: int
 ) -> dict[str, Any]:
@@ -182,19 +177,11 @@ def split_songs(
     if len(labels) < len(SPLITS):
         raise ValueError(f"Only {len(labels)} song(s) have both audio and labels: too few for a train/val/test split")
     ids = labels.index.to_numpy()
-    rng = np.random.default_rng(seed)
-    if params.get("stratify", "quadrant") == "quadrant":
-        strata = _stratum(labels["valence"].to_numpy(), labels["arousal"].to_numpy())
-    else:
-        strata = np.zeros(len(ids), dtype=int)
-    order = np.concatenate([rng.permutation(ids[strata == s]) for s in np.unique(strata)])
-    assigned: dict[str, list[int]] = {name: [] for name in SPLITS}
-    for position, song_id in enumerate(order, start=1):
-        deficit = {name: fractions[name] * position - len(assigned[name]) for name in SPLITS}
-        assigned[max(SPLITS, key=lambda name: deficit[name])].append(int(song_id))
+    strata = song_strata(labels, params["stratify"], "data_processing.split.stratify")
+    assigned = deal_by_stratum(ids, strata, fractions, np.random.default_rng(seed))
     for name in SPLITS:
         if not assigned[name]:
             raise ValueError(f"The '{name}' split is empty with {len(ids)} songs and fractions {fractions}")
     logger.info("Split by song: %s", {name: len(v) for name, v in assigned.items()})
     return {**{name: sorted(v) for name, v in assigned.items()}, "seed": int(seed), "fractions": fractions,
-            "stratify": params.get("stratify", "quadrant")}
+            "stratify": params["stratify"]}

@@ -346,3 +346,30 @@ def va_space_figure(predictions: pd.DataFrame, style: Mapping[str, Any], dpi: in
         ax.legend(fontsize=7, loc="lower right")
     figure.suptitle("Test songs in the valence/arousal plane (lines join a song's true and predicted point)")
     return figure
+
+
+# ----------------------------------------------------------------------------- experiment
+def experiment_deltas_figure(comparison: pd.DataFrame, style: Mapping[str, Any], dpi: int, metric: str = "ccc") -> Figure:
+    """Each arm minus the reference arm (mean paired difference over folds x seeds, 95 % paired-bootstrap CI
+    over songs), one row per arm, one panel per target, with the zero line: a bar crossing zero = no evidence."""
+    rows = comparison[comparison["metric"] == metric]
+    arms = order_models(rows["arm"].unique().tolist(), style)
+    figure = new_figure(5.2 * len(TARGETS), 0.9 + 0.55 * max(1, len(arms)), dpi)
+    axes = figure.subplots(1, len(TARGETS), squeeze=False, sharey=True)[0]
+    for ax, target in zip(axes, TARGETS, strict=True):
+        for position, arm in enumerate(arms):
+            row = rows[(rows["arm"] == arm) & (rows["target"] == target)].iloc[0]
+            colour = model_colour(arm, style)
+            ax.errorbar(row["mean_difference"], position, xerr=[[row["mean_difference"] - row["ci_low"]],
+                                                               [row["ci_high"] - row["mean_difference"]]],
+                        fmt="o", color=colour, capsize=4, lw=1.6)
+            ax.annotate(f"p = {row['p_value']:.2g}", (row["mean_difference"], position), xytext=(0, 7),
+                        textcoords="offset points", ha="center", fontsize=8)
+        ax.axvline(0.0, color="black", lw=1, ls="--")
+        ax.set_yticks(range(len(arms)), [model_label(a, style) for a in arms])
+        ax.set_ylim(-0.7, len(arms) - 0.3)
+        ax.set_xlabel(f"{target} {metric.upper()} difference vs {rows['reference'].iloc[0]} (95 % CI)")
+        ax.set_title(target)
+        ax.grid(axis="x", alpha=0.3)
+    figure.suptitle(f"Paired differences over {int(rows['n_units'].max())} folds x seeds (left of 0 = worse)")
+    return figure

@@ -161,6 +161,15 @@ def plot_vit_training_curves(params: Mapping[str, Any], arms: Mapping[str, Any],
     return figures.vit_training_curves_figure(histories, _style(params, arms), dpi=int(params["dpi"]))
 
 
+def plot_experiment_deltas(
+    experiment_comparison: pd.DataFrame, params: Mapping[str, Any], arms: Mapping[str, Any]
+) -> Figure:
+    """Every arm's paired CCC difference from the reference arm, with its CI and p-value."""
+    _require_columns(experiment_comparison, ["arm", "target", "metric", "mean_difference", "ci_low", "ci_high",
+                                             "p_value"], "experiment_comparison", "experiment")
+    return figures.experiment_deltas_figure(experiment_comparison, _style(params, arms), dpi=int(params["dpi"]))
+
+
 def _checked_predictions(test_predictions: pd.DataFrame) -> pd.DataFrame:
     _require_columns(test_predictions, PREDICTION_COLUMNS, "test_predictions", "vit_training")
     if test_predictions.empty:

@@ -48,11 +48,12 @@ def arm_pipeline(
     synthetic: tuple[str, str] = SYNTHETIC_INPUTS,
     outputs: Mapping[str, str] = SINGLE_SPLIT_OUTPUTS,
     namespace: str | None = None,
+    vit_params: str = "params:vit_training",
 ) -> Pipeline:
     """The nodes that fit one arm on `splits`, in the namespace `<namespace>.<arm>` (or `<arm>`)."""
     shared = {"mel_spectrograms": "mel_spectrograms", "emotion_labels": "emotion_labels", "song_splits": splits}
     if arm.is_vit:
-        inputs = {**shared, "arm": f"params:arms.{arm.name}", "params": "params:vit_training", "seed": seed,
+        inputs = {**shared, "arm": f"params:arms.{arm.name}", "params": vit_params, "seed": seed,
                   "device": "params:device"}
         if arm.synthetic:
             inputs.update(zip(SYNTHETIC_INPUTS, synthetic, strict=True))

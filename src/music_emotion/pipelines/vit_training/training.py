@@ -16,7 +16,7 @@ import logging
 import math
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,7 @@ from torch import nn
 
 from music_emotion import metrics
 from music_emotion.augment import MixupConfig, SpecAugmentConfig, apply_augmentations
+from music_emotion.config import from_section
 from music_emotion.models.song_prediction import cut_windows, predict_songs
 from music_emotion.runtime import autocast, progress_bar
 from music_emotion.windows import random_crop_starts
@@ -36,7 +37,7 @@ logger = logging.getLogger(__name__)
 HISTORY_COLUMNS = [
     "epoch", "step", "train_loss", "val_loss",
     "val_mae_valence", "val_mae_arousal", "val_ccc_valence", "val_ccc_arousal", "val_ccc_mean",
-    "lr", "is_best", "train_windows_per_s",
+    "lr", "is_best", "train_windows_per_s", "seconds",
 ]  # fmt: skip
 
 
@@ -62,14 +63,7 @@ class TrainingConfig:
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> TrainingConfig:
-        names = {f.name for f in fields(cls)}
-        unknown, missing = sorted(set(params) - names), sorted(names - set(params))
-        if unknown or missing:
-            raise ValueError(
-                f"vit_training.training: unknown key(s) {unknown}, missing key(s) {missing} "
-                "(every key and its default is in conf/base/parameters_vit_training.yml)"
-            )
-        config = cls(**params)
+        config = from_section(cls, params, "vit_training.training", "conf/base/parameters_vit_training.yml")
         if config.epochs < 1 or config.batch_size < 1 or config.eval_batch_size < 1:
             raise ValueError("vit_training.training: epochs, batch_size and eval_batch_size must be >= 1")
         if config.budget not in ("epochs", "steps"):
@@ -237,6 +231,7 @@ def train_regressor(
     )
 
     best_ccc, best_epoch, best_state, step = -math.inf, 0, None, 0
+    run_started = time.perf_counter()
     history: list[dict[str, Any]] = []
     bar = progress_bar(total=config.epochs * steps_per_epoch, desc=f"ViT {run_name}", unit="step")
     for epoch in range(1, config.epochs + 1):
@@ -285,6 +280,7 @@ def train_regressor(
             row[f"val_mae_{target}"] = metrics.mae(val.targets[:, t], val_pred[:, t])
             row[f"val_ccc_{target}"] = metrics.ccc(val.targets[:, t], val_pred[:, t])
         row["val_ccc_mean"] = float(np.mean([row[f"val_ccc_{t}"] for t in metrics.TARGETS]))
+        row["seconds"] = time.perf_counter() - run_started  # training + validation so far
         if not np.isfinite(row["val_loss"]):
             raise FloatingPointError(f"[{run_name}] validation predictions are NaN/inf after epoch {epoch}")
 

@@ -1,0 +1,114 @@
+"""`experiment`: k song folds x n seeds, each a namespaced copy of one template, then one aggregation.
+
+One unit (namespace `seed<s>_fold<f>`) = that fold's `song_splits` and seed -> the fold's GAN (when an arm
+trains on synthetic samples) -> every arm, fitted by the same node functions as the single-split run ->
+`evaluate_fold`. Units share nothing they fit, so `--runner ParallelRunner` runs them side by side.
+Folds and seeds come from `experiment.n_folds` / `n_seeds`, arms from `experiment.arms` (null = all).
+"""
+
+from __future__ import annotations
+
+import functools
+
+from kedro.pipeline import Node, Pipeline
+
+from music_emotion.arms import Arm
+from music_emotion.pipelines.experiment.nodes import (
+    aggregate_experiment,
+    assign_folds,
+    evaluate_fold,
+    experiment_parameters,
+    fold_splits,
+    summarise_experiment,
+)
+from music_emotion.pipelines.gan_augmentation.nodes import (
+    generate_synthetic_spectrograms,
+    train_gan,
+)
+from music_emotion.pipelines.reporting.nodes import build_report_archive, plot_experiment_deltas
+from music_emotion.pipelines.vit_training.pipeline import (
+    arm_pipeline,
+    configured_arms,
+    cross_namespace_node,
+)
+from music_emotion.run_parameters import run_parameters
+
+UNIT_OUTPUTS = {"model": "model", "history": "history", "baseline": "model"}
+ARCHIVE = ("experiment_folds", "experiment_predictions", "experiment_metrics", "experiment_comparison",
+           "experiment_summary", "experiment_deltas_plot")
+
+
+def unit_name(seed_index: int, fold: int) -> str:
+    return f"seed{seed_index}_fold{fold}"
+
+
+def _bound(func, **bound):
+    """`func` with some arguments fixed (fold, seed index), keeping its name for Kedro and kedro-viz."""
+    return functools.update_wrapper(functools.partial(func, **bound), func)
+
+
+def unit_pipeline(seed_index: int, fold: int, arms: dict[str, Arm]) -> Pipeline:
+    """One fold x seed from one template: its splits and seed, its GAN if an arm needs one, every arm, its
+    evaluation; namespaced `seed<s>_fold<f>` (collapsed per unit in kedro-viz)."""
+    synthetic = ("synthetic_spectrograms", "synthetic_labels")
+    template = [Node(_bound(fold_splits, seed_index=seed_index, fold=fold), inputs="experiment_folds",
+                     outputs=["song_splits", "seed"], name="fold_splits")]
+    if any(arm.synthetic for arm in arms.values()):
+        template += [
+            Node(train_gan, inputs=["mel_spectrograms", "emotion_labels", "song_splits", "experiment_gan_augmentation",
+                                    "seed", "params:device"],
+                 outputs=["generator", "discriminator", "gan_history"], name="train_gan"),
+            Node(generate_synthetic_spectrograms,
+                 inputs=["generator", "emotion_labels", "song_splits", "params:gan_augmentation.generation", "seed",
+                         "params:device"],
+                 outputs=list(synthetic), name="generate_synthetic_spectrograms"),
+        ]
+    fitted = {}
+    for arm in arms.values():
+        template += arm_pipeline(arm, "song_splits", "seed", synthetic, UNIT_OUTPUTS,
+                                 vit_params="experiment_vit_training").nodes
+        fitted[f"model__{arm.name}"] = f"{arm.name}.model"
+        if arm.is_vit:
+            fitted[f"history__{arm.name}"] = f"{arm.name}.history"
+    template.append(cross_namespace_node(
+        evaluate_fold,
+        inputs={"mel_spectrograms": "mel_spectrograms", "emotion_labels": "emotion_labels", "song_splits": "song_splits",
+                "params": "experiment_vit_training", "seed": "seed", "device": "params:device", **fitted},
+        outputs=["predictions", "facts"], name="evaluate_fold",
+    ))
+    template = Pipeline(template)
+    parameters = {name for name in template.inputs() if name.startswith("params:")}
+    return Pipeline(template, namespace=unit_name(seed_index, fold),
+                    inputs={"experiment_folds", "mel_spectrograms", "emotion_labels", "experiment_vit_training",
+                            "experiment_gan_augmentation"}, parameters=parameters,
+                    tags=["experiment"])
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    params = run_parameters()
+    experiment = params.get("experiment", {})
+    arms = configured_arms("experiment.arms")
+    units = [(s, f) for s in range(int(experiment.get("n_seeds", 1))) for f in range(int(experiment.get("n_folds", 5)))]
+    folds = Node(assign_folds, inputs=["mel_spectrograms", "emotion_labels", "params:experiment", "params:seed",
+                                       "params:vit_training.training.batch_size",
+                                       "params:gan_augmentation.training.batch_size"],
+                 outputs="experiment_folds", name="assign_folds")
+    settings = Node(experiment_parameters,
+                    inputs=["params:vit_training", "params:gan_augmentation", "params:experiment"],
+                    outputs=["experiment_vit_training", "experiment_gan_augmentation"], name="experiment_parameters")
+    tables = {}
+    for s, f in units:
+        tables[f"predictions__{unit_name(s, f)}"] = f"{unit_name(s, f)}.predictions"
+        tables[f"facts__{unit_name(s, f)}"] = f"{unit_name(s, f)}.facts"
+    aggregate = cross_namespace_node(
+        aggregate_experiment, inputs={"params": "params:experiment", **tables},
+        outputs=["experiment_predictions", "experiment_metrics", "experiment_comparison"], name="aggregate_experiment")
+    report = [
+        Node(summarise_experiment, inputs=["experiment_comparison", "experiment_metrics", "params:experiment"],
+             outputs="experiment_summary", name="summarise_experiment"),
+        Node(plot_experiment_deltas, inputs=["experiment_comparison", "params:reporting", "params:arms"],
+             outputs="experiment_deltas_plot", name="plot_experiment_deltas"),
+        Node(build_report_archive, inputs={name: name for name in ARCHIVE}, outputs="experiment_archive",
+             name="build_experiment_archive"),
+    ]
+    return Pipeline([settings, folds, *(unit_pipeline(s, f, arms) for s, f in units), aggregate, *report])

@@ -1,0 +1,194 @@
+"""experiment: folds partition the songs, nothing fitted in a fold sees its test songs, and the paired
+comparison finds a built-in gain and no difference between identical arms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.runner import SequentialRunner
+
+from music_emotion import run_parameters
+from music_emotion.pipelines.experiment import create_pipeline
+from music_emotion.pipelines.experiment.nodes import (
+    aggregate_experiment,
+    assign_folds,
+    fold_splits,
+    verdict,
+)
+from music_emotion.pipelines.experiment.statistics import corrected_resampled_t_test
+from music_emotion.spectrograms import SpectrogramSet
+from tests.catalog_config import catalog_entries_for
+from tests.conf_params import parameters
+from tests.pipelines.gan_augmentation.conftest import TINY_OVERRIDES as GAN_OVERRIDES
+from tests.pipelines.vit_training.conftest import TINY_OVERRIDES as VIT_OVERRIDES
+from tests.pipelines.vit_training.conftest import brightness_spectrograms
+
+
+class KeptMemoryDataset(MemoryDataset):
+    """A MemoryDataset the runner does not release, so the test can inspect every fold's fitted models."""
+
+    def _release(self) -> None:
+        pass
+
+
+EXPERIMENT = parameters("experiment", n_folds=3, n_seeds=1, n_resamples=200)
+
+
+def corpus(n: int = 60, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    ids = list(range(100, 100 + n))
+    targets = rng.uniform(-1, 1, size=(n, 2)).astype(np.float32)
+    extraction = {"sample_rate": 22050, "hop_length": 512, "n_mels": 16, "top_db": 80.0, "ref": "max"}
+    mel = SpectrogramSet(ids=ids, values=brightness_spectrograms(targets, seed + 1), meta={"extraction": extraction})
+    labels = pd.DataFrame({"song_id": ids, "valence": targets[:, 0], "arousal": targets[:, 1]})
+    return mel, labels
+
+
+@pytest.mark.parametrize("n_seeds", [1, 2])
+def test_folds_partition_the_songs_and_keep_val_and_test_apart(n_seeds):
+    mel, labels = corpus()
+    folds = assign_folds(mel, labels, {**EXPERIMENT, "n_seeds": n_seeds}, 42, 8, 8)
+    for seed_index in range(n_seeds):
+        test = folds[(folds.seed_index == seed_index) & (folds.part == "test")]
+        assert sorted(test["song_id"]) == sorted(mel.ids)  # each song in exactly one test fold
+        for fold in range(3):
+            splits, seed = fold_splits(folds, seed_index, fold)
+            assert seed == 42 + seed_index
+            assert not set(splits["train"]) & set(splits["val"]) and not set(splits["train"]) & set(splits["test"])
+            assert set(splits["train"]) | set(splits["val"]) | set(splits["test"]) == set(mel.ids)
+    if n_seeds == 2:  # another seed reshuffles the folds
+        first, second = (folds[(folds.seed_index == s) & (folds.fold == 0) & (folds.part == "test")] for s in (0, 1))
+        assert set(first.song_id) != set(second.song_id)
+
+
+def test_too_many_folds_for_a_quadrant_or_a_batch_is_a_clear_error():
+    mel, labels = corpus(24)
+    with pytest.raises(ValueError, match="experiment.n_folds = 20 is larger than"):
+        assign_folds(mel, labels, {**EXPERIMENT, "n_folds": 20}, 42, 8, 8)
+    with pytest.raises(ValueError, match="vit_training.training.batch_size = 64"):
+        assign_folds(mel, labels, EXPERIMENT, 42, 64, 8)
+
+
+def predictions_with(arms: dict[str, np.ndarray], y: np.ndarray, folds: np.ndarray, seed: int = 42) -> dict:
+    """Per-fold prediction and facts tables, as `evaluate_fold` writes them, for arms given as (n, 2) arrays."""
+    tables = {}
+    for fold in np.unique(folds):
+        rows = folds == fold
+        frames = [pd.DataFrame({"song_id": np.flatnonzero(rows), "fold": fold, "seed": seed, "arm": arm,
+                                "valence_true": y[rows, 0], "arousal_true": y[rows, 1],
+                                "valence_pred": pred[rows, 0], "arousal_pred": pred[rows, 1]})
+                  for arm, pred in arms.items()]
+        tables[f"predictions__u{fold}"] = pd.concat(frames, ignore_index=True)
+        tables[f"facts__u{fold}"] = pd.DataFrame([{"arm": arm, "fold": fold, "seed": seed, "epochs": 1, "steps": 1,
+                                                   "seconds": 0.0, "n_train_songs": int((~rows).sum()),
+                                                   "n_test_songs": int(rows.sum())} for arm in arms])
+    return tables
+
+
+def test_an_arm_built_to_be_better_wins_and_an_identical_arm_ties():
+    rng = np.random.default_rng(0)
+    y = rng.uniform(-1, 1, size=(200, 2))
+    real_only = y + rng.normal(0, 0.6, size=y.shape)
+    oracle = y + rng.normal(0, 0.1, size=y.shape)  # "given the true labels as a feature"
+    tables = predictions_with({"real_only": real_only, "oracle": oracle, "twin": real_only.copy()}, y,
+                              np.arange(200) % 5)
+    predictions, metrics, comparison = aggregate_experiment(EXPERIMENT, **tables)
+    assert len(predictions) == 600 and set(metrics["fold"]) == {0, 1, 2, 3, 4, "pooled"}
+    ccc = comparison[comparison.metric == "ccc"].set_index(["arm", "target"])
+    for target in ("valence", "arousal"):
+        better = ccc.loc[("oracle", target)]
+        assert better["mean_difference"] > 0.2 and better["ci_low"] > 0 and better["p_value"] < 0.01
+        twin = ccc.loc[("twin", target)]
+        assert twin["mean_difference"] == 0 and twin["ci_low"] == twin["ci_high"] == 0 and twin["p_value"] == 1
+    assert "evidence of a gain" in verdict(ccc.loc[("oracle", "valence")].to_dict() | {
+        "arm": "oracle", "target": "valence"}, 0.05)
+    assert "no evidence" in verdict(ccc.loc[("twin", "valence")].to_dict() | {"arm": "twin", "target": "valence"}, 0.05)
+
+
+def test_a_fold_with_missing_predictions_is_reported_not_dropped():
+    rng = np.random.default_rng(0)
+    y = rng.uniform(-1, 1, size=(50, 2))
+    tables = predictions_with({"real_only": y, "gan": y}, y, np.arange(50) % 5)
+    tables["predictions__u3"] = tables["predictions__u3"][tables["predictions__u3"].arm != "gan"]
+    with pytest.raises(ValueError, match="missing or non-finite predictions"):
+        aggregate_experiment(EXPERIMENT, **tables)
+
+
+def test_corrected_t_test_is_wider_than_the_naive_one():
+    d = np.array([0.02, 0.03, 0.01, 0.04, 0.02, 0.03, 0.00, 0.05, 0.01, 0.02])
+    t_naive, _ = corrected_resampled_t_test(d, 0.0)
+    t, p = corrected_resampled_t_test(d, 0.25)  # 5 folds: test/train = 1/4
+    assert t == pytest.approx(d.mean() / np.sqrt((1 / 10 + 0.25) * d.var(ddof=1)))
+    assert 0 < t < t_naive and 0 < p < 1
+
+
+@pytest.fixture
+def tiny_experiment(monkeypatch, tmp_path):
+    """The experiment pipeline for 3 folds x 1 seed and arms ridge, real_only and gan, with tiny models."""
+    params = dict(run_parameters.run_parameters())
+    params.update(experiment={**EXPERIMENT, "arms": ["ridge", "real_only", "gan"]})
+    monkeypatch.setitem(run_parameters._current, "parameters", params)
+    pipeline = create_pipeline()
+    values = {
+        "params:vit_training": parameters("vit_training", **VIT_OVERRIDES),
+        "params:gan_augmentation": parameters("gan_augmentation", **GAN_OVERRIDES),
+        "params:experiment": params["experiment"], "params:seed": 42, "params:device": "cpu",
+        "params:reporting": parameters("reporting"), "params:arms": parameters("arms"),
+        **{f"params:arms.{name}": spec for name, spec in parameters("arms").items()},
+    }
+    values["params:vit_training.baselines.ridge"] = values["params:vit_training"]["baselines"]["ridge"]
+    values["params:vit_training.training.batch_size"] = values["params:vit_training"]["training"]["batch_size"]
+    values["params:gan_augmentation.training.batch_size"] = values["params:gan_augmentation"]["training"]["batch_size"]
+    values["params:gan_augmentation.generation"] = values["params:gan_augmentation"]["generation"]
+
+    def run(mel, labels, root):
+        catalog = DataCatalog.from_config(catalog_entries_for(pipeline, root=root))
+        for name, value in {**values, "mel_spectrograms": mel, "emotion_labels": labels}.items():
+            catalog[name] = MemoryDataset(value, copy_mode="assign")
+        for name in pipeline.all_outputs():  # keep every fold's fitted models for inspection
+            if name not in catalog:
+                catalog[name] = KeptMemoryDataset(copy_mode="assign")
+        SequentialRunner().run(pipeline, catalog)
+        return catalog
+
+    return pipeline, run
+
+
+def test_experiment_runs_every_fold_and_arm_and_never_fits_on_a_test_song(tiny_experiment, tmp_path):
+    """Poison fold 0's test songs: every model fitted in fold 0 (GAN, ridge, ViT incl. its normalisation)
+    must come out bit-identical, and the poisoned songs must show up only in fold 0's predictions."""
+    pipeline, run = tiny_experiment
+    torch.set_num_threads(1)
+    mel, labels = corpus(36)
+    clean = run(mel, labels, tmp_path / "clean")
+    comparison = clean.load("experiment_comparison")
+    assert set(comparison["arm"]) == {"ridge", "gan"} and set(comparison["reference"]) == {"real_only"}
+    predictions = clean.load("experiment_predictions")
+    assert sorted(predictions.loc[predictions.arm == "gan", "song_id"]) == sorted(mel.ids)
+    assert clean.load("experiment_summary").count(" vs real_only: ") == 4  # 2 arms x 2 targets
+    assert (tmp_path / "clean" / "08_reporting" / "experiment_deltas_plot.png").is_dir()
+
+    test_ids = clean.load("seed0_fold0.song_splits")["test"]
+    poisoned_values = np.array(mel.values)
+    poisoned_values[mel.indices_of(test_ids)] = np.random.default_rng(9).uniform(-80, 0, (len(test_ids), 16, 40))
+    poisoned = run(SpectrogramSet(mel.ids, poisoned_values, mel.meta), labels, tmp_path / "poisoned")
+    for name in ("seed0_fold0.generator", "seed0_fold0.real_only.model", "seed0_fold0.gan.model"):
+        for key, tensor in clean.load(name).state_dict().items():
+            assert torch.equal(tensor, poisoned.load(name).state_dict()[key]), f"{name}: {key} changed"
+    assert clean.load("seed0_fold0.ridge.model") == poisoned.load("seed0_fold0.ridge.model")
+    assert clean.load("seed0_fold0.real_only.model").config["input"]["db_mean"] == \
+        poisoned.load("seed0_fold0.real_only.model").config["input"]["db_mean"]
+    # ... while folds that train on those songs do change
+    assert clean.load("seed0_fold1.ridge.model") != poisoned.load("seed0_fold1.ridge.model")
+
+
+def test_progress_names_the_fold_and_arm_of_every_fitting_node():
+    from music_emotion.progress import unit_and_step
+
+    assert unit_and_step("seed0_fold3.gan.train_vit") == ("seed0_fold3", "gan")
+    assert unit_and_step("seed1_fold0.train_gan") == ("seed1_fold0", "GAN")
+    assert unit_and_step("seed0_fold0.ridge.fit_ridge_baseline") == ("seed0_fold0", "ridge")
+    assert unit_and_step("seed0_fold0.evaluate_fold") is None and unit_and_step("real_only.train_vit") is None
