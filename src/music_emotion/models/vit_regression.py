@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from music_emotion.config import from_section
 from music_emotion.models.backbone_loading import image_normalisation, load_vit_backbone
 from music_emotion.models.base import PretrainedModelMixin
 
@@ -61,14 +62,7 @@ class ViTModelParams:
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> ViTModelParams:
-        names = {f.name for f in fields(cls)}
-        unknown, missing = sorted(set(params) - names), sorted(names - set(params))
-        if unknown or missing:
-            raise ValueError(
-                f"vit_training.model: unknown key(s) {unknown}, missing key(s) {missing} "
-                "(every key and its default is in conf/base/parameters_vit_training.yml)"
-            )
-        config = cls(**params)
+        config = from_section(cls, params, "vit_training.model", "conf/base/parameters_vit_training.yml")
         for value, allowed, key in (
             (config.input_mode, INPUT_MODES, "input_mode"),
             (config.normalisation, NORMALISATIONS, "normalisation"),

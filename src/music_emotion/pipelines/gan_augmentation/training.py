@@ -17,7 +17,7 @@ import copy
 import logging
 import math
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from music_emotion.config import from_section
 from music_emotion.models.gan import SpectrogramDiscriminator, SpectrogramGenerator
 from music_emotion.models.song_prediction import cut_windows
 from music_emotion.pipelines.gan_augmentation.diffaugment import check_policy, diff_augment
@@ -63,14 +64,7 @@ class GanTrainingConfig:
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> GanTrainingConfig:
-        names = {f.name for f in fields(cls)}
-        unknown, missing = sorted(set(params) - names), sorted(names - set(params))
-        if unknown or missing:
-            raise ValueError(
-                f"gan_augmentation.training: unknown key(s) {unknown}, missing key(s) {missing} "
-                "(every key and its default is in conf/base/parameters_gan_augmentation.yml)"
-            )
-        config = cls(**params)
+        config = from_section(cls, params, "gan_augmentation.training", "conf/base/parameters_gan_augmentation.yml")
         if config.adversarial_loss not in ADVERSARIAL_LOSSES:
             raise ValueError(f"gan_augmentation.training.adversarial_loss must be one of {ADVERSARIAL_LOSSES}, "
                              f"got {config.adversarial_loss!r}")
