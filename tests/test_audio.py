@@ -109,6 +109,9 @@ def test_extract_many_keeps_input_order_and_drops_failures(tmp_path):
 def test_iter_windows_covers_a_long_file(tmp_path):
     path = write_audio(tmp_path / "long.wav", tone(4.8, 8000, 1), 8000)
     windows = list(iter_windows(path, SMALL))
-    assert [round(start, 3) for start, _, _ in windows] == [0.0, 2.0]  # the 0.8 s tail is under half a window: dropped
-    assert all(spec.shape == (SMALL.n_mels, SMALL.n_frames) for _, spec, _ in windows)
+    assert [round(start, 3) for start, _, _, _ in windows] == [0.0, 2.0]  # the 0.8 s tail is under half a window
+    assert all(spec.shape == (SMALL.n_mels, SMALL.n_frames) for _, spec, _, _ in windows)
+    assert [valid for _, _, _, valid in windows] == [SMALL.n_frames] * 2
+    tail = list(iter_windows(path, SMALL, min_fraction=0.1))[-1]  # kept: padded, with its real frames counted
+    assert tail[2] and tail[3] == SMALL.frames_for(0.8) < SMALL.n_frames
     assert audio_duration(path) == pytest.approx(4.8)

@@ -55,7 +55,8 @@ def test_vit_b16_flops_and_gpu_peaks():
 
     from music_emotion.models.vit_regression import build_vit_regressor
 
-    model = build_vit_regressor(bench_training.vit_model_params("vit-b16", "resize", {}), {}, (-80.0, 0.0))
+    params = bench_training.vit_model_params("vit-b16", "resize")
+    model = build_vit_regressor(params, {}, bench_training.input_normalisation(params), (431, 215))
     gflop = bench_training.vit_flops_per_image(model, 197) / 1e9
     assert 100 < gflop < 110  # ~6 x 86M x 197 + attention
     assert bench_training.gpu_peak_tflops(torch.device("cpu"), None) is None
@@ -71,7 +72,7 @@ def test_memory_benchmark_smoke(tmp_path):
                                   "--out-dir", str(tmp_path)])
     (row,) = document["results"]
     assert row["n_songs"] == 20 and row["peak_rss_mb"] > row["peak_anon_rss_mb"] > 0
-    assert {"real_only.vit_history", "augmented.vit_history", "test_metrics"} <= set(row["outputs"])
+    assert {"real_only.vit_history", "gan.vit_history", "test_metrics"} <= set(row["outputs"])
 
 
 def test_memory_benchmark_feeds_parameters_as_kedro_does():

@@ -11,22 +11,30 @@ from kedro.runner import SequentialRunner
 
 from music_emotion.audio import MelConfig, iter_windows
 from music_emotion.datasets import TorchModelDataset
-from music_emotion.models.vit_regression import build_vit_regressor, predict_spectrograms
+from music_emotion.models.song_prediction import predict_songs
+from music_emotion.models.vit_regression import ViTModelParams, build_vit_regressor
 from music_emotion.pipelines.inference import create_pipeline
 from music_emotion.pipelines.inference.nodes import predict_audio_files, quadrant_of
+from music_emotion.windows import window_starts
 from tests.audio_fixtures import tone, write_audio
+from tests.conf_params import parameters
 
 MEL = MelConfig(sample_rate=8000, duration=2.0, n_fft=512, hop_length=256, n_mels=16)
-PARAMS = {"model": "augmented", "min_window_fraction": 0.5, "batch_size": 4, "files_per_chunk": 2, "n_jobs": 1,
+PARAMS = {"model": "gan", "min_window_fraction": 0.5, "batch_size": 4, "files_per_chunk": 2, "n_jobs": 1,
           "plot": {"figure_size": [5, 5], "max_label_chars": 12}}
 TINY_VIT = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
             "patch_size": 8, "image_size": 32}
 
 
-def tiny_model(mode="resize"):
+WINDOW, STRIDE = 31, 16  # 1 s and 0.5 s at 8 kHz / hop 256
+
+
+def tiny_model(mode="resize", extraction=MEL):
     torch.manual_seed(0)
-    params = {"checkpoint": None, "vit_config": TINY_VIT, "input_mode": mode, "head_hidden_size": 16}
-    return build_vit_regressor(params, MEL.to_dict(), (-80.0, 0.0)).eval()
+    params = ViTModelParams.from_params(parameters("vit_training.model", **{
+        "checkpoint": None, "vit_config": TINY_VIT, "input_mode": mode, "head_hidden_size": 16, "patch_stride": 8}))
+    stats = {"db_mean": -40.0, "db_std": 15.0, "db_range": [-80.0, 0.0], "pad_db": -80.0}
+    return build_vit_regressor(params, extraction.to_dict(), stats, (WINDOW, STRIDE)).eval()
 
 
 @pytest.fixture
@@ -65,30 +73,38 @@ def test_pipeline_reloads_the_model_exactly_and_aggregates_windows(tmp_path, mus
     assert (tmp_path / "va.png").stat().st_size > 0
 
     long_rows = table[table["file"] == "long song.wav"]
-    assert long_rows["segment_start_s"].tolist() == [0.0, 2.0, 4.0]
-    assert long_rows["padded"].tolist() == [False, False, True]
+    chunks = list(iter_windows(music_folder / "long song.wav", MEL))  # 2 s chunks: 2 + 2 + 1.5 s of audio
+    assert [round(c[0], 3) for c in chunks] == [0.0, 2.0, 4.0] and chunks[-1][2]  # last chunk padded
+    # every model window of every chunk, 0.5 s apart, inside the real audio of the last chunk
+    expected_starts = [round(start + f * 256 / 8000, 3) for start, _, _, valid in chunks
+                       for f in window_starts(valid, WINDOW, STRIDE)]
+    assert long_rows["segment_start_s"].tolist() == expected_starts and len(expected_starts) == 8
+    assert not long_rows["padded"].any()
     # exact round trip: the reloaded model gives what the original gives on the same spectrograms
-    spectrograms = np.stack([spec for _, spec, _ in iter_windows(music_folder / "long song.wav", MEL)])
-    expected = predict_spectrograms(model, spectrograms, device="cpu")
-    np.testing.assert_array_equal(long_rows[["valence", "arousal"]].to_numpy(dtype=np.float32), expected)
-    np.testing.assert_allclose(long_rows["file_valence"], expected[:, 0].mean(), rtol=1e-6)
-    np.testing.assert_allclose(long_rows["file_arousal"], expected[:, 1].mean(), rtol=1e-6)
+    spectrograms = np.stack([c[1] for c in chunks])
+    expected = predict_songs(model, spectrograms, np.arange(3), np.array([c[3] for c in chunks]), 4,
+                             torch.device("cpu"))
+    np.testing.assert_array_equal(long_rows[["valence", "arousal"]].to_numpy(dtype=np.float32), expected.windows)
+    np.testing.assert_allclose(long_rows["file_valence"], expected.windows[:, 0].mean(), rtol=1e-6)
+    np.testing.assert_allclose(long_rows["file_arousal"], expected.windows[:, 1].mean(), rtol=1e-6)
+    assert table[["valence", "arousal"]].abs().max().max() <= 1.0  # the documented range, every window
 
     by_file = table.groupby("file")["status"].agg(list).to_dict()
-    assert by_file["short.mp3"] == ["padded"]
-    assert by_file["hifi.flac"] == ["ok"]
+    assert by_file["short.mp3"] == ["padded"]  # 0.8 s: one window, padded and flagged
+    assert by_file["hifi.flac"] == ["ok"] * 3
     assert by_file["broken.mp3"] == ["skipped"]
     assert "not a recognised audio format" in table.loc[table["file"] == "broken.mp3", "reason"].item()
-    assert set(table["model"]) == {"augmented"}
+    assert set(table["model"]) == {"gan"}
 
 
 def test_preprocessing_comes_from_the_model(music_folder):
     """A native-mode model trained on other mel settings gets exactly its own input shape."""
-    model = tiny_model(mode="native")
-    model.config["extraction"] = MelConfig(sample_rate=8000, duration=1.0, n_fft=256, hop_length=128, n_mels=8).to_dict()
+    other = MelConfig(sample_rate=8000, duration=1.0, n_fft=256, hop_length=128, n_mels=8)
+    model = tiny_model(mode="native", extraction=other)
     files = {"hifi": str(music_folder / "hifi.flac")}
     table = predict_audio_files(files, model, PARAMS, "cpu")
-    assert table["segment_start_s"].tolist() == [0.0, 1.0]  # 1 s windows, from the model's config
+    # 1 s chunks of 63 frames (hop 128): windows of 31 frames 16 apart -> 0, 16, 32 in each chunk
+    assert table["segment_start_s"].tolist() == [0.0, 0.256, 0.512, 1.0, 1.256, 1.512]
 
 
 def test_empty_folder_and_all_broken_are_clear_errors(tmp_path):
@@ -124,7 +140,7 @@ def test_va_plot_has_names_and_quadrants():
 
     table = pd.DataFrame({"file": ["a.mp3", "a.mp3", "b.wav", "c.mp3"], "status": ["ok", "ok", "ok", "skipped"],
                           "file_valence": [0.2, 0.2, -0.4, np.nan], "file_arousal": [0.1, 0.1, -0.6, np.nan],
-                          "model": "augmented"})
+                          "model": "gan"})
     figure = plot_va_plane(table, PARAMS["plot"])
     texts = {t.get_text() for t in figure.axes[0].texts}
     assert {"a.mp3", "b.wav", "happy / excited", "calm / relaxed", "sad / depressed", "angry / tense"} <= texts

@@ -1,4 +1,4 @@
-"""Small fake objects in the shapes of the data contracts (CONTEXT.md), for the reporting nodes."""
+"""Small fake objects in the shapes of the data contracts, for the reporting nodes."""
 
 from __future__ import annotations
 
@@ -12,7 +12,13 @@ from music_emotion.metrics import regression_report
 from music_emotion.models.base import PretrainedModelMixin
 from music_emotion.spectrograms import SpectrogramSet
 
-MODELS = ("mean_baseline", "ridge_baseline", "real_only", "augmented")
+MODELS = ("mean", "ridge", "real_only", "gan")
+ARMS = {  # the `arms` map of conf, as the reporting nodes receive it
+    "mean": {"model": "mean_baseline", "label": "mean baseline", "colour": "#8c8c8c"},
+    "ridge": {"model": "ridge_baseline", "label": "ridge", "colour": "#b8860b"},
+    "real_only": {"model": "vit", "label": "ViT, real data only", "colour": "#1f77b4"},
+    "gan": {"model": "vit", "synthetic": True, "label": "ViT, real + GAN", "colour": "#d62728"},
+}
 N_MELS, N_FRAMES = 16, 44
 
 
@@ -94,11 +100,11 @@ def gan_history():
 def _vit_history(offset: float) -> pd.DataFrame:
     epochs = np.arange(1, 5)
     frame = {"epoch": epochs}
-    for split, shift in (("train", 0.0), ("val", 0.05)):
-        frame[f"{split}_loss"] = 0.5 / epochs + shift + offset
-        for target in ("valence", "arousal"):
-            frame[f"{split}_mae_{target}"] = 0.4 / epochs + shift + offset
-            frame[f"{split}_ccc_{target}"] = 0.1 * epochs - shift - offset
+    frame["train_loss"] = 0.5 / epochs + offset
+    frame["val_loss"] = 0.5 / epochs + 0.05 + offset
+    for target in ("valence", "arousal"):
+        frame[f"val_mae_{target}"] = 0.4 / epochs + 0.05 + offset
+        frame[f"val_ccc_{target}"] = 0.1 * epochs - 0.05 - offset
     frame["val_ccc_mean"] = (frame["val_ccc_valence"] + frame["val_ccc_arousal"]) / 2
     frame["lr"] = 1e-4
     frame["is_best"] = [False, False, True, False]
@@ -107,7 +113,7 @@ def _vit_history(offset: float) -> pd.DataFrame:
 
 @pytest.fixture
 def vit_histories():
-    return {"real_only": _vit_history(0.0), "augmented": _vit_history(0.02)}
+    return {"real_only": _vit_history(0.0), "gan": _vit_history(0.02)}
 
 
 @pytest.fixture
@@ -115,7 +121,7 @@ def test_predictions(rng, emotion_labels, song_splits):
     truth = emotion_labels.set_index("song_id").loc[song_splits["test"], ["valence", "arousal"]].to_numpy()
     frames = []
     for k, model in enumerate(MODELS):
-        if model == "mean_baseline":
+        if model == "mean":
             predicted = np.zeros_like(truth) + 0.05
         else:
             predicted = truth * (0.3 + 0.2 * k) + rng.normal(0, 0.2, truth.shape)
@@ -158,10 +164,6 @@ def reporting_params():
         "anchor_radius": 0.5,
         "decimals": 3,
         "style": {
-            "model_order": list(MODELS),
-            "model_colours": {"mean_baseline": "#8c8c8c", "ridge_baseline": "#b8860b",
-                              "real_only": "#1f77b4", "augmented": "#d62728"},
-            "model_labels": {"real_only": "ViT, real data only"},
             "real_colour": "#1f77b4",
             "synthetic_colour": "#ff7f0e",
         },
@@ -172,4 +174,4 @@ def reporting_params():
 @pytest.fixture
 def tiny_models():
     torch.manual_seed(0)
-    return {name: TinyModel({"width": 3}) for name in ("generator", "real_only.vit_model", "augmented.vit_model")}
+    return {name: TinyModel({"width": 3}) for name in ("generator", "discriminator", "real_only.vit_model", "gan.vit_model")}

@@ -22,7 +22,7 @@ from music_emotion.pipelines.reporting.nodes import (
     summarise_metrics,
 )
 
-from .conftest import MODELS
+from .conftest import ARMS, MODELS
 
 
 def _png(figure: Figure) -> bytes:
@@ -128,10 +128,10 @@ def test_augmented_dataset_comparison_shows_expansion(emotion_labels, song_split
 
 
 def test_vit_training_curves_both_models_train_and_val(vit_histories, reporting_params):
-    figure = nodes.plot_vit_training_curves(vit_histories["real_only"], vit_histories["augmented"], reporting_params)
+    figure = nodes.plot_vit_training_curves(reporting_params, ARMS, **vit_histories)
     loss_ax = figure.axes[0]
     colours = {line.get_color() for line in loss_ax.get_lines()}
-    assert colours == {reporting_params["style"]["model_colours"][m] for m in ("real_only", "augmented")}
+    assert colours == {ARMS[m]["colour"] for m in ("real_only", "gan")}
     styles = {line.get_linestyle() for line in loss_ax.get_lines() if line.get_marker() in ("None", "")}
     assert styles == {"-", "--"}
     legend_texts = [t.get_text() for t in figure.legends[0].get_texts()]
@@ -141,10 +141,10 @@ def test_vit_training_curves_both_models_train_and_val(vit_histories, reporting_
 
 def test_prediction_scatter_one_column_per_model_in_order(test_predictions, reporting_params):
     shuffled = test_predictions.sample(frac=1.0, random_state=1)
-    figure = nodes.plot_prediction_scatter(shuffled, reporting_params)
+    figure = nodes.plot_prediction_scatter(shuffled, reporting_params, ARMS)
     assert len(figure.axes) == 2 * len(MODELS)
     first_row = [ax.get_title().splitlines()[0] for ax in figure.axes[: len(MODELS)]]
-    assert first_row[0] == "mean_baseline: valence"
+    assert first_row[0] == "mean baseline: valence"
     assert first_row[2] == "ViT, real data only: valence"
     # each panel's colour is its model's colour
     assert figure.axes[3].collections[0].get_facecolor()[0][:3] == pytest.approx((0xD6 / 255, 0x27 / 255, 0x28 / 255))
@@ -152,16 +152,16 @@ def test_prediction_scatter_one_column_per_model_in_order(test_predictions, repo
 
 def test_prediction_nodes_name_missing_columns(test_predictions, reporting_params):
     with pytest.raises(ValueError, match="'test_predictions' lacks column.*arousal_pred"):
-        nodes.plot_va_space_comparison(test_predictions.drop(columns="arousal_pred"), reporting_params)
+        nodes.plot_va_space_comparison(test_predictions.drop(columns="arousal_pred"), reporting_params, ARMS)
 
 
 def test_va_space_comparison_plots_true_and_predicted_points(test_predictions, reporting_params):
-    figure = nodes.plot_va_space_comparison(test_predictions, reporting_params)
+    figure = nodes.plot_va_space_comparison(test_predictions, reporting_params, ARMS)
     assert len(figure.axes) == len(MODELS)
     ax = figure.axes[-1]
     true_points, predicted_points = ax.collections[:2]
-    augmented = test_predictions[test_predictions["model"] == "augmented"]
-    np.testing.assert_allclose(predicted_points.get_offsets(), augmented[["valence_pred", "arousal_pred"]])
+    gan = test_predictions[test_predictions["model"] == "gan"]
+    np.testing.assert_allclose(predicted_points.get_offsets(), gan[["valence_pred", "arousal_pred"]])
     assert ax.get_xlabel().startswith("valence") and ax.get_ylabel().startswith("arousal")
 
 
@@ -181,12 +181,12 @@ def test_flatten_numeric_handles_any_nesting():
 
 
 def test_summarise_metrics_table_and_markdown(test_metrics, gan_quality, song_splits, synthetic_labels, reporting_params):
-    table, markdown = summarise_metrics(test_metrics, gan_quality, song_splits, synthetic_labels, reporting_params)
+    table, markdown = summarise_metrics(test_metrics, gan_quality, song_splits, synthetic_labels, reporting_params, ARMS)
     metric_rows = table[table["section"] == "test_metrics"]
     assert len(metric_rows) == len(MODELS) * 2 * 5
     assert set(metric_rows["metric"]) == {"ccc", "pearson", "r2", "rmse", "mae"}
-    ridge_ccc = test_metrics["ridge_baseline"]["valence"]["ccc"]
-    row = metric_rows[(metric_rows["name"] == "ridge_baseline") & (metric_rows["target"] == "valence")
+    ridge_ccc = test_metrics["ridge"]["valence"]["ccc"]
+    row = metric_rows[(metric_rows["name"] == "ridge") & (metric_rows["target"] == "valence")
                       & (metric_rows["metric"] == "ccc")].iloc[0]
     assert row["value"] == pytest.approx(ridge_ccc["value"]) and row["ci_low"] == pytest.approx(ridge_ccc["ci_low"])
     assert format_with_ci(ridge_ccc["value"], ridge_ccc["ci_low"], ridge_ccc["ci_high"]) in markdown
@@ -203,23 +203,23 @@ def test_summarise_metrics_table_and_markdown(test_metrics, gan_quality, song_sp
     assert dataset["real songs: train"] == 26 and dataset["synthetic spectrograms (train only)"] == 12
     assert dataset["train expansion factor"] == pytest.approx(38 / 26)
     # markdown: one row per model and target, models in the configured order, header with CI columns
-    model_lines = [line for line in markdown.splitlines() if line.startswith("| mean_baseline |") or
-                   line.startswith("| augmented |")]
+    model_lines = [line for line in markdown.splitlines() if line.startswith("| mean |") or
+                   line.startswith("| gan |")]
     assert len(model_lines) == 4
-    assert markdown.index("| mean_baseline | valence") < markdown.index("| augmented | valence")
+    assert markdown.index("| mean | valence") < markdown.index("| gan | valence")
     assert "e-" not in markdown.split("## GAN quality")[0], "metric cells use fixed decimals"
     assert "| model | target | n songs | CCC | r | R² | RMSE | MAE |" in markdown
 
 
 def test_summarise_metrics_names_incomplete_test_metrics(test_metrics, gan_quality, song_splits, synthetic_labels,
                                                          reporting_params):
-    del test_metrics["augmented"]["arousal"]["rmse"]
-    with pytest.raises(ValueError, match=r"test_metrics\['augmented'\]\['arousal'\].*rmse"):
-        summarise_metrics(test_metrics, gan_quality, song_splits, synthetic_labels, reporting_params)
+    del test_metrics["gan"]["arousal"]["rmse"]
+    with pytest.raises(ValueError, match=r"test_metrics\['gan'\]\['arousal'\].*rmse"):
+        summarise_metrics(test_metrics, gan_quality, song_splits, synthetic_labels, reporting_params, ARMS)
 
 
 def test_summarise_metrics_with_empty_gan_quality(test_metrics, song_splits, synthetic_labels, reporting_params):
-    table, markdown = summarise_metrics(test_metrics, {}, song_splits, synthetic_labels, reporting_params)
+    table, markdown = summarise_metrics(test_metrics, {}, song_splits, synthetic_labels, reporting_params, ARMS)
     assert (table["section"] == "gan_quality").sum() == 0
     assert "gan_quality holds no scalar figures" in markdown
 
@@ -241,13 +241,13 @@ def test_build_report_archive_manifest(tiny_models, test_metrics):
     png = b"\x89PNG\r\n\x1a\nrest"
     members = build_report_archive(
         spectrogram_examples=png, test_metrics=test_metrics, metrics_summary="# Results",
-        generator=tiny_models["generator"], augmented__vit_model=tiny_models["augmented.vit_model"],
+        generator=tiny_models["generator"], gan__vit_model=tiny_models["gan.vit_model"],
     )
     manifest = json.loads(members.pop("MANIFEST.json"))
     assert set(members) == set(manifest) == {
         "figures/spectrogram_examples.png", "metrics/test_metrics.json", "tables/metrics_summary.md",
         "models/generator/config.json", "models/generator/model.safetensors",
-        "models/augmented/vit_model/config.json", "models/augmented/vit_model/model.safetensors",
+        "models/gan/vit_model/config.json", "models/gan/vit_model/model.safetensors",
     }
-    assert manifest["models/augmented/vit_model/config.json"]["source"] == "augmented.vit_model"
+    assert manifest["models/gan/vit_model/config.json"]["source"] == "gan.vit_model"
     assert json.loads(members["metrics/test_metrics.json"]) == json.loads(json.dumps(test_metrics))
