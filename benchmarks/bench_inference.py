@@ -2,17 +2,20 @@
 
 Times the inference pipeline's node, `inference.nodes.predict_audio_files`, on a one-file dict with
 `n_jobs=1` (the other parameters from conf/base/parameters_inference.yml), end to end: decode + resample
-+ log-mel of every window (45 s = one 30 s window + a 15 s tail kept as a padded window) + the batched
-ViT forward. The model is ViT-B/16 (hidden 768, 12 layers, 12 heads, MLP 3072, patch 16, 224) built with
-`build_vit_regressor` and random weights (the timing does not depend on them), with the conf/base
-extraction settings. The two stages are also timed on their own (decode + log-mel; forward).
++ log-mel of every stored-span chunk (conf/base: 45 s, so a 45 s file is one chunk) + every model window
+of it (conf/base: 10 s windows 5 s apart = 9 windows) through the batched ViT forward and the song-level
+average (`predict_songs`). The model is ViT-B/16 (hidden 768, 12 layers, 12 heads, MLP 3072, patch 16, 224)
+built with `build_vit_regressor` from the conf/base `vit_training.model` parameters (input mode,
+`patch_stride`, normalisation, window) with random weights (the timing does not depend on them) and the
+conf/base extraction settings. The two stages are also timed on their own (decode + log-mel; forward).
 
-    python benchmarks/bench_inference.py [--repeats 5] [--seconds 45] [--input-mode resize]
+    python benchmarks/bench_inference.py [--repeats 5] [--seconds 45] [--input-mode native]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import sys
 import tempfile
@@ -23,13 +26,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_extraction import make_clips  # noqa: E402
-from bench_training import VIT_B16, busy_cores, project_parameters  # noqa: E402
+from bench_training import VIT_B16, busy_cores, input_normalisation, project_parameters, vit_window  # noqa: E402
 from harness import Measurement, measure, report  # noqa: E402
 
 from music_emotion.audio import MelConfig, iter_windows  # noqa: E402
-from music_emotion.models.vit_regression import build_vit_regressor, predict_spectrograms  # noqa: E402
+from music_emotion.models.song_prediction import predict_songs  # noqa: E402
+from music_emotion.models.vit_regression import ViTModelParams, build_vit_regressor  # noqa: E402
 from music_emotion.pipelines.inference.nodes import predict_audio_files  # noqa: E402
-from music_emotion.runtime import seed_everything  # noqa: E402
+from music_emotion.runtime import resolve_device, seed_everything  # noqa: E402
 
 TINY_VIT = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
             "patch_size": 16, "image_size": 64}
@@ -44,7 +48,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=45.0, help="length of the mp3")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--input-mode", default="resize", choices=["resize", "native"])
+    parser.add_argument("--input-mode", default=None, choices=["resize", "native"],
+                        help="default: vit_training.model.input_mode of conf/base")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--quick", action="store_true", help="a 4 s clip and a tiny ViT (smoke test)")
@@ -59,34 +64,45 @@ def main(argv: list[str] | None = None) -> dict:
         torch.set_num_threads(args.threads)
     params = project_parameters(None)
     extraction = MelConfig.from_params(params["data_processing"]["extraction"])
-    if args.quick:
+    window = vit_window(params)  # (frames, stride) of the conf/base ViT window
+    if args.quick:  # 2 s stored chunks, each one model window
         extraction = MelConfig(duration=2.0, n_mels=32)
+        window = (extraction.n_frames, extraction.n_frames)
+    model_conf = copy.deepcopy(params["vit_training"]["model"])
+    model_conf.update(checkpoint=None, vit_config=dict(TINY_VIT if args.quick else VIT_B16, attn_implementation="sdpa"))
+    if args.input_mode:
+        model_conf["input_mode"] = args.input_mode
+    model_params = ViTModelParams.from_params(model_conf)
     inference = {**params["inference"], "n_jobs": 1, "model": "random ViT-B/16"}
     seed_everything(args.seed)
-    vit_config = dict(TINY_VIT if args.quick else VIT_B16, attn_implementation="sdpa")
-    model = build_vit_regressor({"checkpoint": None, "vit_config": vit_config, "input_mode": args.input_mode},
-                                extraction.to_dict(), (extraction.floor_db, 0.0)).eval()
+    model = build_vit_regressor(model_params, extraction.to_dict(),
+                                input_normalisation(model_params, (extraction.floor_db, 0.0)), window).eval()
     (_, path), = make_clips(args.cache_dir / f"1x{args.seconds:g}s", 1, args.seconds)
     files = {"clip": path}
+    cpu = resolve_device("cpu")
 
     table = predict_audio_files(files, model, inference, "cpu")  # also the warm-up
     n_windows = int((table["status"] != "skipped").sum())
-    windows = np.stack([spec for _, spec, _ in iter_windows(path, extraction, inference["min_window_fraction"])])
+    chunks = list(iter_windows(path, extraction, inference["min_window_fraction"]))
+    spectrograms = np.stack([chunk[1] for chunk in chunks])
+    valid_frames = np.asarray([chunk[3] for chunk in chunks])
 
     end_to_end = measure(f"end to end: {args.seconds:g} s mp3 -> V/A ({n_windows} windows)",
                          lambda: predict_audio_files(files, model, inference, "cpu"), 1, "files", args.repeats)
     decode = measure("  decode + log-mel (iter_windows)",
                      lambda: list(iter_windows(path, extraction, inference["min_window_fraction"])), 1, "files",
                      args.repeats)
-    forward = measure(f"  ViT forward ({len(windows)} windows, {args.input_mode})",
-                      lambda: predict_spectrograms(model, windows, batch_size=int(inference["batch_size"]),
-                                                   device="cpu"), 1, "files", args.repeats)
+    forward = measure(f"  ViT forward ({n_windows} windows, {model_params.input_mode}, predict_songs)",
+                      lambda: predict_songs(model, spectrograms, np.arange(len(spectrograms)), valid_frames,
+                                            int(inference["batch_size"]), cpu), 1, "files", args.repeats)
     rows = [end_to_end, decode, forward]
     for row in rows:
         add_latency(row)
-        row.extra.update({"clip_seconds": args.seconds, "windows": n_windows, "torch_threads": torch.get_num_threads(),
+        row.extra.update({"clip_seconds": args.seconds, "chunks": len(chunks), "windows": n_windows,
+                          "window_frames": model.window_frames, "window_stride": model.window_stride,
+                          "torch_threads": torch.get_num_threads(),
                           "model": "tiny ViT (quick)" if args.quick else "ViT-B/16, random weights",
-                          "input_mode": args.input_mode, "load_average_1m_at_start": load})
+                          "input_mode": model_params.input_mode, "load_average_1m_at_start": load})
     median = end_to_end.extra["latency_s_median"]
     ratios = {"decode share of end-to-end latency": decode.extra["latency_s_median"] / median,
               "forward share of end-to-end latency": forward.extra["latency_s_median"] / median}

@@ -1,14 +1,19 @@
 """Training throughput: images/s of the ViT and GAN train steps, and model FLOPs utilisation on a GPU.
 
-ViT: the step is the training loop's (`vit_training`): dB spectrograms already on the device ->
-`model.predict` (= `prepare_vit_inputs` + forward) -> MSE -> backward -> AdamW step. Measured for
-  - `vit-b16`: ViT-B/16 (hidden 768, 12 layers, 12 heads, MLP 3072, patch 16, 224) on 128 x 1292 inputs,
-    as in conf/base (random weights: the speed does not depend on them);
-  - `demo`: the tiny ViT of conf/demo/parameters_vit_training.yml on 64 x 431 inputs;
+ViT: the step is the training loop's (`vit_training.training.train_regressor`): dB windows already on the
+device -> `model.predict` (= `prepare_vit_inputs` + forward) -> MSE -> backward -> gradient clipping
+(`grad_clip_norm`) -> AdamW step (`make_optimizer`), with the production model (`build_vit_regressor`) and
+the conf's `vit_training.model` / `vit_training.training` parameters. Measured for
+  - `vit-b16`: ViT-B/16 (hidden 768, 12 layers, 12 heads, MLP 3072, patch 16, 224) on 128 x 431 windows
+    (conf/base: 10 s windows cropped from the 45 s stored songs; random weights: the speed does not depend on them);
+  - `demo`: the tiny ViT of conf/demo/parameters_vit_training.yml on its 64 x 258 windows (6 s);
 each in `resize` (to the backbone's image size: 224 x 224 for ViT-B/16, 197 tokens) and `native`
-(n_mels x T cropped to patches: 8 x 80 + 1 = 641 tokens for ViT-B/16) input modes.
-GAN: one step of `gan_augmentation` (discriminator on real + fake, then generator; BCE-with-logits, Adam)
-at the conf/base (128 x 1292) and conf/demo (64 x 431) sizes; images/s = real spectrograms per second.
+(the n_mels x frames grid padded to whole patches, `patch_stride` apart: 8 x 27 + 1 = 217 tokens for
+ViT-B/16 at stride 16) input modes.
+GAN: one step of `gan_augmentation` (`gan_train_step`: discriminator on real + fake, then generator, with the
+conf's loss, auxiliary V/A head, DiffAugment and Adam from `make_gan_optimizers`, plus the EMA update of G
+when `ema_decay` is set) on `gan_augmentation.window_seconds` windows: conf/base 128 x 431 (10 s) and
+conf/demo 64 x 258 (6 s); images/s = real windows per second.
 
 On CUDA: bf16 autocast (`runtime.autocast`), fused AdamW/Adam, SDPA attention, TF32 matmuls, synchronised
 timing, and MFU = achieved model FLOP/s / the GPU's peak dense bf16 FLOP/s (`--peak-tflops`, default from
@@ -22,6 +27,8 @@ L: layers, d: hidden size; PaLM's convention, attention included); GAN FLOPs are
 from __future__ import annotations
 
 import argparse
+import copy
+import math
 import os
 import statistics
 import sys
@@ -36,7 +43,12 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import Measurement, measure, report  # noqa: E402
 
-from music_emotion.pipelines.gan_augmentation.training import gan_train_step, make_gan_optimizers  # noqa: E402
+from music_emotion.pipelines.gan_augmentation.training import (  # noqa: E402
+    GanTrainingConfig,
+    gan_train_step,
+    make_gan_optimizers,
+    update_ema,
+)
 from music_emotion.runtime import autocast, resolve_device, seed_everything, torch_threads  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -63,11 +75,44 @@ def project_parameters(env: str | None = None) -> dict[str, Any]:
 
 
 def spectrogram_shape(env: str | None) -> tuple[int, int]:
-    """(n_mels, n_frames) that data_processing extracts in `env`."""
+    """(n_mels, n_frames) of the songs data_processing stores in `env` (the whole stored span)."""
     from music_emotion.audio import MelConfig
 
     config = MelConfig.from_params(project_parameters(env)["data_processing"]["extraction"])
     return config.n_mels, config.n_frames
+
+
+def extraction_of(params: dict[str, Any]) -> dict[str, Any]:
+    """The `MelConfig` dict data_processing records with the spectrograms (`meta["extraction"]`)."""
+    from music_emotion.audio import MelConfig
+
+    return MelConfig.from_params(params["data_processing"]["extraction"]).to_dict()
+
+
+def vit_window(params: dict[str, Any]) -> tuple[int, int]:
+    """(window_frames, window_stride) in frames of `vit_training.model`, as the train node computes them."""
+    from music_emotion.windows import frames_for_seconds
+
+    model, extraction = params["vit_training"]["model"], extraction_of(params)
+    return (frames_for_seconds(model["window_seconds"], extraction, "vit_training.model.window_seconds"),
+            frames_for_seconds(model["window_stride_seconds"], extraction, "vit_training.model.window_stride_seconds"))
+
+
+def gan_window(params: dict[str, Any]) -> int:
+    """Frames of one GAN window (`gan_augmentation.window_seconds`), as the train_gan node computes them."""
+    from music_emotion.windows import frames_for_seconds
+
+    return frames_for_seconds(params["gan_augmentation"]["window_seconds"], extraction_of(params),
+                              "gan_augmentation.window_seconds")
+
+
+def input_normalisation(model_params: Any, db_range: tuple[float, float] = (-80.0, 0.0)) -> dict[str, Any]:
+    """What `vit_training.nodes.input_normalisation` stores for the model's `normalisation` mode; the dataset
+    statistics are typical dB values (the inputs are random, and the speed does not depend on them)."""
+    low, high = (float(v) for v in db_range)
+    if model_params.normalisation == "dataset":
+        return {"db_mean": -40.0, "db_std": 15.0, "db_range": [low, high], "pad_db": low}
+    return {"db_range": [low, high], "pad_db": low}
 
 
 def busy_cores() -> float | None:
@@ -114,17 +159,21 @@ def add_mfu(row: Measurement, flops_per_image: float, peak_tflops: float | None)
 
 
 # ---- ViT ------------------------------------------------------------------------------------------
-def vit_model_params(config_name: str, mode: str, demo_params: dict[str, Any]) -> dict[str, Any]:
-    if config_name == "vit-b16":
-        params = {"checkpoint": None, "vit_config": dict(VIT_B16)}
-    elif config_name == "demo":
-        params = dict(demo_params["vit_training"]["model"])
-        params["vit_config"] = dict(params["vit_config"])
-    else:
+def vit_model_params(config_name: str, mode: str, params: dict[str, Any] | None = None):
+    """`ViTModelParams` of conf (`vit-b16`: conf/base with ViT-B/16's architecture and random weights;
+    `demo`: conf/demo's tiny ViT) in input `mode`, with SDPA attention. `params`: that env's parameters."""
+    from music_emotion.models.vit_regression import ViTModelParams
+
+    if config_name not in ("vit-b16", "demo"):
         raise ValueError(f"unknown ViT config {config_name!r}; use vit-b16 or demo")
-    params.update(checkpoint=None, input_mode=mode)
-    params["vit_config"]["attn_implementation"] = "sdpa"  # torch's fused attention (flash / mem-efficient on CUDA)
-    return params
+    if params is None:
+        params = project_parameters(None if config_name == "vit-b16" else "demo")
+    model = copy.deepcopy(params["vit_training"]["model"])
+    if config_name == "vit-b16":
+        model["vit_config"] = dict(VIT_B16)
+    model.update(checkpoint=None, input_mode=mode)
+    model["vit_config"] = {**model["vit_config"], "attn_implementation": "sdpa"}  # torch's fused attention
+    return ViTModelParams.from_params(model)
 
 
 def vit_flops_per_image(model: torch.nn.Module, tokens: int) -> float:
@@ -137,40 +186,56 @@ def vit_flops_per_image(model: torch.nn.Module, tokens: int) -> float:
     return 6.0 * per_token * tokens + 12.0 * layers * hidden * tokens**2 + 6.0 * head
 
 
-def vit_case(config_name: str, mode: str, shape: tuple[int, int], batch_size: int, steps: int, repeats: int,
-             device: torch.device, demo_params: dict[str, Any], peak_tflops: float | None, compile_model: bool,
-             threads: int | None, seed: int) -> Measurement:
-    from music_emotion.models.vit_regression import build_vit_regressor, native_input_shape
+def vit_case(config_name: str, mode: str, params: dict[str, Any], batch_size: int, steps: int, repeats: int,
+             device: torch.device, peak_tflops: float | None, compile_model: bool, threads: int | None,
+             seed: int) -> Measurement:
+    from music_emotion.models.vit_regression import build_vit_regressor, native_grid
+    from music_emotion.pipelines.vit_training.training import TrainingConfig, make_optimizer
 
     seed_everything(seed)
-    model = build_vit_regressor(vit_model_params(config_name, mode, demo_params), {}, (-80.0, 0.0))
+    model_params = vit_model_params(config_name, mode, params)
+    window = vit_window(params)
+    extraction = extraction_of(params)
+    model = build_vit_regressor(model_params, extraction, input_normalisation(model_params), window)
     model.to(device).train()
-    patch = int(model.config["input"]["patch_size"])
-    h, w = native_input_shape(*shape, patch) if mode == "native" else model.config["input"]["image_size"]
-    tokens = (h // patch) * (w // patch) + 1
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.05, fused=device.type == "cuda")
+    spec = model.config["input"]
+    patch, stride = int(spec["patch_size"]), int(spec["patch_stride"])
+    shape = (int(extraction["n_mels"]), model.window_frames)
+    if mode == "native":
+        grid = native_grid(*shape, patch, stride)
+        h, w = ((g - 1) * stride + patch for g in grid)  # the window padded to whole patches
+    else:
+        h, w = spec["image_size"]
+        grid = (h // patch, w // patch)
+    tokens = math.prod(grid) + 1
+    config = TrainingConfig.from_params(params["vit_training"]["training"])
+    optimizer = make_optimizer(model, config, device)  # the training loop's AdamW (fused on CUDA)
+    trainable = [p for p in model.parameters() if p.requires_grad]
     forward = torch.compile(model.predict) if compile_model else model.predict
-    x = torch.rand((batch_size, *shape), device=device) * -80.0  # dB spectrograms, as fetched by the loop
+    x = torch.rand((batch_size, *shape), device=device) * -80.0  # dB windows, as fetched by the loop
     y = torch.rand((batch_size, 2), device=device) * 2 - 1
 
-    def step() -> None:
-        with autocast(device, True):
+    def step() -> None:  # train_regressor's step (augmentations and the LR schedule aside)
+        with autocast(device, config.mixed_precision):
             loss = F.mse_loss(forward(x).float(), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if config.grad_clip_norm:
+            torch.nn.utils.clip_grad_norm_(trainable, config.grad_clip_norm)
         optimizer.step()
 
     def run() -> None:
         for _ in range(steps):
             step()
 
-    label = f"ViT {config_name} {mode} {h}x{w} ({tokens} tok) b{batch_size}"
+    label = f"ViT {config_name} {mode} {shape[0]}x{shape[1]} ({tokens} tok) b{batch_size}"
     with torch_threads(threads):
         row = measure(label, synchronised(device, run), batch_size * steps, "images", repeats, warmup=1)
     row.extra.update({
         "model": "vit", "config": config_name, "input_mode": mode, "spectrogram": list(shape), "pixels": [h, w],
-        "tokens": tokens, "batch_size": batch_size, "steps_per_repeat": steps, "device": str(device),
-        "bf16_autocast": device.type == "cuda", "fused_optimizer": device.type == "cuda",
+        "patch_stride": stride, "tokens": tokens, "batch_size": batch_size, "steps_per_repeat": steps,
+        "device": str(device), "bf16_autocast": device.type == "cuda" and config.mixed_precision,
+        "fused_optimizer": device.type == "cuda", "grad_clip_norm": config.grad_clip_norm,
         "attention": model.backbone.config._attn_implementation, "compile": compile_model,
         "torch_threads": threads or torch.get_num_threads(),
         "parameters": sum(p.numel() for p in model.parameters()),
@@ -180,29 +245,32 @@ def vit_case(config_name: str, mode: str, shape: tuple[int, int], batch_size: in
 
 
 # ---- GAN ------------------------------------------------------------------------------------------
-def gan_case(env_name: str, params: dict[str, Any], shape: tuple[int, int], batch_size: int, steps: int,
-             repeats: int, device: torch.device, peak_tflops: float | None, threads: int | None,
-             seed: int) -> Measurement:
+def gan_case(env_name: str, params: dict[str, Any], batch_size: int, steps: int, repeats: int,
+             device: torch.device, peak_tflops: float | None, threads: int | None, seed: int) -> Measurement:
     from music_emotion.models.gan import SpectrogramDiscriminator, SpectrogramGenerator
 
     gan = params["gan_augmentation"]
-    training = gan["training"]
+    config = GanTrainingConfig.from_params(gan["training"])
     torch_generator = seed_everything(seed)
-    n_mels, n_frames = shape
+    augment_generator = torch.Generator().manual_seed(seed + 1)
+    n_mels, n_frames = int(extraction_of(params)["n_mels"]), gan_window(params)
     common = {"n_mels": n_mels, "n_frames": n_frames, "channels": 1, "condition_dim": 2}
     generator = SpectrogramGenerator({**common, "latent_dim": int(gan["latent_dim"]), **gan["generator"],
                                       "db_min": -80.0, "db_max": 0.0}).to(device).train()
     discriminator = SpectrogramDiscriminator({**common, **gan["discriminator"]}).to(device).train()
-    opt_g, opt_d = make_gan_optimizers(generator, discriminator, training, device)
-    fused = device.type == "cuda"
-    real_label = float(training.get("real_label", 1.0))
+    ema = copy.deepcopy(generator).eval() if config.ema_decay else None
+    opt_g, opt_d = make_gan_optimizers(generator, discriminator, config, device)
     real_db = torch.rand((batch_size, n_mels, n_frames), device=device) * -80.0
     cond = torch.rand((batch_size, 2), device=device) * 2 - 1
+    counter = {"step": 0}
 
-    def step() -> None:  # the pipeline's own step: D on real + detached fakes, then G
+    def step() -> None:  # train_conditional_gan's step: D on real + detached fakes, then G, then G's EMA
         real = generator.to_unit(real_db.unsqueeze(1))
         noise = torch.randn(batch_size, generator.latent_dim, generator=torch_generator).to(device)
-        gan_train_step(generator, discriminator, opt_g, opt_d, real, cond, noise, real_label, device, True)
+        gan_train_step(generator, discriminator, opt_g, opt_d, real, cond, noise, config, augment_generator, device)
+        counter["step"] += 1
+        if ema is not None:
+            update_ema(ema, generator, config.ema_decay, counter["step"])
 
     def run() -> None:
         for _ in range(steps):
@@ -213,9 +281,11 @@ def gan_case(env_name: str, params: dict[str, Any], shape: tuple[int, int], batc
         row = measure(f"GAN {env_name} {n_mels}x{n_frames} b{batch_size}", synchronised(device, run),
                       batch_size * steps, "images", repeats, warmup=0)
     row.extra.update({
-        "model": "gan", "config": env_name, "spectrogram": list(shape), "batch_size": batch_size,
-        "steps_per_repeat": steps, "device": str(device), "bf16_autocast": device.type == "cuda",
-        "fused_optimizer": fused, "torch_threads": threads or torch.get_num_threads(),
+        "model": "gan", "config": env_name, "spectrogram": [n_mels, n_frames], "batch_size": batch_size,
+        "steps_per_repeat": steps, "device": str(device), "adversarial_loss": config.adversarial_loss,
+        "diffaugment": list(config.diffaugment or []), "ema": config.ema_decay is not None,
+        "bf16_autocast": device.type == "cuda" and config.mixed_precision,
+        "fused_optimizer": device.type == "cuda", "torch_threads": threads or torch.get_num_threads(),
         "parameters": sum(p.numel() for p in generator.parameters()) + sum(p.numel() for p in discriminator.parameters()),
     })
     add_mfu(row, flops_per_step / batch_size, peak_tflops)
@@ -264,7 +334,6 @@ def main(argv: list[str] | None = None) -> dict:
         torch.backends.cudnn.benchmark = True
     peak = gpu_peak_tflops(device, args.peak_tflops)
     params = {"base": project_parameters(None), "demo": project_parameters("demo")}
-    shapes = {"base": spectrogram_shape(None), "demo": spectrogram_shape("demo")}
     demo_threads = args.demo_threads or params["demo"]["vit_training"]["training"].get("cpu_threads")
 
     rows = []
@@ -276,14 +345,13 @@ def main(argv: list[str] | None = None) -> dict:
         repeats = min(args.repeats, 2) if slow_cpu else args.repeats
         for mode in args.modes:
             for batch in [args.batch_size] if args.batch_size else default_batch("vit", config, device):
-                rows.append(vit_case(config, mode, shapes[env], batch, steps, repeats, device, params["demo"],
-                                     peak, args.compile, threads, args.seed))
+                rows.append(vit_case(config, mode, params[env], batch, steps, repeats, device, peak, args.compile,
+                                     threads, args.seed))
     for env in args.gan_configs:
         steps = args.steps or (20 if device.type == "cuda" else 2 if env == "base" else 5)
         threads = demo_threads if env == "demo" and device.type == "cpu" else None
         for batch in [args.batch_size] if args.batch_size else default_batch("gan", env, device):
-            rows.append(gan_case(env, params[env], shapes[env], batch, steps, args.repeats, device, peak, threads,
-                                 args.seed))
+            rows.append(gan_case(env, params[env], batch, steps, args.repeats, device, peak, threads, args.seed))
 
     for row in rows:
         row.extra["load_average_1m_at_start"] = load

@@ -31,7 +31,7 @@ BENCHMARKS = {  # name -> (script, arguments for --quick)
 PER_SCRIPT_TIMEOUT_S = 600  # the bound: each script finishes within 10 minutes on 2 cores
 WHAT = {
     "extraction": "clips/s of the extraction node vs the seed's sequential librosa loop, and the decode-only floor",
-    "data_path": "batches/s from memory-mapped spectrograms to normalised 3-channel 224 x 224 ViT batches",
+    "data_path": "batches/s from memory-mapped songs to cropped, normalised 3-channel 224 x 224 ViT batches",
     "training": "train-step images/s (forward + backward + optimiser); MFU on a GPU only",
     "memory": "peak RSS of the whole vit_training pipeline (demo env, 1 epoch) at 1x, 4x and 16x the data",
     "inference": "latency of one 45 s mp3 -> valence/arousal with ViT-B/16 on CPU",
