@@ -105,3 +105,17 @@ def test_saved_generator_reloads_without_training_code(tmp_path):
         loaded.generate(conditions, generator=torch.Generator().manual_seed(1)),
         generator.generate(conditions, generator=torch.Generator().manual_seed(1)),
     )
+
+
+def test_every_project_model_pickles_by_config_and_weights_spectral_norm_included():
+    """ParallelRunner moves models between processes by pickling them."""
+    import pickle
+
+    discriminator = _discriminator(base_channels=4, n_layers=2, dropout=0.0).eval()
+    clone = pickle.loads(pickle.dumps(discriminator))
+    x, c = torch.rand(2, 1, 16, 64), torch.rand(2, 2) * 2 - 1
+    torch.testing.assert_close(clone(x, c)[0], discriminator(x, c)[0])
+    assert not clone.training
+    generator = _generator()
+    torch.testing.assert_close(pickle.loads(pickle.dumps(generator)).generate([[0.1, 0.2]], noise=torch.zeros(1, 8)),
+                               generator.generate([[0.1, 0.2]], noise=torch.zeros(1, 8)))

@@ -34,6 +34,12 @@ class PretrainedModelMixin:
         state = {k: v.detach().cpu().contiguous().clone() for k, v in self.state_dict().items()}
         save_file(state, str(directory / WEIGHTS_NAME), metadata={"format": "pt"})
 
+    def __reduce__(self):
+        """Pickle as (class, config, CPU weights, mode): the same recipe as save_pretrained, so every project model
+        crosses process boundaries (ParallelRunner, SharedMemoryDataset), parametrised ones (spectral norm) too."""
+        state = {k: v.detach().cpu() for k, v in self.state_dict().items()}
+        return _rebuild_model, (type(self), self.config, state, self.training)
+
     @classmethod
     def from_pretrained(cls, directory: str | Path, map_location: str | torch.device = "cpu"):
         directory = Path(directory)
@@ -44,6 +50,12 @@ class PretrainedModelMixin:
         model.load_state_dict(state)
         model.eval()
         return model
+
+
+def _rebuild_model(cls, config: dict[str, Any], state: dict[str, torch.Tensor], training: bool):
+    model = cls(config)
+    model.load_state_dict(state)
+    return model.train(training)
 
 
 def read_model_config(directory: str | Path) -> dict[str, Any]:

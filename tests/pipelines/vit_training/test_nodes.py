@@ -144,7 +144,7 @@ def test_dataset_normalisation_is_computed_from_train_songs_only(real_data, tiny
 
 
 def test_unknown_augmentation_names_the_parameter(real_data, tiny_params):
-    with pytest.raises(KeyError, match="cutmix"):
+    with pytest.raises(ValueError, match=r"arms.test.augmentations names \['cutmix'\]"):
         train(real_data, tiny_params, {"model": "vit", "augmentations": ["cutmix"]})
 
 

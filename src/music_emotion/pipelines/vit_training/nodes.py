@@ -17,6 +17,7 @@ import pandas as pd
 from torch import nn
 
 from music_emotion import metrics
+from music_emotion.arms import check_augmentations, parse_arms
 from music_emotion.augment import parse_augmentation
 from music_emotion.corpus import Corpus, Part
 from music_emotion.features import pooled_mel_statistics
@@ -57,10 +58,10 @@ def train_vit_arm(
     torch_device = resolve_device(device)
     config = TrainingConfig.from_params(params["training"])
     model_params = ViTModelParams.from_params(params["model"])
-    augmentations = [
-        parse_augmentation(name, params["augmentations"][name], "vit_training.augmentations")
-        for name in arm.get("augmentations") or []
-    ]
+    spec = parse_arms({arm_name: arm}, None, "arms")[arm_name]
+    check_augmentations({arm_name: spec}, params["augmentations"], "vit_training.augmentations")
+    augmentations = [parse_augmentation(name, params["augmentations"][name], "vit_training.augmentations")
+                     for name in spec.augmentations]
     corpus = Corpus(mel_spectrograms, emotion_labels, song_splits)
     train, val = corpus.train, corpus.val
     extraction = mel_spectrograms.meta.get("extraction") or {}
@@ -68,7 +69,7 @@ def train_vit_arm(
     stride = frames_for_seconds(model_params.window_stride_seconds, extraction, "vit_training.model.window_stride_seconds")
 
     arrays, sources = [mel_spectrograms.values], [(train.rows, train.targets, train.valid_frames)]
-    if arm.get("synthetic"):
+    if spec.synthetic:
         if synthetic_spectrograms is None or synthetic_labels is None:
             raise ValueError(f"arm {arm_name!r} has synthetic: true but no synthetic_spectrograms were given")
         arrays.append(synthetic_spectrograms.values)
@@ -76,7 +77,7 @@ def train_vit_arm(
                                                   song_splits, window))
     logger.info(
         "[%s] training on %d real TRAIN songs + %d synthetic samples, augmentations %s; validating on %d VAL songs",
-        arm_name, len(train), sum(len(s[0]) for s in sources[1:]), list(arm.get("augmentations") or []) or "none",
+        arm_name, len(train), sum(len(s[0]) for s in sources[1:]), list(spec.augmentations) or "none",
         len(val),
     )
     train_windows = TrainingWindows(
