@@ -92,9 +92,12 @@ def synthetic_spectrograms(rng, extraction, synthetic_labels):
 
 @pytest.fixture
 def gan_history():
-    epochs = np.arange(1, 6)
-    return pd.DataFrame({"epoch": epochs, "generator_loss": 2.0 / epochs, "discriminator_loss": 0.7 + 0.01 * epochs,
-                         "d_real_accuracy": 0.5 + 0.05 * epochs})
+    steps = np.arange(1, 6) * 100
+    return pd.DataFrame({"step": steps, "epoch": steps / 5.0, "generator_loss": 200.0 / steps,
+                         "discriminator_loss": 0.7 + 0.0001 * steps, "aux_mse_real": 0.3 - steps / 2000,
+                         "aux_mse_fake": 0.4 - steps / 2000, "conditioning_ccc_valence": steps / 600,
+                         "conditioning_ccc_arousal": steps / 700, "frechet_ratio": 1000.0 / steps,
+                         "is_best": [False, False, False, True, False]})
 
 
 def _vit_history(offset: float) -> pd.DataFrame:

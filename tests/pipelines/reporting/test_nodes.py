@@ -104,12 +104,19 @@ def test_real_vs_synthetic_refuses_empty_synthetic_set(
                                      synthetic_labels.iloc[:0], reporting_params)
 
 
-def test_gan_training_curves_plots_losses_and_extra_columns(gan_history, reporting_params):
+def test_gan_training_curves_show_conditioning_beside_the_losses(gan_history, reporting_params):
     figure = nodes.plot_gan_training_curves(gan_history, reporting_params)
-    losses, extra = figure.axes
-    assert [line.get_label() for line in losses.get_lines()] == ["generator", "discriminator"]
+    losses, aux, conditioning, realism = figure.axes
+    labels = [line.get_label() for line in losses.get_lines() if not line.get_label().startswith("_")]
+    assert labels == ["generator (adversarial + auxiliary)", "discriminator"]
     np.testing.assert_allclose(losses.get_lines()[0].get_ydata(), gan_history["generator_loss"])
-    assert [line.get_label() for line in extra.get_lines()] == ["d real accuracy"]
+    curves = [line for line in conditioning.get_lines() if line.get_label() in ("valence", "arousal")]
+    np.testing.assert_allclose(curves[0].get_ydata(), gan_history["conditioning_ccc_valence"])
+    assert conditioning.get_xlabel() == "optimiser step" and "kept step 400" in figure.get_suptitle()
+    # the notebook recipe has no auxiliary head: its history lacks those columns and the panel is left out
+    without_aux = nodes.plot_gan_training_curves(gan_history.drop(columns=["aux_mse_real", "aux_mse_fake"]),
+                                                 reporting_params)
+    assert len(without_aux.axes) == 3
 
 
 def test_gan_training_curves_names_missing_column(gan_history, reporting_params):

@@ -162,35 +162,42 @@ def real_vs_synthetic_figure(
 
 
 # ----------------------------------------------------------------------------------- GAN
+GAN_PANELS = (
+    ("Adversarial losses", "loss per step (mean since the last evaluation)",
+     (("generator_loss", "generator (adversarial + auxiliary)"), ("discriminator_loss", "discriminator"))),
+    ("Auxiliary V/A regression on D", "MSE of D's V/A reading",
+     (("aux_mse_real", "real windows vs their labels"), ("aux_mse_fake", "generated windows vs their conditions"))),
+    ("Conditioning: do samples carry their V/A?", "CCC, conditions vs V/A read back",
+     (("conditioning_ccc_valence", "valence"), ("conditioning_ccc_arousal", "arousal"))),
+    ("Realism", "Fréchet ratio (1 = as close as real windows)",
+     (("frechet_ratio", "synthetic vs real TRAIN windows"),)),
+)
+
+
 def gan_training_curves_figure(history: pd.DataFrame, dpi: int) -> Figure:
-    """Generator and discriminator loss per epoch, plus any other numeric columns the GAN logged."""
-    extra = [
-        c
-        for c in history.columns
-        if c not in ("epoch", "generator_loss", "discriminator_loss")
-        and pd.api.types.is_numeric_dtype(history[c])
-        and not any(word in c for word in ("second", "time"))  # wall time is not a training curve
-    ]
-    n_panels = 1 + (1 if extra else 0)
-    figure = new_figure(6.0 * n_panels, 4.2, dpi)
-    axes = figure.subplots(1, n_panels, squeeze=False)[0]
-    epochs = history["epoch"]
-    axes[0].plot(epochs, history["generator_loss"], marker="o", ms=3, label="generator", color="#1b9e77")
-    axes[0].plot(epochs, history["discriminator_loss"], marker="s", ms=3, label="discriminator", color="#7570b3")
-    axes[0].set_title("Adversarial losses")
-    axes[0].set_xlabel("epoch")
-    axes[0].set_ylabel("loss (BCE, per batch, averaged)")
-    axes[0].legend()
-    axes[0].grid(alpha=0.3)
-    if extra:
-        for column in extra:
-            axes[1].plot(epochs, history[column], marker=".", label=column.replace("_", " "))
-        axes[1].set_title("Other logged quantities")
-        axes[1].set_xlabel("epoch")
-        axes[1].set_ylabel("value (units as named)")
-        axes[1].legend(fontsize=8)
-        axes[1].grid(alpha=0.3)
-    figure.suptitle(f"Conditional GAN training ({len(history)} epochs)")
+    """Losses, auxiliary MSEs, conditioning CCC and Fréchet ratio per evaluation step; the kept step starred.
+
+    Panels whose columns the history lacks (e.g. no auxiliary head in the notebook recipe) are left out.
+    """
+    x = history["step"] if "step" in history else history["epoch"]
+    panels = [p for p in GAN_PANELS if any(column in history for column, _ in p[2])]
+    figure = new_figure(5.0 * len(panels), 4.2, dpi)
+    axes = figure.subplots(1, len(panels), squeeze=False)[0]
+    kept = history[history["is_best"].astype(bool)] if "is_best" in history else history.iloc[:0]
+    for ax, (title, ylabel, curves) in zip(axes, panels, strict=True):
+        for column, label in curves:
+            if column in history:
+                line, = ax.plot(x, history[column], marker="o", ms=3, label=label)
+                if not kept.empty:
+                    ax.plot(kept[x.name], kept[column], ls="none", marker="*", ms=12, color=line.get_color(),
+                            markeredgecolor="black", markeredgewidth=0.5)
+        ax.set_title(title)
+        ax.set_xlabel("optimiser step" if x.name == "step" else "epoch")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    step = f", kept step {int(kept[x.name].iloc[0])} (star)" if not kept.empty else ""
+    figure.suptitle(f"Conditional GAN training: {int(x.iloc[-1])} {x.name}s{step}")
     return figure
 
 

@@ -126,7 +126,8 @@ def plot_real_vs_synthetic(
 
 
 def plot_gan_training_curves(gan_history: pd.DataFrame, params: Mapping[str, Any]) -> Figure:
-    """Adversarial losses per epoch: a diverging or collapsed GAN shows here first."""
+    """Losses, auxiliary MSEs, conditioning CCC and Fréchet ratio per evaluation: whether the samples came to
+    carry their labels, and which step was kept."""
     _require_columns(gan_history, ["epoch", "generator_loss", "discriminator_loss"], "gan_history", "gan_augmentation")
     return figures.gan_training_curves_figure(gan_history, dpi=int(params["dpi"]))
 
