@@ -168,7 +168,10 @@ def test_experiment_runs_every_fold_and_arm_and_never_fits_on_a_test_song(tiny_e
     assert set(comparison["arm"]) == {"ridge", "gan"} and set(comparison["reference"]) == {"real_only"}
     predictions = clean.load("experiment_predictions")
     assert sorted(predictions.loc[predictions.arm == "gan", "song_id"]) == sorted(mel.ids)
-    assert clean.load("experiment_summary").count(" vs real_only: ") == 4  # 2 arms x 2 targets
+    summary = clean.load("experiment_summary")
+    assert summary.count(" vs real_only: ") == 4  # 2 arms x 2 targets
+    assert "The folds' GANs (kept steps" in summary  # whether the GAN arm's samples carried their labels
+    assert clean.load("experiment_metrics")["gan_conditioning_ccc_valence"].notna().any()
     assert (tmp_path / "clean" / "08_reporting" / "experiment_deltas_plot.png").is_dir()
 
     test_ids = clean.load("seed0_fold0.song_splits")["test"]

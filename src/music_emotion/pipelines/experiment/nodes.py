@@ -120,9 +120,12 @@ def evaluate_fold(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Predictions of every arm for this fold's test songs, and each arm's training facts (steps, seconds).
 
-    `fitted` holds `model__<arm>` (a ViT or baseline) and, for ViT arms, `history__<arm>`.
+    `fitted` holds `model__<arm>` (a ViT or baseline), for ViT arms `history__<arm>`, and the fold's `gan_history`
+    when the fold trained a GAN: its kept step's conditioning CCC goes into the facts, so a reader can see whether
+    the GAN arm's samples carried their labels in every fold.
     """
     test = Corpus(mel_spectrograms, emotion_labels, song_splits).test
+    gan = _kept_gan_evaluation(fitted.get("gan_history"))
     frames, facts = [], []
     for key, model in fitted.items():
         if not key.startswith("model__"):
@@ -135,11 +138,19 @@ def evaluate_fold(
                       "epochs": len(history) if history is not None else 0,
                       "steps": int(history["step"].iloc[-1]) if history is not None else 0,
                       "seconds": float(history["seconds"].iloc[-1]) if history is not None else float("nan"),
-                      "n_train_songs": len(song_splits["train"]), "n_test_songs": len(test)})
+                      "n_train_songs": len(song_splits["train"]), "n_test_songs": len(test), **gan})
     logger.info("Fold %s, seed %s: %d arms evaluated on %d test songs", song_splits["fold"], seed, len(frames), len(test))
     columns = ["song_id", "fold", "seed", "model", *(f"{t}_{s}" for s in ("true", "pred") for t in TARGETS)]
     predictions = pd.concat(frames, ignore_index=True)[columns].rename(columns={"model": "arm"})
     return predictions, pd.DataFrame(facts)
+
+
+def _kept_gan_evaluation(gan_history: pd.DataFrame | None) -> dict[str, float]:
+    if gan_history is None or gan_history.empty:
+        return {}
+    kept = gan_history[gan_history["is_best"].astype(bool)].iloc[0]
+    return {"gan_step": int(kept["step"]), "gan_conditioning_ccc_valence": float(kept["conditioning_ccc_valence"]),
+            "gan_conditioning_ccc_arousal": float(kept["conditioning_ccc_arousal"])}
 
 
 def aggregate_experiment(params: dict[str, Any], **tables: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -253,6 +264,13 @@ def summarise_experiment(
         cells = [f"{table.loc[arm, t]:.3f} | {spread.loc[(arm, t), 'mean']:.3f} ± {spread.loc[(arm, t), 'std']:.3f}"
                  for t in TARGETS]
         lines.append(f"| {arm} | " + " | ".join(cells) + " |")
+    if "gan_conditioning_ccc_valence" in experiment_metrics:
+        gan = experiment_metrics.drop_duplicates(["seed", "fold"]).dropna(subset=["gan_conditioning_ccc_valence"])
+        if not gan.empty:
+            lines += ["", f"The folds' GANs (kept steps {sorted(gan['gan_step'].astype(int).unique().tolist())}) carried their "
+                      f"labels with conditioning CCC valence {gan['gan_conditioning_ccc_valence'].mean():.2f} "
+                      f"(min {gan['gan_conditioning_ccc_valence'].min():.2f}), arousal "
+                      f"{gan['gan_conditioning_ccc_arousal'].mean():.2f} (min {gan['gan_conditioning_ccc_arousal'].min():.2f})."]
     lines += ["", "## Verdicts (CCC; 95 % paired-bootstrap CI over songs; corrected resampled t-test)", ""]
     ccc_rows = experiment_comparison[experiment_comparison.metric == "ccc"]
     lines += [f"- {verdict(row, alpha)}" for _, row in ccc_rows.iterrows()]

@@ -63,7 +63,7 @@ def unit_pipeline(seed_index: int, fold: int, arms: dict[str, Arm]) -> Pipeline:
                          "params:device"],
                  outputs=list(synthetic), name="generate_synthetic_spectrograms"),
         ]
-    fitted = {}
+    fitted = {"gan_history": "gan_history"} if any(arm.synthetic for arm in arms.values()) else {}
     for arm in arms.values():
         template += arm_pipeline(arm, "song_splits", "seed", synthetic, UNIT_OUTPUTS,
                                  vit_params="experiment_vit_training").nodes
