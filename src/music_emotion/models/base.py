@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +53,14 @@ class PretrainedModelMixin:
         return model
 
 
+_REBUILD_LOCK = threading.Lock()
+
+
 def _rebuild_model(cls, config: dict[str, Any], state: dict[str, torch.Tensor], training: bool):
-    model = cls(config)
+    # One at a time: ParallelRunner's shared-memory manager unpickles in one thread per client, and transformers'
+    # lazy module attribute access (`from transformers import ViTConfig`) is not thread-safe on first use.
+    with _REBUILD_LOCK:
+        model = cls(config)
     model.load_state_dict(state)
     return model.train(training)
 
