@@ -22,7 +22,7 @@ from music_emotion.pipelines.experiment.statistics import (
 )
 from music_emotion.pipelines.vit_training.nodes import predict_part, prediction_frame
 from music_emotion.spectrograms import SpectrogramSet
-from music_emotion.splits import deal_by_stratum, song_strata
+from music_emotion.splits import SPLITS, deal_by_stratum, song_strata
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ def fold_splits(experiment_folds: pd.DataFrame, seed_index: int, fold: int) -> t
     unit = experiment_folds[(experiment_folds.seed_index == seed_index) & (experiment_folds.fold == fold)]
     if unit.empty:
         raise ValueError(f"experiment_folds has no fold {fold} for seed index {seed_index}; re-run assign_folds")
-    splits = {part: sorted(unit.loc[unit.part == part, "song_id"].tolist()) for part in ("train", "val", "test")}
+    splits = {part: sorted(unit.loc[unit.part == part, "song_id"].tolist()) for part in SPLITS}
     return {**splits, "fold": int(fold), "seed_index": int(seed_index)}, int(unit["seed"].iloc[0])
 
 
