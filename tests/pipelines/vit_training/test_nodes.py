@@ -275,3 +275,15 @@ def test_absolute_db_spectrograms_map_by_their_train_range(real_data, tiny_param
     assert low == pytest.approx(float(shifted.values[train_rows].min()))
     assert high == pytest.approx(float(shifted.values[train_rows].max()))
     assert high > 0  # a fixed [-80, 0] would have clamped every value above 0 dB to white
+
+
+def test_songs_shorter_than_a_window_are_padded_and_named_never_dropped(real_data, tiny_params, caplog):
+    mel, labels, splits = real_data
+    valid = [40] * len(mel)
+    short_song = splits["train"][2]
+    valid[mel.indices_of([short_song])[0]] = 10  # 10 real frames, 22-frame windows
+    padded = SpectrogramSet(mel.ids, mel.values, {**mel.meta, "valid_frames": valid})
+    with caplog.at_level("WARNING"):
+        _, history = train((padded, labels, splits), tiny_params)
+    assert "1 TRAIN song(s) are shorter than one window (22 frames)" in caplog.text and str(short_song) in caplog.text
+    assert len(history) == tiny_params["training"]["epochs"]  # trained on it, not dropped

@@ -68,6 +68,8 @@ def train_vit_arm(
     window = frames_for_seconds(model_params.window_seconds, extraction, "vit_training.model.window_seconds")
     stride = frames_for_seconds(model_params.window_stride_seconds, extraction, "vit_training.model.window_stride_seconds")
 
+    for part in (train, val):
+        warn_short_songs(part, window)
     arrays, sources = [mel_spectrograms.values], [(train.rows, train.targets, train.valid_frames)]
     if spec.synthetic:
         if synthetic_spectrograms is None or synthetic_labels is None:
@@ -98,6 +100,15 @@ def train_vit_arm(
     validation = ValidationSongs(mel_spectrograms.values, val.rows, val.targets, val.valid_frames)
     with torch_threads(config.cpu_threads):
         return train_regressor(model, train_windows, validation, config, augmentations, torch_device, seed, arm_name)
+
+
+def warn_short_songs(part: Part, window: int) -> list:
+    """Songs with less real audio than one window are kept, padded, and named here (never dropped silently)."""
+    short = [song for song, frames in zip(part.ids, part.valid_frames, strict=True) if frames < window]
+    if short:
+        logger.warning("%d %s song(s) are shorter than one window (%d frames); each is used as one padded window: %s",
+                       len(short), part.name.upper(), window, short[:10])
+    return short
 
 
 def input_normalisation(spectrograms: SpectrogramSet, train: Part, params: ViTModelParams) -> dict[str, Any]:
@@ -202,6 +213,9 @@ def evaluate_test_set(
     if not models:
         raise ValueError("evaluate_test_set got no models: the `arms` map in conf is empty")
     test = Corpus(mel_spectrograms, emotion_labels, song_splits).test
+    if any(isinstance(model, nn.Module) for model in models.values()):
+        vit = next(model for model in models.values() if isinstance(model, nn.Module))
+        warn_short_songs(test, vit.window_frames)
     n_resamples = int(params["evaluation"]["n_resamples"])
     frames, report = [], {}
     for name, model in models.items():
