@@ -30,7 +30,7 @@ def test_missing_inputs_are_listed_with_location_and_remedy(tmp_path):
     with pytest.raises(MissingInputsError) as caught:
         InputCheckHooks().before_pipeline_run({"env": "demo"}, pipeline, catalog)
     message = caught.value.message
-    assert "2 input(s) do not exist yet" in message and "env 'demo'" in message
+    assert "2 input(s) do not exist yet or are empty" in message and "env 'demo'" in message
     assert f"deam_audio ({tmp_path / 'MEMD_audio'}): Download DEAM first." in message
     assert "mel_spectrograms" in message and "kedro run --pipelines data_processing" in message
     assert "present" not in message and "params:seed" not in message
@@ -38,8 +38,20 @@ def test_missing_inputs_are_listed_with_location_and_remedy(tmp_path):
 
 def test_a_run_whose_inputs_exist_starts(tmp_path):
     (tmp_path / "MEMD_audio").mkdir()
+    (tmp_path / "MEMD_audio" / "2.mp3").write_bytes(b"x")
     catalog = DataCatalog({"deam_audio": AudioFolderDataset(path=str(tmp_path / "MEMD_audio"))})
     InputCheckHooks().before_pipeline_run({"env": "base"}, _pipeline("deam_audio"), catalog)
+
+
+def test_an_empty_audio_folder_stops_the_run_before_any_node(tmp_path):
+    (tmp_path / "my_music").mkdir()
+    (tmp_path / "my_music" / "notes.txt").write_text("not audio")
+    catalog = DataCatalog({"inference_audio": AudioFolderDataset(
+        path=str(tmp_path / "my_music"), missing_hint="Put your audio files in it.")})
+    with pytest.raises(MissingInputsError) as caught:
+        InputCheckHooks().before_pipeline_run({"env": "base"}, _pipeline("inference_audio"), catalog)
+    assert f"inference_audio ({tmp_path / 'my_music'}): the folder holds no audio file (.mp3" in caught.value.message
+    assert "Put your audio files in it." in caught.value.message
 
 
 def test_kedro_run_without_deam_prints_a_short_error_and_exits_1(tmp_path):

@@ -62,6 +62,16 @@ def explain_missing(name: str, catalog: Any) -> str:
     return f"  - {name}" + (f" ({where})" if where else "") + (f": {hint}" if hint else "")
 
 
+def _empty_reason(name: str, catalog: Any) -> str:
+    """Why an existing input still cannot feed the run (an audio folder with no audio in it), else ""."""
+    try:
+        dataset = catalog.get(name)
+    except Exception:  # noqa: BLE001 - checked as missing above
+        return ""
+    check = getattr(dataset, "empty_reason", None)
+    return check() if callable(check) else ""
+
+
 class InputCheckHooks:
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline, catalog: Any) -> None:
@@ -75,8 +85,13 @@ class InputCheckHooks:
                 present = False
             if not present:
                 missing.append(explain_missing(name, catalog))
+            elif reason := _empty_reason(name, catalog):
+                dataset = catalog.get(name)
+                hint = getattr(dataset, "_missing_hint", "")
+                missing.append(f"  - {name} ({_location(dataset)}): {reason}" + (f". {hint}" if hint else ""))
         if missing:
             env = run_params.get("env") or "local"
             raise MissingInputsError(
-                f"this run cannot start (env '{env}'): {len(missing)} input(s) do not exist yet.\n" + "\n".join(missing)
+                f"this run cannot start (env '{env}'): {len(missing)} input(s) do not exist yet or are empty.\n"
+                + "\n".join(missing)
             )

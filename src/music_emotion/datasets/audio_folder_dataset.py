@@ -73,6 +73,13 @@ class AudioFolderDataset(AbstractDataset[dict[str, tuple[np.ndarray, int]], dict
     def _exists(self) -> bool:
         return self._path.is_dir()
 
+    def empty_reason(self) -> str:
+        """Why this existing folder cannot feed a run ("" when it holds at least one audio file)."""
+        pattern = "**/*" if self._recursive else "*"
+        if any(p.is_file() and p.suffix.lower() in self._extensions for p in self._path.glob(pattern)):
+            return ""
+        return f"the folder holds no audio file ({', '.join(self._extensions)})"
+
     def _describe(self) -> dict[str, Any]:
         return {"path": str(self._path), "extensions": self._extensions, "recursive": self._recursive}
 
