@@ -32,7 +32,7 @@ def test_missing_inputs_are_listed_with_location_and_remedy(tmp_path):
     message = caught.value.message
     assert "2 input(s) do not exist yet or are empty" in message and "env 'demo'" in message
     assert f"deam_audio ({tmp_path / 'MEMD_audio'}): Download DEAM first." in message
-    assert "mel_spectrograms" in message and "kedro run --pipelines data_processing" in message
+    assert "mel_spectrograms" in message and "kedro run --env demo --pipelines data_processing" in message
     assert "present" not in message and "params:seed" not in message
 
 
@@ -71,3 +71,19 @@ def test_kedro_run_without_deam_prints_a_short_error_and_exits_1(tmp_path):
     assert "Error: this run cannot start" in output
     assert "deam_audio" in output and "kedro run --env demo --pipelines demo_data" in output
     assert "Traceback" not in output and "╭" not in output  # no (rich) stack trace
+
+
+def test_hints_repeat_the_users_env_and_name_a_pinned_version_that_does_not_exist(tmp_path):
+    dataset = SpectrogramDataset(filepath=str(tmp_path / "mel.npy"), version=None)
+    (tmp_path / "mel.npy" / "2026-11-25T10.00.00.000Z").mkdir(parents=True)
+    catalog = DataCatalog({"mel_spectrograms": dataset})
+    with pytest.raises(MissingInputsError) as caught:
+        InputCheckHooks().before_pipeline_run({"env": "demo"}, _pipeline("mel_spectrograms"), catalog)
+    assert "`kedro run --env demo --pipelines data_processing`" in caught.value.message
+    pinned = {"mel_spectrograms": "2020-01-01T00.00.00.000Z"}
+    with pytest.raises(MissingInputsError) as caught:
+        InputCheckHooks().before_pipeline_run({"env": "demo", "load_versions": pinned},
+                                              _pipeline("mel_spectrograms"), catalog)
+    message = caught.value.message
+    assert "the version 2020-01-01T00.00.00.000Z pinned with --load-versions does not exist" in message
+    assert "2026-11-25T10.00.00.000Z" in message and "data_processing" not in message

@@ -9,6 +9,7 @@ prints it as `Error: ...` and exits with 1, while a notebook or script gets a no
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import click
@@ -46,19 +47,40 @@ def _producers(name: str) -> list[str]:
     return sorted(found)
 
 
-def explain_missing(name: str, catalog: Any) -> str:
-    """One line: the dataset, where it should be, and how to get it."""
+def _env_option(env: str | None) -> str:
+    """The user's own `--env` option, repeated in every command a hint suggests."""
+    return f" --env {env}" if env and env != "local" else ""
+
+
+def _versions_present(dataset: Any) -> list[str]:
+    """Timestamps of the versions saved for a versioned dataset, newest first (empty when none or unversioned)."""
+    folder = Path(str(getattr(dataset, "_filepath", "")))
+    if not folder.name or not folder.is_dir():
+        return []
+    return sorted((p.name for p in folder.iterdir() if p.is_dir()), reverse=True)
+
+
+def explain_missing(name: str, catalog: Any, env: str | None = None, load_versions: dict | None = None) -> str:
+    """One line: the dataset, where it should be, and how to get it (with the user's own env and options)."""
     try:
         dataset = catalog.get(name)
     except Exception:  # noqa: BLE001 - not in the catalog at all
         dataset = None
     where = _location(dataset) if dataset is not None else ""
-    hint = getattr(dataset, "_missing_hint", "") if dataset is not None else ""
-    producers = _producers(name)
-    if not hint and producers:
-        hint = "produced by " + " or ".join(f"`kedro run --pipelines {p}`" for p in producers) + ": run that first"
-    if dataset is None and not hint:
-        hint = "it is not in the catalog and no pipeline produces it"
+    pinned = (load_versions or {}).get(name)
+    if pinned:
+        present = _versions_present(dataset)
+        hint = (f"the version {pinned} pinned with --load-versions does not exist; "
+                + (f"saved versions, newest first: {', '.join(present[:5])}" if present else "no version is saved yet")
+                + f"; pick one of them or drop --load-versions {name}:{pinned}")
+    else:
+        hint = getattr(dataset, "_missing_hint", "") if dataset is not None else ""
+        producers = _producers(name)
+        if not hint and producers:
+            hint = ("produced by " + " or ".join(f"`kedro run{_env_option(env)} --pipelines {p}`" for p in producers)
+                    + ": run that first")
+        if dataset is None and not hint:
+            hint = "it is not in the catalog and no pipeline produces it"
     return f"  - {name}" + (f" ({where})" if where else "") + (f": {hint}" if hint else "")
 
 
@@ -84,13 +106,13 @@ class InputCheckHooks:
             except Exception:  # noqa: BLE001 - a dataset that cannot even be checked is not usable
                 present = False
             if not present:
-                missing.append(explain_missing(name, catalog))
+                missing.append(explain_missing(name, catalog, run_params.get("env"), run_params.get("load_versions")))
             elif reason := _empty_reason(name, catalog):
                 dataset = catalog.get(name)
                 hint = getattr(dataset, "_missing_hint", "")
                 missing.append(f"  - {name} ({_location(dataset)}): {reason}" + (f". {hint}" if hint else ""))
         if missing:
-            env = run_params.get("env") or "local"
+            env = run_params.get("env") or "local (the default env)"
             raise MissingInputsError(
                 f"this run cannot start (env '{env}'): {len(missing)} input(s) do not exist yet or are empty.\n"
                 + "\n".join(missing)
