@@ -21,7 +21,7 @@ from tests.conf_params import parameters
 
 MEL = MelConfig(sample_rate=8000, duration=2.0, n_fft=512, hop_length=256, n_mels=16)
 PARAMS = {"model": "gan", "min_window_fraction": 0.5, "batch_size": 4, "files_per_chunk": 2, "n_jobs": 1,
-          "plot": {"figure_size": [5, 5], "max_label_chars": 12}}
+          "plot": {"dpi": 50, "max_labels": 20, "max_label_chars": 12}}
 TINY_VIT = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
             "patch_size": 8, "image_size": 32}
 
@@ -146,3 +146,16 @@ def test_va_plot_has_names_and_quadrants():
     assert {"a.mp3", "b.wav", "happy / excited", "calm / relaxed", "sad / depressed", "angry / tense"} <= texts
     assert "c.mp3" not in texts
     assert "valence" in figure.axes[0].get_xlabel()
+
+
+def test_va_plot_of_a_large_folder_numbers_the_points_and_lists_the_names():
+    from music_emotion.pipelines.inference.nodes import plot_va_plane
+
+    names = [f"song number {i:02d}.mp3" for i in range(50)]
+    table = pd.DataFrame({"file": names, "status": "ok", "file_valence": np.linspace(-1, 1, 50),
+                          "file_arousal": np.linspace(1, -1, 50), "model": "gan"})
+    figure = plot_va_plane(table, PARAMS["plot"])
+    plane, listing = figure.axes
+    assert {t.get_text() for t in plane.texts} >= {"1", "50"}  # numbers at the points, not 50 long names
+    listed = "\n".join(t.get_text() for t in listing.texts)
+    assert "  1  song number 00.mp3" in listed and " 50  song number 49.mp3" in listed

@@ -120,32 +120,12 @@ def quadrant_of(valence: float, arousal: float) -> str:
 
 
 def plot_va_plane(inference_predictions: pd.DataFrame, params: dict[str, Any]) -> Figure:
-    """Each file's mean valence/arousal in the circumplex plane, named, with the four quadrant labels."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Each file's mean valence/arousal in the circumplex plane, named (numbered beyond `max_labels` files),
+    with the four quadrant labels; drawn like every other figure of the project (`reporting.figures`)."""
+    from music_emotion.pipelines.reporting import figures
 
     files = (inference_predictions[inference_predictions["status"] != "skipped"]
              .groupby("file", sort=True)[["file_valence", "file_arousal"]].first())
-    fig, ax = plt.subplots(figsize=tuple(params["figure_size"]))
-    ax.axhline(0, color="0.6", lw=0.8)
-    ax.axvline(0, color="0.6", lw=0.8)
-    for (v_sign, a_sign), label in QUADRANTS.items():
-        ax.text(0.97 * v_sign, 0.95 * a_sign, label, ha="right" if v_sign > 0 else "left",
-                va="top" if a_sign > 0 else "bottom", fontsize=10, color="0.35", style="italic")
-    ax.scatter(files["file_valence"], files["file_arousal"], s=40, color="tab:blue", zorder=3)
-    max_chars = int(params["max_label_chars"])
-    for name, row in files.iterrows():
-        label = name if len(name) <= max_chars else name[: max_chars - 1] + "…"
-        ax.annotate(label, (row["file_valence"], row["file_arousal"]), xytext=(4, 4),
-                    textcoords="offset points", fontsize=8)
-    ax.set_xlim(-1.05, 1.05)
-    ax.set_ylim(-1.05, 1.05)
-    ax.set_aspect("equal")
-    ax.set_xlabel("valence (negative ← → positive), [-1, 1]")
-    ax.set_ylabel("arousal (calm ← → excited), [-1, 1]")
     model = inference_predictions["model"].dropna().unique()
-    ax.set_title(f"Predicted emotion of {len(files)} file(s)" + (f" — model: {model[0]}" if len(model) else ""))
-    fig.tight_layout()
-    return fig
+    return figures.inference_va_figure(files, QUADRANTS, str(model[0]) if len(model) else None,
+                                       int(params["max_labels"]), int(params["max_label_chars"]), int(params["dpi"]))
