@@ -115,3 +115,26 @@ def test_iter_windows_covers_a_long_file(tmp_path):
     tail = list(iter_windows(path, SMALL, min_fraction=0.1))[-1]  # kept: padded, with its real frames counted
     assert tail[2] and tail[3] == SMALL.frames_for(0.8) < SMALL.n_frames
     assert audio_duration(path) == pytest.approx(4.8)
+
+
+def test_a_file_with_nan_samples_at_another_rate_is_skipped_with_its_reason(tmp_path):
+    """NaN samples must be caught before resampling (44.1 kHz -> 22.05 kHz), naming the file's problem."""
+    import soundfile as sf
+
+    samples = tone(2.0, 44100, 1)
+    samples[1000:1010] = np.nan
+    path = tmp_path / "nan.wav"
+    sf.write(path, samples.astype(np.float32), 44100, subtype="FLOAT")
+    result = extract_clip("nan", path, MelConfig(sample_rate=22050, duration=1.0))
+    assert result.status == "skipped" and "NaN or infinity" in result.reason
+
+
+def test_the_configured_resampler_is_the_one_used(tmp_path, monkeypatch):
+    import librosa
+
+    used = []
+    original = librosa.resample
+    monkeypatch.setattr(librosa, "resample", lambda *a, **k: used.append(k["res_type"]) or original(*a, **k))
+    path = write_audio(tmp_path / "a.wav", tone(1.0, 44100, 1), 44100)
+    extract_clip("a", path, MelConfig(sample_rate=22050, duration=1.0, resample_type="soxr_mq"))
+    assert used == ["soxr_mq"]

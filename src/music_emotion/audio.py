@@ -85,11 +85,15 @@ def audio_duration(path: str | Path) -> float:
     return info.frames / info.samplerate if info.samplerate else 0.0
 
 
-def decode_audio(path: str | Path, sample_rate: int, offset: float = 0.0, duration: float | None = None) -> np.ndarray:
-    """Decode [offset, offset + duration) of a file to mono float32 at `sample_rate`.
+def decode_audio(
+    path: str | Path, sample_rate: int, offset: float = 0.0, duration: float | None = None,
+    resample_type: str = "soxr_hq",
+) -> np.ndarray:
+    """Decode [offset, offset + duration) of a file to mono float32 at `sample_rate` (`resample_type` as librosa).
 
     Reads only the frames needed (mp3 seeking via libsndfile), whatever the file's own rate
-    and channel count. An offset past the end reads from the start instead.
+    and channel count. An offset past the end reads from the start instead. Non-finite samples are
+    refused before resampling, which would otherwise spread them or fail deep inside the resampler.
     """
     import librosa
     import soundfile as sf
@@ -114,10 +118,10 @@ def decode_audio(path: str | Path, sample_rate: int, offset: float = 0.0, durati
     if samples.size == 0:
         raise AudioDecodeError("no audio frames could be decoded")
     mono = samples.mean(axis=1) if samples.shape[1] > 1 else samples[:, 0]
-    if native_rate != sample_rate:
-        mono = librosa.resample(mono, orig_sr=native_rate, target_sr=sample_rate, res_type="soxr_hq")
     if not np.all(np.isfinite(mono)):
         raise AudioDecodeError("decoded samples contain NaN or infinity")
+    if native_rate != sample_rate:
+        mono = librosa.resample(mono, orig_sr=native_rate, target_sr=sample_rate, res_type=resample_type)
     return np.ascontiguousarray(mono, dtype=np.float32)
 
 
@@ -175,7 +179,7 @@ class ClipResult:
 def extract_clip(key: str, path: str | Path, config: MelConfig) -> ClipResult:
     """One file -> one window -> one spectrogram; decode problems become a skipped result, not a crash."""
     try:
-        samples = decode_audio(path, config.sample_rate, config.offset, config.duration)
+        samples = decode_audio(path, config.sample_rate, config.offset, config.duration, config.resample_type)
     except AudioDecodeError as exc:
         return ClipResult(key, None, "skipped", str(exc))
     except OSError as exc:
@@ -200,7 +204,7 @@ def iter_windows(
     The last partial chunk is kept when it holds at least `min_fraction` of a chunk (or when it is the only
     one), padded exactly as in training; `valid_frames` says how many of its frames are real audio.
     """
-    samples = decode_audio(path, config.sample_rate)
+    samples = decode_audio(path, config.sample_rate, resample_type=config.resample_type)
     n = config.n_samples
     starts = list(range(0, max(len(samples), 1), n))
     for i, start in enumerate(starts):
