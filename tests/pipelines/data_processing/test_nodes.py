@@ -1,5 +1,7 @@
 """data_processing nodes: annotation validation, extraction with messy input, the song split."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -115,6 +117,19 @@ def test_extraction_keeps_every_valid_song_and_reports_the_rest(messy_audio):
     assert spectrograms.meta["extraction"]["n_mels"] == 16
     # every song id of either input appears in the log: nothing is lost silently
     assert {10, 11, 12, 13, 14, 15, 99} <= set(log["song_id"].dropna().astype(int))
+
+
+def test_two_files_with_the_same_song_id_keep_the_first_and_report_the_second(messy_audio):
+    """16.mp3 and 0016.mp3 both mean song 16: the run goes on (it used to die at the very end)."""
+    audio, labels = messy_audio
+    folder = Path(audio["10"]).parent
+    write_audio(folder / "0010.mp3", tone(3.0, 22050, 1, 500), 22050)
+    audio = {**audio, "0010": str(folder / "0010.mp3")}
+    spectrograms, log = extract_mel_spectrograms(audio, labels, {"extraction": EXTRACTION, "n_jobs": 1})
+    assert spectrograms.ids.count(10) == 1 and {10, 11, 12} <= set(spectrograms.ids)
+    duplicate = log[log["file"].astype(str).str.endswith("0010.mp3")]
+    assert duplicate["status"].tolist() == ["skipped"]
+    assert "another file already has song id 10 (10.mp3)" in duplicate["reason"].item()
 
 
 def test_extraction_without_any_valid_song_fails_clearly(tmp_path):

@@ -159,3 +159,13 @@ def test_va_plot_of_a_large_folder_numbers_the_points_and_lists_the_names():
     assert {t.get_text() for t in plane.texts} >= {"1", "50"}  # numbers at the points, not 50 long names
     listed = "\n".join(t.get_text() for t in listing.texts)
     assert "  1  song number 00.mp3" in listed and " 50  song number 49.mp3" in listed
+
+
+def test_hostile_file_names_are_neutralised_in_the_csv(tmp_path, music_folder):
+    hostile = music_folder / '=HYPERLINK("evil","click").wav'
+    write_audio(hostile, tone(1.0, 8000, 1, 440), 8000)
+    table = predict_audio_files({"h": str(hostile)}, tiny_model(), PARAMS, "cpu")
+    path = tmp_path / "out.csv"
+    table.to_csv(path, index=False)
+    stored = pd.read_csv(path)["file"].unique().tolist()
+    assert stored == ["'" + hostile.name]  # shown as text by spreadsheets, still recognisable

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -112,13 +113,19 @@ def extract_mel_spectrograms(
     log: list[dict[str, Any]] = []
     items: list[tuple[str, str]] = []
     audio_ids: set[int] = set()
+    first_file: dict[int, str] = {}
     for stem, path in audio_files.items():
         if not re.fullmatch(r"\d+", stem):
             log.append({"song_id": None, "file": path, "stage": "audio", "status": "skipped",
                         "reason": "file name is not a DEAM song id (<song_id>.mp3)"})
             continue
         song_id = int(stem)
+        if song_id in audio_ids:  # e.g. 16.mp3 and 0016.mp3: checked before any decoding, not at the end
+            log.append({"song_id": song_id, "file": path, "stage": "audio", "status": "skipped",
+                        "reason": f"another file already has song id {song_id} ({Path(first_file[song_id]).name})"})
+            continue
         audio_ids.add(song_id)
+        first_file[song_id] = path
         if song_id not in labelled:
             log.append({"song_id": song_id, "file": path, "stage": "audio", "status": "skipped",
                         "reason": "audio file has no annotation"})

@@ -105,6 +105,7 @@ def predict_audio_files(
             progress.update(len(batch_names))
     progress.close()
     table = pd.DataFrame(rows).reindex(columns=PREDICTION_COLUMNS)
+    table["file"] = table["file"].map(spreadsheet_safe)  # file names are the user's: never formulas in a CSV
     table["model"] = params["model"]
     n_skipped = int((table["status"] == "skipped").sum())
     logger.info("Predicted %d file(s) in %d window(s); %d skipped",
@@ -113,6 +114,12 @@ def predict_audio_files(
         raise ValueError(f"None of the {len(names)} file(s) could be decoded as audio; reasons: "
                          f"{table['reason'].value_counts().to_dict()}")
     return table
+
+
+def spreadsheet_safe(text: Any) -> Any:
+    """A cell that starts with =, +, - or @ gets a leading apostrophe, so spreadsheets show it instead of
+    executing it (e.g. a file named `=HYPERLINK(...).mp3`); other values are returned unchanged."""
+    return "'" + text if isinstance(text, str) and text[:1] in ("=", "+", "-", "@") else text
 
 
 def quadrant_of(valence: float, arousal: float) -> str:
