@@ -75,3 +75,26 @@ def test_spectrogram_set_refuses_misaligned_ids():
     with pytest.raises(KeyError, match="no spectrogram"):
         data.indices_of([10, 999])
     assert data.subset([12, 10]).ids == [12, 10]
+
+
+def test_a_half_written_version_is_never_loaded_as_latest(tmp_path, caplog):
+    """A kill between the two files of a save (array without sidecar) must not become 'latest'."""
+    import time
+
+    from kedro.io import Version
+
+    from music_emotion.spectrograms import SpectrogramSet as _Set
+
+    dataset = SpectrogramDataset(filepath=str(tmp_path / "mel.npy"), version=Version(None, None))
+    good = _Set(ids=[1, 2], values=np.zeros((2, 3, 4), np.float32), meta={})
+    dataset.save(good)
+    time.sleep(0.01)
+    later = tmp_path / "mel.npy" / "2999-01-01T00.00.00.000Z"  # newer than any real version
+    later.mkdir()
+    np.save(later / "mel.npy", np.ones((2, 3, 4), np.float32))  # ... but its sidecar was never written
+    reader = SpectrogramDataset(filepath=str(tmp_path / "mel.npy"), version=Version(None, None))
+    with caplog.at_level("WARNING"):
+        loaded = reader.load()
+    assert float(np.asarray(loaded.values).max()) == 0.0  # the complete, older version
+    assert "incomplete spectrogram version" in caplog.text and "2999-01-01T00.00.00.000Z" in caplog.text
+    assert not list((tmp_path / "mel.npy").glob("*/*.partial.npy"))  # saves leave no temporary file

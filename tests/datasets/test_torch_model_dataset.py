@@ -31,3 +31,29 @@ def test_only_project_classes_are_imported(tmp_path):
     (tmp_path / "model.safetensors").write_bytes(b"")
     with pytest.raises(ValueError, match="music_emotion model class"):
         load_pretrained_model(tmp_path)
+
+
+def test_a_model_saved_halfway_is_never_loaded_as_latest(tmp_path, caplog):
+    """config.json without weights (a kill mid-save, as older versions wrote them) is skipped, not 'latest'."""
+    import json
+
+    import torch
+
+    from music_emotion.models.gan import SpectrogramGenerator
+    from tests.conf_params import parameters
+
+    config = {"n_mels": 8, "n_frames": 16, "channels": 1, "condition_dim": 2, "latent_dim": 4,
+              **parameters("gan_augmentation.generator", base_channels=8, n_upsample=2, min_channels=4),
+              "db_min": -80.0, "db_max": 0.0}
+    torch.manual_seed(0)
+    TorchModelDataset(filepath=str(tmp_path / "generator"), version=Version(None, None)).save(SpectrogramGenerator(config))
+    half = tmp_path / "generator" / "2999-01-01T00.00.00.000Z" / "generator"
+    half.mkdir(parents=True)
+    (half / "config.json").write_text(json.dumps({"model_class": "music_emotion.models.gan.SpectrogramGenerator", **config}))
+    reader = TorchModelDataset(filepath=str(tmp_path / "generator"), version=Version(None, None))
+    with caplog.at_level("WARNING"):
+        assert reader.exists()
+        model = reader.load()
+    assert isinstance(model, SpectrogramGenerator)
+    assert "incomplete model version" in caplog.text and "2999-01-01" in caplog.text
+    assert not list((tmp_path / "generator").glob("*/*.partial"))

@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import io
 import json
+import logging
+import os
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -17,6 +19,8 @@ from kedro.io import AbstractVersionedDataset, DatasetError, Version
 from kedro_datasets._typing import ImagePreview
 
 from music_emotion.spectrograms import SpectrogramSet
+
+logger = logging.getLogger(__name__)
 
 
 class SpectrogramDataset(AbstractVersionedDataset[SpectrogramSet, SpectrogramSet]):
@@ -35,13 +39,24 @@ class SpectrogramDataset(AbstractVersionedDataset[SpectrogramSet, SpectrogramSet
         mmap: bool = True,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(PurePosixPath(filepath), version)
+        super().__init__(PurePosixPath(filepath), version, exists_function=self._complete)
         self._mmap = mmap
         self.metadata = metadata
 
     @staticmethod
     def _sidecar(array_path: PurePosixPath | Path) -> Path:
         return Path(str(array_path)).with_suffix(".json")
+
+    @classmethod
+    def _complete(cls, path: str) -> bool:
+        """A version counts only with both its array and its sidecar; an interrupted save is skipped with a
+        warning naming it, never loaded as latest."""
+        array, sidecar = Path(path), cls._sidecar(path)
+        complete = array.is_file() and sidecar.is_file()
+        if not complete and (array.exists() or sidecar.exists()):
+            logger.warning("Skipping the incomplete spectrogram version '%s' (its save was interrupted): pin another "
+                           "version with --load-versions, or delete its folder", array.parent)
+        return complete
 
     def load(self) -> SpectrogramSet:
         array_path = Path(str(self._get_load_path()))
@@ -60,15 +75,20 @@ class SpectrogramDataset(AbstractVersionedDataset[SpectrogramSet, SpectrogramSet
             raise DatasetError(f"SpectrogramDataset saves a SpectrogramSet, got {type(data).__name__}")
         array_path = Path(str(self._get_save_path()))
         array_path.parent.mkdir(parents=True, exist_ok=True)
-        # Stream to disk through a memory map so saving never needs a second in-RAM copy.
-        out = np.lib.format.open_memmap(array_path, mode="w+", dtype=np.float32, shape=data.values.shape)
+        # The sidecar first, then the array streamed to a temporary name through a memory map (never a second
+        # in-RAM copy), flushed and renamed last: the array's final name marks a complete version.
+        header = {"ids": list(data.ids), "shape": list(data.values.shape), "meta": data.meta}
+        self._sidecar(array_path).write_text(json.dumps(header, indent=1, default=_json_default))
+        partial = array_path.with_name(array_path.stem + ".partial.npy")
+        out = np.lib.format.open_memmap(partial, mode="w+", dtype=np.float32, shape=data.values.shape)
         chunk = 256
         for start in range(0, len(data), chunk):
             out[start : start + chunk] = data.values[start : start + chunk]
         out.flush()
         del out
-        header = {"ids": list(data.ids), "shape": list(data.values.shape), "meta": data.meta}
-        self._sidecar(array_path).write_text(json.dumps(header, indent=1, default=_json_default))
+        with partial.open("rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(partial, array_path)
         self._invalidate_cache()
 
     def _exists(self) -> bool:
@@ -76,7 +96,7 @@ class SpectrogramDataset(AbstractVersionedDataset[SpectrogramSet, SpectrogramSet
             path = self._get_load_path()
         except DatasetError:
             return False
-        return Path(str(path)).is_file()
+        return self._complete(str(path))
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": self._filepath, "version": self._version, "mmap": self._mmap}

@@ -5,13 +5,29 @@ No pickles: loading rebuilds the class named in the config (`models.base.load_pr
 
 from __future__ import annotations
 
+import logging
+import os
+import shutil
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from kedro.io import AbstractVersionedDataset, DatasetError, Version
 from kedro_datasets._typing import JSONPreview
 
-from music_emotion.models.base import CONFIG_NAME, load_pretrained_model
+from music_emotion.models.base import CONFIG_NAME, WEIGHTS_NAME, load_pretrained_model
+
+logger = logging.getLogger(__name__)
+
+
+def complete_model_dir(path: str) -> bool:
+    """A version counts only when both files are there; an interrupted save (config without weights, e.g.
+    from an older version of this dataset) is skipped with a warning naming it, never loaded as latest."""
+    directory = Path(path)
+    complete = (directory / CONFIG_NAME).is_file() and (directory / WEIGHTS_NAME).is_file()
+    if not complete and directory.exists():
+        logger.warning("Skipping the incomplete model version '%s' (its save was interrupted): pin another version "
+                       "with --load-versions, or delete that folder", directory)
+    return complete
 
 
 class TorchModelDataset(AbstractVersionedDataset):
@@ -31,7 +47,7 @@ class TorchModelDataset(AbstractVersionedDataset):
         missing_hint: str = "run the pipeline that trains it first (or pin an existing version with --load-versions)",
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(PurePosixPath(filepath), version)
+        super().__init__(PurePosixPath(filepath), version, exists_function=complete_model_dir)
         self._map_location = map_location
         self._missing_hint = missing_hint
         self.metadata = metadata
@@ -47,7 +63,15 @@ class TorchModelDataset(AbstractVersionedDataset):
         if not hasattr(model, "save_pretrained"):
             raise DatasetError(f"TorchModelDataset saves project models, got {type(model).__name__}")
         directory = Path(str(self._get_save_path()))
-        model.save_pretrained(directory)
+        # Written beside the final name, flushed to disk, then renamed: a kill mid-save leaves only a
+        # `.partial` folder, which no load ever picks up.
+        partial = directory.with_name(directory.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        model.save_pretrained(partial)
+        for file in partial.iterdir():
+            with file.open("rb") as handle:
+                os.fsync(handle.fileno())
+        partial.rename(directory)
         self._clear_version_cache()
 
     def _exists(self) -> bool:
@@ -55,7 +79,7 @@ class TorchModelDataset(AbstractVersionedDataset):
             directory = Path(str(self._get_load_path()))
         except DatasetError:
             return False
-        return (directory / CONFIG_NAME).is_file()
+        return complete_model_dir(str(directory))
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": self._filepath, "version": self._version}
