@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MODEL_FAMILIES = ("mean_baseline", "ridge_baseline", "vit")
-REFERENCE_ARM = "real_only"  # the arm every other arm is compared with, in the experiment
 _ARM_KEYS = {"model", "synthetic", "augmentations", "label", "colour"}
 # Arm names become keyword arguments of the evaluation nodes next to these.
 _RESERVED = {"mel_spectrograms", "emotion_labels", "song_splits", "params", "seed", "device", "fold", "unit"}

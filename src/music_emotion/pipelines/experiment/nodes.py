@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 from music_emotion import metrics
-from music_emotion.arms import REFERENCE_ARM
 from music_emotion.corpus import Corpus
 from music_emotion.pipelines.experiment.statistics import (
     corrected_resampled_t_test,
@@ -203,7 +202,7 @@ def compare_arms(
 ) -> pd.DataFrame:
     """Each arm minus the reference arm, per target and metric: mean paired difference over folds x seeds,
     95 % paired-bootstrap CI over songs, corrected resampled t-test p-value."""
-    reference = params.get("reference_arm", REFERENCE_ARM)
+    reference = params["reference_arm"]
     units = per_unit[per_unit.fold != "pooled"]
     ratio = float((facts["n_test_songs"] / facts["n_train_songs"]).mean())
     ordered = predictions.sort_values(["seed", "song_id"])
