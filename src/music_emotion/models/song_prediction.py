@@ -66,3 +66,17 @@ def cut_windows(block: torch.Tensor, index: torch.Tensor, starts: torch.Tensor, 
     frames = frames.clamp_(max=block.shape[-1] - 1)
     rows = block[index.to(block.device)]  # (B, H, W)
     return torch.gather(rows, 2, frames[:, None, :].expand(-1, rows.shape[1], -1))
+
+
+def read_crops(array: np.ndarray, rows: np.ndarray, starts: np.ndarray, window: int) -> torch.Tensor:
+    """(B, H, window) crops `array[rows[b], :, starts[b]:starts[b] + window]` read straight from a (memory-mapped)
+    array: only the crop's frames are read, not the whole stored song (a 10 s crop of a 45 s song is under a
+    quarter of it). Pass `rows` ascending for sequential reads. Stored songs shorter than a window are padded
+    as `cut_windows` pads them."""
+    if array.shape[-1] < window:
+        block = torch.from_numpy(np.asarray(array[rows], dtype=np.float32))
+        return cut_windows(block, torch.arange(len(rows)), torch.from_numpy(starts), window)
+    out = np.empty((len(rows), array.shape[1], window), dtype=np.float32)
+    for i, (row, start) in enumerate(zip(rows, starts, strict=True)):
+        out[i] = array[row, :, start : start + window]
+    return torch.from_numpy(out)

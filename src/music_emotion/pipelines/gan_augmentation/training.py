@@ -28,7 +28,7 @@ from torch import nn
 
 from music_emotion.config import from_section
 from music_emotion.models.gan import SpectrogramDiscriminator, SpectrogramGenerator
-from music_emotion.models.song_prediction import cut_windows
+from music_emotion.models.song_prediction import read_crops
 from music_emotion.pipelines.gan_augmentation.diffaugment import check_policy, diff_augment
 from music_emotion.pipelines.gan_augmentation.probe import ConditioningProbe
 from music_emotion.runtime import autocast, progress_bar
@@ -96,10 +96,8 @@ class TrainSet:
     def batch(self, positions: np.ndarray, rng: np.random.Generator) -> tuple[torch.Tensor, np.ndarray]:
         """A random window of each song at `positions` (dB, (B, H, window)) and their conditions."""
         positions = positions[np.argsort(self.rows[positions], kind="stable")]  # row order: fast on a memory map
-        block = torch.from_numpy(np.asarray(self.values[self.rows[positions]], dtype=np.float32))
         starts = random_crop_starts(self.valid_frames[positions], self.window, rng)
-        windows = cut_windows(block, torch.arange(len(positions)), torch.from_numpy(starts), self.window)
-        return windows, self.conditions[positions]
+        return read_crops(self.values, self.rows[positions], starts, self.window), self.conditions[positions]
 
 
 def adversarial_losses(kind: str, real_logits: torch.Tensor, fake_logits: torch.Tensor, real_label: float):

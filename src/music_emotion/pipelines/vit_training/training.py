@@ -28,7 +28,7 @@ from torch import nn
 from music_emotion import metrics
 from music_emotion.augment import MixupConfig, SpecAugmentConfig, apply_augmentations
 from music_emotion.config import from_section
-from music_emotion.models.song_prediction import cut_windows, predict_songs
+from music_emotion.models.song_prediction import cut_windows, predict_songs, read_crops
 from music_emotion.runtime import autocast, progress_bar
 from music_emotion.windows import random_crop_starts
 
@@ -157,24 +157,12 @@ class TrainingWindows:
                     block, index = self._cache[s], torch.from_numpy(local).to(self.device)
                     parts.append(cut_windows(block, index, torch.from_numpy(starts[mine]), self.window))
                 else:
-                    parts.append(self._read_crops(self.arrays[s], self.row[mine], starts[mine]))
+                    parts.append(read_crops(self.arrays[s], self.row[mine], starts[mine], self.window))
             x = parts[0] if len(parts) == 1 else torch.cat(parts)
             y = self.targets[torch.from_numpy(positions).to(self.device)]
             if x.device != self.device:
                 x = x.pin_memory().to(self.device, non_blocking=True) if self.device.type == "cuda" else x.to(self.device)
             yield x, y
-
-
-    def _read_crops(self, array: np.ndarray, rows: np.ndarray, starts: np.ndarray) -> torch.Tensor:
-        """(B, H, window) crops read straight from the (memory-mapped) array, rows ascending: only the crop's
-        frames are read, not the whole stored song (a 10 s crop of a 45 s song is under a quarter of it)."""
-        if array.shape[-1] < self.window:  # stored shorter than a window: pad as cut_windows does
-            block = torch.from_numpy(np.asarray(array[rows], dtype=np.float32))
-            return cut_windows(block, torch.arange(len(rows)), torch.from_numpy(starts), self.window)
-        out = np.empty((len(rows), array.shape[1], self.window), dtype=np.float32)
-        for i, (row, start) in enumerate(zip(rows, starts, strict=True)):
-            out[i] = array[row, :, start : start + self.window]
-        return torch.from_numpy(out)
 
 
 @dataclass(frozen=True)
