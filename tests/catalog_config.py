@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 CATALOG = Path(__file__).resolve().parents[1] / "conf" / "base" / "catalog.yml"
+DATA_ROOT = "${globals:data_root}"
 
 
 def _matches(pattern: str, name: str) -> bool:
@@ -15,15 +16,14 @@ def _matches(pattern: str, name: str) -> bool:
     return re.fullmatch(regex, name) is not None
 
 
-def catalog_entries_for(pipeline, root: Path | None = None) -> dict[str, dict]:
+def catalog_entries_for(pipeline, root: Path | str = "data") -> dict[str, dict]:
     """Entries of conf/base/catalog.yml (dataset factories included) that `pipeline` writes.
 
-    With `root`, every `filepath` is moved under it (`data/06_models/x` -> `<root>/06_models/x`).
+    `${globals:data_root}` in a `filepath` becomes `root` (default: base's `data`, as conf/base/globals.yml sets).
     """
     entries = yaml.safe_load(CATALOG.read_text())
     outputs = pipeline.all_outputs()
     chosen = {name: entry for name, entry in entries.items() if any(_matches(name, out) for out in outputs)}
-    if root is not None:
-        for entry in chosen.values():
-            entry["filepath"] = str(Path(root) / Path(entry["filepath"]).relative_to("data"))
+    for entry in chosen.values():
+        entry["filepath"] = entry["filepath"].replace(DATA_ROOT, str(root), 1)
     return chosen

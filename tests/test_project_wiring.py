@@ -63,3 +63,30 @@ def test_no_data_path_is_opened_outside_the_catalog():
     opening = re.compile(r"""(Path|open|load|read_\w+|to_\w+|save\w*|glob)\(\s*f?["']data/""")
     offenders = [str(p) for p in (PROJECT / "src").rglob("*.py") if opening.search(p.read_text())]
     assert offenders == []
+
+
+def _output_folders(context) -> set[Path]:
+    """Project-relative folders every persisted output of every pipeline is written under."""
+    catalog, folders = context.catalog, set()
+    for name in set().union(*(p.all_outputs() for p in pipelines.values())) - UNVERSIONED_OUTPUTS:
+        entry = catalog.get(name)
+        if entry is None:  # an experiment unit's intermediate: kept in memory, never written
+            continue
+        location = Path(str(getattr(entry, "_filepath", None) or getattr(entry, "_path")))
+        folders.add(location.relative_to(PROJECT) if location.is_absolute() else location)
+    return folders
+
+
+def test_demo_and_base_envs_never_share_an_output_folder():
+    """A demo run never becomes "latest" for DEAM reporting, and a base-env inference never loads a demo model."""
+    bootstrap_project(PROJECT)
+    folders = {}
+    for env in (None, "demo"):
+        with KedroSession.create(project_path=PROJECT, env=env) as session:
+            folders[env] = _output_folders(session.load_context())
+    assert all(folder.parts[:2] == ("data", "demo") for folder in folders["demo"])
+    assert not any(folder.parts[:2] == ("data", "demo") for folder in folders[None])
+    assert folders[None].isdisjoint(folders["demo"])
+    with KedroSession.create(project_path=PROJECT, env=None) as session:
+        model = Path(str(session.load_context().catalog.get("inference_model")._filepath))
+    assert "demo" not in model.parts
