@@ -5,6 +5,7 @@ import warnings
 from kedro.config import OmegaConfigLoader
 
 from music_emotion.hooks import InputCheckHooks
+from music_emotion.hooks_lineage import LineageHook
 from music_emotion.progress import ExperimentProgressHook
 from music_emotion.run_parameters import RunParametersHook
 
@@ -16,7 +17,7 @@ for _message in (r"register_new_resolver\(\) is deprecated", r".*on_event is dep
 
 # Check every external input of a run before any node runs (clear message instead of a stack trace).
 # RunParametersHook first: pipelines are built from the run's parameters (arms, folds, seeds).
-HOOKS = (RunParametersHook(), InputCheckHooks(), ExperimentProgressHook())
+HOOKS = (RunParametersHook(), InputCheckHooks(), ExperimentProgressHook(), LineageHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

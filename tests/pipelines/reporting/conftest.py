@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from music_emotion.audio import MelConfig
+from music_emotion.lineage import fingerprint
 from music_emotion.metrics import regression_report
 from music_emotion.models.base import PretrainedModelMixin
 from music_emotion.spectrograms import SpectrogramSet
@@ -137,18 +138,22 @@ def test_predictions(rng, emotion_labels, song_splits):
 
 
 @pytest.fixture
-def test_metrics(test_predictions):
+def test_metrics(test_predictions, tiny_models, song_splits):
+    """As `evaluate_test_set` writes it, lineage included: it scored `tiny_models` on `song_splits`."""
     metrics = {}
     for model, rows in test_predictions.groupby("model", sort=False):
         report = regression_report(rows[["valence_true", "arousal_true"]].to_numpy(),
                                    rows[["valence_pred", "arousal_pred"]].to_numpy(), n_resamples=50, seed=0)
-        metrics[model] = {"n_songs": len(rows), **report}
+        scored = tiny_models.get(f"{model}.vit_model")
+        lineage = {"model": fingerprint(scored) if scored is not None else None, "song_splits": fingerprint(song_splits)}
+        metrics[model] = {"n_songs": len(rows), **report, "lineage": lineage}
     return metrics
 
 
 @pytest.fixture
-def gan_quality():
+def gan_quality(tiny_models):
     return {
+        "lineage": {"generator": fingerprint(tiny_models["generator"]), "synthetic_spectrograms": None},
         "feature": {"name": "pooled_mel_statistics", "dim": 32},
         "n_synthetic": 12,
         "frechet_distance": {"real_train_vs_synthetic": 123.4567, "real_train_vs_real_val_floor": None},

@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
+from music_emotion.lineage import LineageError
+from tests.pipelines.reporting.conftest import TinyModel
 from music_emotion.pipelines.reporting import nodes
 from music_emotion.pipelines.reporting.nodes import (
     archive_members,
@@ -244,13 +246,21 @@ def test_archive_members_by_type(tiny_models, test_predictions):
         archive_members("odd", object())
 
 
+NO_LINEAGE = {"run": None, "input_versions": {}}
+
+
 def test_build_report_archive_manifest(tiny_models, test_metrics):
     png = b"\x89PNG\r\n\x1a\nrest"
     members = build_report_archive(
+        {"run": "2026-01-02T03.04.05.678Z", "input_versions": {"generator": "2026-01-01T00.00.00.000Z"}},
         spectrogram_examples=png, test_metrics=test_metrics, metrics_summary="# Results",
         generator=tiny_models["generator"], gan__vit_model=tiny_models["gan.vit_model"],
     )
     manifest = json.loads(members.pop("MANIFEST.json"))
+    assert manifest["run"] == "2026-01-02T03.04.05.678Z"
+    assert manifest["members"]["models/generator/config.json"]["version"] == "2026-01-01T00.00.00.000Z"
+    assert manifest["members"]["tables/metrics_summary.md"]["version"] is None
+    manifest = manifest["members"]
     assert set(members) == set(manifest) == {
         "figures/spectrogram_examples.png", "metrics/test_metrics.json", "tables/metrics_summary.md",
         "models/generator/config.json", "models/generator/model.safetensors",
@@ -258,3 +268,29 @@ def test_build_report_archive_manifest(tiny_models, test_metrics):
     }
     assert manifest["models/gan/vit_model/config.json"]["source"] == "gan.vit_model"
     assert json.loads(members["metrics/test_metrics.json"]) == json.loads(json.dumps(test_metrics))
+
+
+def test_archive_refuses_a_model_that_test_metrics_did_not_score(tiny_models, test_metrics):
+    """Ctrl-C after one arm saved a new model: the latest model is not the one the latest test_metrics scored."""
+    retrained = TinyModel({"width": 3})  # fresh weights: the interrupted run's never-tested model
+    with pytest.raises(LineageError, match=r"(?s)gan\.vit_model: test_metrics was computed from \w+.*--load-versions"):
+        build_report_archive(NO_LINEAGE, test_metrics=test_metrics, gan__vit_model=retrained)
+    members = build_report_archive(NO_LINEAGE, test_metrics=test_metrics, gan__vit_model=tiny_models["gan.vit_model"])
+    assert "models/gan/vit_model/model.safetensors" in members
+
+
+def test_archive_refuses_a_generator_that_gan_quality_did_not_assess(tiny_models, gan_quality, song_splits, test_metrics):
+    other = TinyModel({"width": 3})
+    with pytest.raises(LineageError, match="generator: gan_quality"):
+        build_report_archive(NO_LINEAGE, gan_quality=gan_quality, generator=other)
+    splits = {**song_splits, "test": song_splits["test"][:-1]}
+    with pytest.raises(LineageError, match="song_splits"):
+        build_report_archive(NO_LINEAGE, test_metrics=test_metrics, song_splits=splits)
+    build_report_archive(NO_LINEAGE, gan_quality=gan_quality, generator=tiny_models["generator"],
+                         test_metrics=test_metrics, song_splits=song_splits)
+
+
+def test_outputs_from_before_lineage_was_recorded_are_accepted(tiny_models, test_metrics):
+    legacy = {arm: {k: v for k, v in report.items() if k != "lineage"} for arm, report in test_metrics.items()}
+    members = build_report_archive(NO_LINEAGE, test_metrics=legacy, gan__vit_model=TinyModel({"width": 3}))
+    assert "metrics/test_metrics.json" in members

@@ -22,7 +22,7 @@ CONTRACT_INPUTS = {
     "mel_spectrograms", "emotion_labels", "song_splits", "gan_history", "synthetic_spectrograms",
     "synthetic_labels", "gan_quality", "real_only.vit_history", "gan.vit_history", "test_predictions",
     "test_metrics", "generator", "discriminator", "real_only.vit_model", "gan.vit_model", "mean.baseline_model",
-    "ridge.baseline_model", "extraction_report", "params:reporting", "params:arms",
+    "ridge.baseline_model", "extraction_report", "params:reporting", "params:arms", "run_lineage",
 }
 
 
@@ -68,6 +68,7 @@ def catalog(tmp_path, monkeypatch, mel_spectrograms, emotion_labels, song_splits
         "params:arms": ARMS, "mean.baseline_model": {"model": "mean_baseline", "valence": 0.1, "arousal": 0.0},
         "ridge.baseline_model": {"model": "ridge_baseline", "alpha": 1.0},
         "extraction_report": pd.DataFrame({"song_id": [1], "status": ["ok"], "reason": [""]}),
+        "run_lineage": {"run": "2026-01-01T00.00.00.000Z", "input_versions": {"gan.vit_model": "2025-12-31T00.00.00.000Z"}},
         **tiny_models,
     }
     for name, value in inputs.items():
@@ -100,6 +101,8 @@ def test_reporting_pipeline_writes_figures_tables_and_archive(catalog, tmp_path)
           for f in ("config.json", "model.safetensors")),
     }
     assert names == expected  # baselines, splits and the discriminator too: the zip alone shows the whole result
-    assert {entry["source"] for entry in manifest.values()} == CONTRACT_INPUTS - {
+    assert {entry["source"] for entry in manifest["members"].values()} == CONTRACT_INPUTS - {
         "mel_spectrograms", "emotion_labels", "synthetic_spectrograms", "synthetic_labels", "params:reporting",
-        "params:arms"} | {*FIGURES, "metrics_summary", "metrics_summary_table"}
+        "params:arms", "run_lineage"} | {*FIGURES, "metrics_summary", "metrics_summary_table"}
+    assert manifest["run"] == "2026-01-01T00.00.00.000Z"
+    assert manifest["members"]["models/gan/vit_model/config.json"]["version"] == "2025-12-31T00.00.00.000Z"

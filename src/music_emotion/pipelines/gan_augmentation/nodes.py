@@ -14,6 +14,7 @@ import torch
 
 from music_emotion.corpus import Corpus
 from music_emotion.features import pooled_mel_statistics, window_features
+from music_emotion.lineage import fingerprint
 from music_emotion.metrics import TARGETS, ccc
 from music_emotion.models.gan import SpectrogramDiscriminator, SpectrogramGenerator
 from music_emotion.pipelines.gan_augmentation.probe import ConditioningProbe
@@ -139,6 +140,7 @@ def generate_synthetic_spectrograms(
         "generator_step": generator.config.get("selected_step"),
         # provenance: vit_training refuses synthetic samples whose GAN saw a song outside its train split
         "gan_train_song_ids": generator.config.get("trained_on", {}).get("song_ids"),
+        "lineage": {"generator": fingerprint(generator)},
     }
     labels = pd.DataFrame({"sample_id": ids, "valence": conditions[:, 0], "arousal": conditions[:, 1],
                            "condition_sampling": generation["condition_sampling"]})
@@ -213,6 +215,8 @@ def assess_gan_quality(
         "n_synthetic": len(synthetic),
         "condition_sampling": str(synthetic_spectrograms.meta.get("condition_sampling", "unknown")),
         "generator_step": synthetic_spectrograms.meta.get("generator_step"),
+        "lineage": {"synthetic_spectrograms": fingerprint(synthetic_spectrograms),
+                    "generator": synthetic_spectrograms.meta.get("lineage", {}).get("generator")},
         "frechet_distance": {
             "real_train_vs_synthetic": fd_synthetic,
             "real_train_vs_synthetic_subsample_n_val": fd_matched,

@@ -23,6 +23,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from music_emotion.arms import arm_style
+from music_emotion.lineage import require_same
 from music_emotion.metrics import TARGETS
 from music_emotion.pipelines.reporting import figures
 from music_emotion.spectrograms import SpectrogramSet
@@ -414,21 +415,48 @@ def archive_members(name: str, artefact: Any) -> dict[str, bytes]:
     )
 
 
-def build_report_archive(**artefacts: Any) -> dict[str, bytes]:
+def check_report_lineage(artefacts: Mapping[str, Any]) -> None:
+    """Refuse to archive models, metrics and GAN outputs that come from different runs (see `lineage.py`).
+
+    `artefacts` maps catalog names to loaded values: every `<arm>.*model` must be the model `test_metrics`
+    scored, on the same split, and `gan_quality` must describe the archived generator.
+    """
+    recorded, actual = {}, {}
+    for arm, report in artefacts.get("test_metrics", {}).items():
+        lineage = report.get("lineage", {}) if isinstance(report, Mapping) else {}
+        for name in (n for n in artefacts if n.startswith(f"{arm}.") and n.endswith("model")):
+            recorded[name], actual[name] = lineage.get("model"), artefacts[name]
+        if "song_splits" in artefacts:
+            recorded["song_splits"], actual["song_splits"] = lineage.get("song_splits"), artefacts["song_splits"]
+    fix = ("Re-run the pipelines whose outputs are older (`kedro run` runs them all), or pin one consistent set "
+           "with `--load-versions`.")
+    require_same("report_archive", "test_metrics", recorded, actual, fix)
+    if "gan_quality" in artefacts and "generator" in artefacts:
+        generator = artefacts["gan_quality"].get("lineage", {}).get("generator")
+        require_same("report_archive", "gan_quality", {"generator": generator},
+                     {"generator": artefacts["generator"]}, fix)
+
+
+def build_report_archive(run_lineage: Mapping[str, Any], **artefacts: Any) -> dict[str, bytes]:
     """The run's figures, tables, metrics and model weights as `{member path: bytes}` for one zip.
 
-    Keyword names are catalog names with "." written as "__" (see `pipeline.py`); a
-    `MANIFEST.json` lists every member with its source entry, size and SHA-256.
+    Keyword names are catalog names with "." written as "__" (see `pipeline.py`). `MANIFEST.json` lists
+    every member with its source entry, that entry's catalog version, size and SHA-256, and the run that
+    built the archive (`run_lineage`, filled in by `hooks.LineageHook`). Outputs of different runs are
+    refused (`check_report_lineage`).
     """
+    named = {keyword.replace("__", "."): artefact for keyword, artefact in artefacts.items()}
+    check_report_lineage(named)
+    versions = run_lineage.get("input_versions", {})
     members: dict[str, bytes] = {}
-    manifest: dict[str, dict[str, Any]] = {}
-    for keyword in sorted(artefacts):
-        name = keyword.replace("__", ".")
-        for member, content in archive_members(name, artefacts[keyword]).items():
+    manifest: dict[str, Any] = {"run": run_lineage.get("run"), "members": {}}
+    for name in sorted(named):
+        for member, content in archive_members(name, named[name]).items():
             if member in members:
                 raise ValueError(f"Two catalog entries map to archive member '{member}'")
             members[member] = content
-            manifest[member] = {"source": name, "bytes": len(content), "sha256": hashlib.sha256(content).hexdigest()}
+            manifest["members"][member] = {"source": name, "version": versions.get(name), "bytes": len(content),
+                                           "sha256": hashlib.sha256(content).hexdigest()}
     members["MANIFEST.json"] = json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8")
     total = sum(len(c) for c in members.values())
     logger.info("Report archive: %d members, %.1f MB before compression", len(members), total / 1e6)

@@ -123,7 +123,8 @@ def create_pipeline(**kwargs) -> Pipeline:
             cross_namespace_node(
                 build_report_archive,
                 # keyword = catalog name with "." as "__" (the node turns it back into the member path)
-                inputs={name.replace(".", "__"): name for name in archive_contents(arms)},
+                inputs={"run_lineage": "run_lineage",
+                        **{name.replace(".", "__"): name for name in archive_contents(arms)}},
                 outputs="report_archive",
                 name="build_report_archive",
             ),

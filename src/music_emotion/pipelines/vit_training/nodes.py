@@ -21,6 +21,7 @@ from music_emotion.arms import check_augmentations, parse_arms
 from music_emotion.augment import parse_augmentation
 from music_emotion.corpus import Corpus, Part
 from music_emotion.features import pooled_mel_statistics
+from music_emotion.lineage import fingerprint
 from music_emotion.models.song_prediction import predict_songs
 from music_emotion.models.vit_regression import ViTModelParams, build_vit_regressor
 from music_emotion.pipelines.vit_training.synthetic import synthetic_training_samples
@@ -218,10 +219,12 @@ def evaluate_test_set(
         warn_short_songs(test, vit.window_frames)
     n_resamples = int(params["evaluation"]["n_resamples"])
     frames, report = [], {}
+    splits_fingerprint = fingerprint(song_splits)
     for name, model in models.items():
         y_pred = predict_part(model, mel_spectrograms, test, params, device)
         frames.append(prediction_frame(test, name, y_pred))
-        report[name] = {"n_songs": len(test), **metrics.regression_report(test.targets, y_pred, n_resamples, seed)}
+        report[name] = {"n_songs": len(test), **metrics.regression_report(test.targets, y_pred, n_resamples, seed),
+                        "lineage": {"model": fingerprint(model), "song_splits": splits_fingerprint}}
         logger.info(
             "TEST %-15s CCC valence %.3f [%.3f, %.3f]  arousal %.3f [%.3f, %.3f]",
             name, *(report[name][t]["ccc"][k] for t in TARGETS for k in ("value", "ci_low", "ci_high")),
