@@ -138,3 +138,45 @@ def test_the_configured_resampler_is_the_one_used(tmp_path, monkeypatch):
     path = write_audio(tmp_path / "a.wav", tone(1.0, 44100, 1), 44100)
     extract_clip("a", path, MelConfig(sample_rate=22050, duration=1.0, resample_type="soxr_mq"))
     assert used == ["soxr_mq"]
+
+
+def test_a_long_file_is_decoded_one_stored_span_at_a_time(tmp_path, monkeypatch):
+    """A 20-minute file must not be decoded whole: every read is bounded by the stored span."""
+    import music_emotion.audio as audio
+
+    path = write_audio(tmp_path / "long.wav", tone(9.0, 8000, 1, freq=300.0), 8000)
+    whole = decode_audio(path, SMALL.sample_rate)
+    reads = []
+    real_decode = audio.decode_audio
+
+    def recording_decode(*args, **kwargs):
+        samples = real_decode(*args, **kwargs)
+        reads.append(len(samples))
+        return samples
+
+    monkeypatch.setattr(audio, "decode_audio", recording_decode)
+    windows = list(iter_windows(path, SMALL))
+    assert len(windows) == 5 and max(reads) <= SMALL.n_samples  # 9 s in 2 s spans (the 1 s tail is kept, padded)
+    for start, spectrogram, _, _ in windows:  # the same features as cutting the whole decoded file
+        first = int(start * SMALL.sample_rate)
+        expected = audio.log_mel(audio.fit_to_window(whole[first : first + SMALL.n_samples], SMALL.n_samples)[0], SMALL)
+        np.testing.assert_allclose(spectrogram, expected, atol=1e-3)
+
+
+def test_any_error_a_file_causes_is_a_skip_with_its_reason(tmp_path, monkeypatch):
+    """Not only decode errors: whatever one file makes the feature code throw is reported, never a crash."""
+    import music_emotion.audio as audio
+
+    good = write_audio(tmp_path / "good.wav", tone(2.0, 8000), 8000)
+    odd = write_audio(tmp_path / "odd.wav", tone(2.0, 8000, amplitude=0.9), 8000)
+    real_log_mel = audio.log_mel
+
+    def fragile_log_mel(samples, config):
+        if np.abs(samples).max() > 0.5:  # only the loud file trips it
+            raise MemoryError("simulated")
+        return real_log_mel(samples, config)
+
+    monkeypatch.setattr(audio, "log_mel", fragile_log_mel)
+    values, results = extract_many([("good", str(good)), ("odd", str(odd))], SMALL, n_jobs=1, progress=False)
+    assert [r.status for r in results] == ["ok", "skipped"] and len(values) == 1
+    assert results[1].reason == "unexpected error on this file (MemoryError: simulated)"

@@ -72,7 +72,7 @@ def _output_folders(context) -> set[Path]:
         entry = catalog.get(name)
         if entry is None:  # an experiment unit's intermediate: kept in memory, never written
             continue
-        location = Path(str(getattr(entry, "_filepath", None) or getattr(entry, "_path")))
+        location = Path(str(getattr(entry, "_filepath", None) or entry._path))
         folders.add(location.relative_to(PROJECT) if location.is_absolute() else location)
     return folders
 

@@ -176,14 +176,25 @@ class ClipResult:
     silent: bool = False
 
 
+def skip_reason(exc: Exception) -> str:
+    """Why one file was skipped, in words: whatever a file makes the decoder or the features throw."""
+    if isinstance(exc, AudioDecodeError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return f"cannot open file ({exc.strerror or exc})"
+    return f"unexpected error on this file ({type(exc).__name__}: {exc})"
+
+
 def extract_clip(key: str, path: str | Path, config: MelConfig) -> ClipResult:
-    """One file -> one window -> one spectrogram; decode problems become a skipped result, not a crash."""
+    """One file -> one window -> one spectrogram; any problem with the file becomes a skipped result, not a crash."""
     try:
-        samples = decode_audio(path, config.sample_rate, config.offset, config.duration, config.resample_type)
-    except AudioDecodeError as exc:
-        return ClipResult(key, None, "skipped", str(exc))
-    except OSError as exc:
-        return ClipResult(key, None, "skipped", f"cannot open file ({exc.strerror or exc})")
+        return _extract_clip(key, path, config)
+    except Exception as exc:  # noqa: BLE001 - one bad file never costs the run: it is reported with its reason
+        return ClipResult(key, None, "skipped", skip_reason(exc))
+
+
+def _extract_clip(key: str, path: str | Path, config: MelConfig) -> ClipResult:
+    samples = decode_audio(path, config.sample_rate, config.offset, config.duration, config.resample_type)
     seconds = len(samples) / config.sample_rate
     window, padded = fit_to_window(samples, config.n_samples)
     spectrogram = log_mel(window, config)
@@ -202,18 +213,19 @@ def iter_windows(
     """Consecutive stored-span chunks of a whole file as (start_seconds, spectrogram, padded, valid_frames).
 
     The last partial chunk is kept when it holds at least `min_fraction` of a chunk (or when it is the only
-    one), padded exactly as in training; `valid_frames` says how many of its frames are real audio.
+    one), padded exactly as in training; `valid_frames` says how many of its frames are real audio. Chunks are
+    decoded one by one (the file's length comes from its header), so memory does not grow with the file.
     """
-    samples = decode_audio(path, config.sample_rate, resample_type=config.resample_type)
     n = config.n_samples
-    starts = list(range(0, max(len(samples), 1), n))
-    for i, start in enumerate(starts):
-        chunk = samples[start : start + n]
+    n_chunks = max(1, math.ceil(audio_duration(path) / config.duration))
+    for i in range(n_chunks):  # one stored span decoded at a time: a 20-minute file never sits in memory whole
+        start_s = i * config.duration
+        chunk = decode_audio(path, config.sample_rate, start_s, config.duration, config.resample_type)
         if i > 0 and len(chunk) < min_fraction * n:
             break
         window, padded = fit_to_window(chunk, n)
         valid = config.frames_for(len(chunk) / config.sample_rate)
-        yield start / config.sample_rate, log_mel(window, config), padded, valid
+        yield start_s, log_mel(window, config), padded, valid
 
 
 def extract_many(

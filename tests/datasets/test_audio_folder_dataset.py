@@ -36,3 +36,18 @@ def test_save_writes_eager_lazy_and_raw_values(tmp_path):
     assert (tmp_path / "out" / "c.mp3").read_bytes() == b"broken"
     with pytest.raises(DatasetError, match="use one of"):
         dataset.save({"d.aiff": (np.zeros(10), 8000)})
+
+
+def test_a_symlink_is_listed_and_reported_under_its_own_name(tmp_path):
+    from music_emotion.datasets.audio_folder_dataset import relative_name
+
+    target = tmp_path / "elsewhere" / "passwd.mp3"
+    target.parent.mkdir()
+    target.write_bytes(b"x")
+    folder = tmp_path / "music"
+    (folder / "album").mkdir(parents=True)
+    (folder / "album" / "song.mp3").symlink_to(target)
+    listing = AudioFolderDataset(path=str(folder), recursive=True).load()
+    assert list(listing) == ["album/song"]
+    assert relative_name(listing, listing["album/song"]) == "album/song.mp3"  # relative, no machine path
+    assert relative_name({"x": str(target)}, str(target)) == "passwd.mp3"  # a plain dict: the file name

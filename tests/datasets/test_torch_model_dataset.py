@@ -57,3 +57,32 @@ def test_a_model_saved_halfway_is_never_loaded_as_latest(tmp_path, caplog):
     assert isinstance(model, SpectrogramGenerator)
     assert "incomplete model version" in caplog.text and "2999-01-01" in caplog.text
     assert not list((tmp_path / "generator").glob("*/*.partial"))
+
+
+def test_saved_files_follow_the_users_umask(tmp_path):
+    """Weights, arrays and archives are readable by whoever the user's umask allows (not a 0600 temp file)."""
+    import os
+
+    import numpy as np
+    import torch
+
+    from music_emotion.datasets import SpectrogramDataset, ZipArchiveDataset
+    from music_emotion.models.gan import SpectrogramGenerator
+    from music_emotion.spectrograms import SpectrogramSet
+    from tests.conf_params import parameters
+
+    config = {"n_mels": 8, "n_frames": 16, "channels": 1, "condition_dim": 2, "latent_dim": 4,
+              **parameters("gan_augmentation.generator", base_channels=8, n_upsample=2, min_channels=4),
+              "db_min": -80.0, "db_max": 0.0}
+    previous = os.umask(0o022)
+    try:
+        torch.manual_seed(0)
+        TorchModelDataset(filepath=str(tmp_path / "generator"), version=Version(None, None)).save(SpectrogramGenerator(config))
+        SpectrogramDataset(filepath=str(tmp_path / "mel.npy")).save(
+            SpectrogramSet(ids=[1], values=np.zeros((1, 2, 3), np.float32)))
+        ZipArchiveDataset(filepath=str(tmp_path / "report.zip")).save({"a.txt": b"1"})
+    finally:
+        os.umask(previous)
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert len(files) == 5
+    assert {oct(p.stat().st_mode & 0o777) for p in files} == {oct(0o644)}

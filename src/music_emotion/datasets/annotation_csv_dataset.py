@@ -25,5 +25,5 @@ class AnnotationCSVDataset(CSVDataset):
         if not path.is_file():
             raise DatasetError(f"Annotation file '{path}' does not exist. {self._missing_hint}".strip())
         data = super().load()
-        data.attrs["source_file"] = str(path)
+        data.attrs["source_file"] = path.name  # what the user knows it by; outputs never hold machine paths
         return data

@@ -1,7 +1,9 @@
 """A folder of audio files as a catalog entry.
 
-Loading lists the files (`{stem: absolute path}`, sorted) instead of decoding them, so that
-extraction can decode in parallel workers and hold one clip per worker. Saving writes
+Loading lists the files (an `AudioListing`: `{stem: absolute path}`, sorted, plus the folder) instead of
+decoding them, so that extraction can decode in parallel workers and hold one clip per worker. Paths keep
+the names the user sees (a symlink is listed under its own name, not its target's), and reports name a file
+relative to the folder (`relative_name`), never by an absolute machine path. Saving writes
 `{file name: (samples, sample_rate)}` with soundfile (mp3, wav, flac, ogg by extension); a value
 may also be a zero-argument callable returning that pair, so a large folder is written one file
 at a time (raw `bytes` as samples are written as they are).
@@ -18,6 +20,25 @@ from kedro_datasets._typing import TablePreview
 
 DEFAULT_EXTENSIONS = (".mp3", ".wav", ".flac", ".ogg")
 _FORMATS = {".mp3": "MP3", ".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG"}
+
+
+class AudioListing(dict):
+    """`{song key: absolute path}` of one folder's audio files, with the folder itself as `root`."""
+
+    def __init__(self, files: dict[str, str], root: str | Path) -> None:
+        super().__init__(files)
+        self.root = str(root)
+
+
+def relative_name(audio_files: dict[str, str], path: str) -> str:
+    """`path` as reports show it: relative to the listed folder (just the file name for a plain dict)."""
+    root = getattr(audio_files, "root", None)
+    if root is not None:
+        try:
+            return Path(path).relative_to(Path(root).absolute()).as_posix()
+        except ValueError:
+            pass
+    return Path(path).name
 
 
 class AudioFolderDataset(AbstractDataset[dict[str, tuple[np.ndarray, int]], dict[str, str]]):
@@ -46,7 +67,7 @@ class AudioFolderDataset(AbstractDataset[dict[str, tuple[np.ndarray, int]], dict
         self._n_jobs = n_jobs
         self.metadata = metadata
 
-    def load(self) -> dict[str, str]:
+    def load(self) -> AudioListing:
         if not self._path.is_dir():
             raise DatasetError(f"Audio folder '{self._path}' does not exist. {self._missing_hint}".strip())
         pattern = "**/*" if self._recursive else "*"
@@ -58,8 +79,8 @@ class AudioFolderDataset(AbstractDataset[dict[str, tuple[np.ndarray, int]], dict
             key = str(file.relative_to(self._path).with_suffix("")) if self._recursive else file.stem
             if key in listing:  # e.g. song.mp3 and song.wav side by side: keep both, distinctly
                 key = str(file.relative_to(self._path))
-            listing[key] = str(file.resolve())
-        return listing
+            listing[key] = str(file.absolute())  # not resolve(): a link keeps its own name
+        return AudioListing(listing, self._path)
 
     def save(self, data: dict[str, Any]) -> None:
         self._path.mkdir(parents=True, exist_ok=True)

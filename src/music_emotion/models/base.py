@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -20,12 +21,20 @@ CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 
 
+def current_umask() -> int:
+    """The process umask (reading it means setting it; it is put straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 class PretrainedModelMixin:
     """Mix into an `nn.Module` whose `__init__` takes a `config: dict` and stores it as `self.config`."""
 
     config: dict[str, Any]
 
     def save_pretrained(self, directory: str | Path) -> None:
+        """config.json + model.safetensors in `directory`, both with the user's umask."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         cls = type(self)
@@ -34,6 +43,8 @@ class PretrainedModelMixin:
         # safetensors refuses shared/non-contiguous storage: save contiguous clones.
         state = {k: v.detach().cpu().contiguous().clone() for k, v in self.state_dict().items()}
         save_file(state, str(directory / WEIGHTS_NAME), metadata={"format": "pt"})
+        # safetensors creates its file with mode 0600 whatever the umask: other users would get "No such file"
+        (directory / WEIGHTS_NAME).chmod(0o666 & ~current_umask())
 
     def __reduce__(self):
         """Pickle as (class, config, CPU weights, mode): the same recipe as save_pretrained, so every project model

@@ -188,3 +188,15 @@ def test_split_rejects_bad_fractions_and_too_few_songs():
     tiny, tiny_labels = split_inputs(n=2)
     with pytest.raises(ValueError, match="too few"):
         split_songs(tiny, tiny_labels, SPLIT, seed=0)
+
+
+def test_extraction_report_names_files_relative_to_the_audio_folder(messy_audio):
+    """No absolute machine path in an output (kedro-viz previews and archives would publish it)."""
+    from music_emotion.datasets import AudioFolderDataset
+
+    audio, labels = messy_audio
+    listing = AudioFolderDataset(path=str(Path(audio["10"]).parent)).load()
+    _, log = extract_mel_spectrograms(listing, labels, {"extraction": EXTRACTION, "n_jobs": 1})
+    files = log["file"].dropna().astype(str)
+    assert len(files) >= 5 and not files.str.startswith("/").any()
+    assert set(files) >= {"10.mp3", "cover.mp3"}

@@ -12,7 +12,6 @@ import pytest
 from matplotlib.figure import Figure
 
 from music_emotion.lineage import LineageError
-from tests.pipelines.reporting.conftest import TinyModel
 from music_emotion.pipelines.reporting import nodes
 from music_emotion.pipelines.reporting.nodes import (
     archive_members,
@@ -23,6 +22,7 @@ from music_emotion.pipelines.reporting.nodes import (
     pick_spread_ids,
     summarise_metrics,
 )
+from tests.pipelines.reporting.conftest import TinyModel
 
 from .conftest import ARMS, MODELS
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 import re
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from music_emotion.audio import MelConfig, extract_many
+from music_emotion.datasets.audio_folder_dataset import relative_name
 from music_emotion.runtime import show_progress
 from music_emotion.spectrograms import SpectrogramSet
 from music_emotion.splits import SPLITS, deal_by_stratum, song_strata
@@ -114,7 +114,8 @@ def extract_mel_spectrograms(
     items: list[tuple[str, str]] = []
     audio_ids: set[int] = set()
     first_file: dict[int, str] = {}
-    for stem, path in audio_files.items():
+    for stem, absolute in audio_files.items():
+        path = relative_name(audio_files, absolute)  # reports name files relative to the audio folder
         if not re.fullmatch(r"\d+", stem):
             log.append({"song_id": None, "file": path, "stage": "audio", "status": "skipped",
                         "reason": "file name is not a DEAM song id (<song_id>.mp3)"})
@@ -122,7 +123,7 @@ def extract_mel_spectrograms(
         song_id = int(stem)
         if song_id in audio_ids:  # e.g. 16.mp3 and 0016.mp3: checked before any decoding, not at the end
             log.append({"song_id": song_id, "file": path, "stage": "audio", "status": "skipped",
-                        "reason": f"another file already has song id {song_id} ({Path(first_file[song_id]).name})"})
+                        "reason": f"another file already has song id {song_id} ({first_file[song_id]})"})
             continue
         audio_ids.add(song_id)
         first_file[song_id] = path
@@ -130,13 +131,13 @@ def extract_mel_spectrograms(
             log.append({"song_id": song_id, "file": path, "stage": "audio", "status": "skipped",
                         "reason": "audio file has no annotation"})
             continue
-        items.append((stem, path))
+        items.append((stem, absolute))
     for song_id in sorted(labelled - audio_ids):
         log.append({"song_id": song_id, "file": None, "stage": "audio", "status": "skipped",
                     "reason": "annotated song has no audio file"})
 
     values, results = extract_many(items, config, n_jobs=params.get("n_jobs", -1), progress=show_progress())
-    paths = dict(items)
+    paths = {stem: relative_name(audio_files, absolute) for stem, absolute in items}
     kept_ids, valid_frames = [], []
     for result in results:
         song_id = int(result.key)

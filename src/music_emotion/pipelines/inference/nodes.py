@@ -8,14 +8,14 @@ input it was trained on. Files are read, never modified.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from music_emotion.audio import AudioDecodeError, MelConfig, iter_windows
+from music_emotion.audio import MelConfig, iter_windows, skip_reason
+from music_emotion.datasets.audio_folder_dataset import relative_name
 from music_emotion.models.song_prediction import predict_songs
 from music_emotion.models.vit_regression import ViTForEmotionRegression
 from music_emotion.runtime import progress_bar, resolve_device
@@ -47,10 +47,8 @@ def _file_chunks(path: str, config: MelConfig, min_fraction: float) -> tuple[lis
     """Every stored-span chunk of one file (spectrograms, padded flags, real frames), or why it cannot be read."""
     try:
         chunks = list(iter_windows(path, config, min_fraction))
-    except AudioDecodeError as exc:
-        return str(exc)
-    except OSError as exc:
-        return f"cannot open file ({exc.strerror or exc})"
+    except Exception as exc:  # noqa: BLE001 - one bad file never costs the run: it is reported with its reason
+        return skip_reason(exc)
     return ([c[0] for c in chunks], np.stack([c[1] for c in chunks]), [c[2] for c in chunks], [c[3] for c in chunks])
 
 
@@ -84,7 +82,7 @@ def predict_audio_files(
             decoded = parallel(delayed(_file_chunks)(audio_files[n], config, params["min_window_fraction"])
                                for n in batch_names)
             for name, result in zip(batch_names, decoded, strict=True):
-                file_name = Path(audio_files[name]).name
+                file_name = relative_name(audio_files, audio_files[name])
                 if isinstance(result, str):
                     logger.warning("Skipped %s: %s", file_name, result)
                     rows.append({"file": file_name, "status": "skipped", "reason": result})
