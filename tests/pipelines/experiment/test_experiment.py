@@ -11,6 +11,7 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
 from music_emotion import run_parameters
+from music_emotion.datasets import RunLineageDataset
 from music_emotion.pipelines.experiment import create_pipeline
 from music_emotion.pipelines.experiment.nodes import (
     aggregate_experiment,
@@ -148,6 +149,7 @@ def tiny_experiment(monkeypatch, tmp_path):
         catalog = DataCatalog.from_config(catalog_entries_for(pipeline, root=root))
         for name, value in {**values, "mel_spectrograms": mel, "emotion_labels": labels}.items():
             catalog[name] = MemoryDataset(value, copy_mode="assign")
+        catalog["run_lineage"] = RunLineageDataset()
         for name in pipeline.all_outputs():  # keep every fold's fitted models for inspection
             if name not in catalog:
                 catalog[name] = KeptMemoryDataset(copy_mode="assign")

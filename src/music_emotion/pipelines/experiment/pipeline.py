@@ -108,7 +108,8 @@ def create_pipeline(**kwargs) -> Pipeline:
              outputs="experiment_summary", name="summarise_experiment"),
         Node(plot_experiment_deltas, inputs=["experiment_comparison", "params:reporting", "params:arms"],
              outputs="experiment_deltas_plot", name="plot_experiment_deltas"),
-        Node(build_report_archive, inputs={name: name for name in ARCHIVE}, outputs="experiment_archive",
+        Node(build_report_archive, inputs={"run_lineage": "run_lineage", **{name: name for name in ARCHIVE}},
+             outputs="experiment_archive",
              name="build_experiment_archive"),
     ]
     return Pipeline([settings, folds, *(unit_pipeline(s, f, arms) for s, f in units), aggregate, *report])
