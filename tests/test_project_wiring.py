@@ -90,3 +90,18 @@ def test_demo_and_base_envs_never_share_an_output_folder():
     with KedroSession.create(project_path=PROJECT, env=None) as session:
         model = Path(str(session.load_context().catalog.get("inference_model")._filepath))
     assert "demo" not in model.parts
+
+
+def test_bound_node_functions_keep_their_name_in_worker_processes():
+    """ParallelRunner pickles nodes with multiprocessing's pickler, which drops a functools.partial's __dict__."""
+    import pickle
+    from multiprocessing.reduction import ForkingPickler
+
+    from music_emotion.pipelines.experiment.pipeline import unit_pipeline
+    from music_emotion.pipelines.vit_training.pipeline import configured_arms
+
+    bootstrap_project(PROJECT)
+    for node in unit_pipeline(0, 1, configured_arms("experiment.arms")).nodes:
+        copied = pickle.loads(ForkingPickler.dumps(node))
+        assert hasattr(copied.func, "__name__"), node.name
+        assert copied.func.__name__ == node.func.__name__

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -87,3 +88,21 @@ def regression_report(
             low, high = bootstrap_ci(y_true[:, t], y_pred[:, t], fn, n_resamples, seed=seed)
             report[target][name] = {"value": fn(y_true[:, t], y_pred[:, t]), "ci_low": low, "ci_high": high}
     return report
+
+
+def flatten_numeric(tree: Any, prefix: str = "") -> list[tuple[str, Any, Any, Any]]:
+    """(dotted key, value, ci_low, ci_high) for every scalar leaf of a nested dict.
+
+    A dict with a "value" key (as in `metrics.regression_report`) is one leaf with its interval;
+    lists are skipped. Whatever figures `gan_quality` grows later appear without code changes.
+    """
+    rows: list[tuple[str, Any, Any, Any]] = []
+    if isinstance(tree, Mapping):
+        if "value" in tree and not isinstance(tree["value"], Mapping):
+            return [(prefix, tree["value"], tree.get("ci_low"), tree.get("ci_high"))]
+        for key, child in tree.items():
+            rows.extend(flatten_numeric(child, f"{prefix}.{key}" if prefix else str(key)))
+        return rows
+    if tree is None or isinstance(tree, bool | int | float | str | np.generic):
+        return [(prefix, tree.item() if isinstance(tree, np.generic) else tree, None, None)]
+    return rows

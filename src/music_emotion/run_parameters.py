@@ -52,7 +52,9 @@ def _project_root() -> Path:
 
 
 class RunParametersHook:
-    @hook_impl
+    # First of all after_context_created hooks: one that read `context.params` before this ran would build the
+    # pipelines from conf on disk (base + local), whose config loader would also take over the `globals` resolver.
+    @hook_impl(tryfirst=True)
     def after_context_created(self, context: Any) -> None:
         # The config loader's parameters (env and --params merged), not `context.params`, which builds the
         # pipelines to validate them and would do so before this hook has handed the parameters over.

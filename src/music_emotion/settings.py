@@ -1,28 +1,35 @@
 """Project settings (see Kedro's configuration docs for every option)."""
 
-import warnings
+import os
 
 from kedro.config import OmegaConfigLoader
 
+from music_emotion import dependency_warnings
 from music_emotion.hooks import InputCheckHooks
 from music_emotion.hooks_lineage import LineageHook
 from music_emotion.progress import ExperimentProgressHook
 from music_emotion.run_parameters import RunParametersHook
+from music_emotion.tracking import TrackingHooks
 
-# Deprecation warnings raised inside our dependencies on every command, which no user can act on: silenced
-# by their exact message here (where Kedro reads the project), never all warnings.
-for _message in (r"register_new_resolver\(\) is deprecated", r".*on_event is deprecated"):
-    warnings.filterwarnings("ignore", message=_message, category=UserWarning)
-    warnings.filterwarnings("ignore", message=_message, category=DeprecationWarning)
+# Our dependencies' warnings that no user can act on, each by its exact message (never all warnings).
+dependency_warnings.silence()
 
 # Check every external input of a run before any node runs (clear message instead of a stack trace).
 # RunParametersHook first: pipelines are built from the run's parameters (arms, folds, seeds).
-HOOKS = (RunParametersHook(), InputCheckHooks(), ExperimentProgressHook(), LineageHook())
+HOOKS = (RunParametersHook(), InputCheckHooks(), ExperimentProgressHook(), LineageHook(), TrackingHooks())
+
+# kedro-mlflow registers its hook on install; ours (music_emotion.tracking) drives it instead, so tracking can be
+# switched off by a parameter, the local store is project-relative and a dead server fails fast.
+DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow",)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
     # `conf/demo` overrides single keys (e.g. gan_augmentation.epochs) instead of whole sections.
-    "merge_strategy": {"parameters": "soft", "catalog": "soft"},
+    "merge_strategy": {"parameters": "soft", "catalog": "soft", "mlflow": "soft"},
+    "config_patterns": {"mlflow": ["mlflow*", "mlflow*/**", "**/mlflow*"]},
+    # `${env_or:MLFLOW_TRACKING_URI,<default>}` in mlflow.yml: MLflow's own variable wins when set (tests point
+    # it at a temporary store; a team may export its server), as Kedro allows oc.env only in credentials.
+    "custom_resolvers": {"env_or": lambda name, default: os.environ.get(name) or default},
 }

@@ -74,7 +74,8 @@ def run_kedro(project: Path, *args: str, log_name: str, timeout: float = RUN_TIM
     log_path.parent.mkdir(exist_ok=True)
     logging_config = project / "logs" / "logging.yml"
     logging_config.write_text(PLAIN_LOGGING)
-    env = subprocess_env() | {"KEDRO_LOGGING_CONFIG": str(logging_config)} | (extra_env or {})
+    # MLflow tracks into the project copy's own store (mlruns/ under it), not the test session's temporary one
+    env = subprocess_env() | {"KEDRO_LOGGING_CONFIG": str(logging_config), "MLFLOW_TRACKING_URI": ""} | (extra_env or {})
     start = time.perf_counter()
     with log_path.open("w") as log:
         completed = subprocess.run([sys.executable, "-m", "kedro", *args], cwd=project, env=env,

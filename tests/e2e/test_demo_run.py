@@ -111,3 +111,13 @@ def test_default_run_ran_every_pipeline(demo_project, record_property):
         module = importlib.import_module(f"music_emotion.pipelines.{pipeline_name}")
         for node in module.create_pipeline().nodes:
             assert f"Completed node: {node.name}" in log, f"{pipeline_name}: node {node.name} did not run"
+
+
+def test_the_demo_shows_none_of_our_dependencies_warnings(demo_project):
+    """A user sees our messages, not omegaconf's, FastAPI's or mlflow's (the first-hour issue)."""
+    import re
+
+    for name in ("demo_data", "default_run"):
+        text = (demo_project.path / "logs" / f"{name}.log").read_text(errors="replace")
+        leaked = [line for line in text.splitlines() if re.search(r"\b[A-Z]\w*Warning: ", line)]
+        assert leaked == [], name

@@ -8,11 +8,10 @@ Folds and seeds come from `experiment.n_folds` / `n_seeds`, arms from `experimen
 
 from __future__ import annotations
 
-import functools
-
 from kedro.pipeline import Node, Pipeline
 
 from music_emotion.arms import Arm
+from music_emotion.bound_function import BoundFunction
 from music_emotion.pipelines.experiment.nodes import (
     aggregate_experiment,
     assign_folds,
@@ -42,16 +41,11 @@ def unit_name(seed_index: int, fold: int) -> str:
     return f"seed{seed_index}_fold{fold}"
 
 
-def _bound(func, **bound):
-    """`func` with some arguments fixed (fold, seed index), keeping its name for Kedro and kedro-viz."""
-    return functools.update_wrapper(functools.partial(func, **bound), func)
-
-
 def unit_pipeline(seed_index: int, fold: int, arms: dict[str, Arm]) -> Pipeline:
     """One fold x seed from one template: its splits and seed, its GAN if an arm needs one, every arm, its
     evaluation; namespaced `seed<s>_fold<f>` (collapsed per unit in kedro-viz)."""
     synthetic = ("synthetic_spectrograms", "synthetic_labels")
-    template = [Node(_bound(fold_splits, seed_index=seed_index, fold=fold), inputs="experiment_folds",
+    template = [Node(BoundFunction(fold_splits, seed_index=seed_index, fold=fold), inputs="experiment_folds",
                      outputs=["song_splits", "seed"], name="fold_splits")]
     if any(arm.synthetic for arm in arms.values()):
         template += [

@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 
 from music_emotion.arms import arm_style
 from music_emotion.lineage import require_same
-from music_emotion.metrics import TARGETS
+from music_emotion.metrics import TARGETS, flatten_numeric
 from music_emotion.pipelines.reporting import figures
 from music_emotion.spectrograms import SpectrogramSet
 from music_emotion.splits import SPLITS, split_ids
@@ -221,24 +221,6 @@ def format_with_ci(value: Any, low: Any, high: Any, decimals: int = 3, small_as_
     low_text = _format_number(low, decimals, small_as_scientific)
     high_text = _format_number(high, decimals, small_as_scientific)
     return f"{point} [{low_text}, {high_text}]"
-
-
-def flatten_numeric(tree: Any, prefix: str = "") -> list[tuple[str, Any, Any, Any]]:
-    """(dotted key, value, ci_low, ci_high) for every scalar leaf of a nested dict.
-
-    A dict with a "value" key (as in `metrics.regression_report`) is one leaf with its interval;
-    lists are skipped. Whatever figures `gan_quality` grows later appear without code changes.
-    """
-    rows: list[tuple[str, Any, Any, Any]] = []
-    if isinstance(tree, Mapping):
-        if "value" in tree and not isinstance(tree["value"], Mapping):
-            return [(prefix, tree["value"], tree.get("ci_low"), tree.get("ci_high"))]
-        for key, child in tree.items():
-            rows.extend(flatten_numeric(child, f"{prefix}.{key}" if prefix else str(key)))
-        return rows
-    if tree is None or isinstance(tree, bool | int | float | str | np.generic):
-        return [(prefix, tree.item() if isinstance(tree, np.generic) else tree, None, None)]
-    return rows
 
 
 def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

@@ -8,13 +8,13 @@ exist. The `experiment` pipeline builds its folds from the same `arm_pipeline` t
 
 from __future__ import annotations
 
-import functools
 import warnings
 from collections.abc import Mapping
 
 from kedro.pipeline import Node, Pipeline
 
 from music_emotion.arms import Arm, parse_arms
+from music_emotion.bound_function import BoundFunction
 from music_emotion.pipelines.vit_training.nodes import (
     evaluate_test_set,
     fit_mean_baseline,
@@ -57,7 +57,7 @@ def arm_pipeline(
                   "device": "params:device"}
         if arm.synthetic:
             inputs.update(zip(SYNTHETIC_INPUTS, synthetic, strict=True))
-        func = functools.update_wrapper(functools.partial(train_vit_arm, arm_name=arm.name), train_vit_arm)
+        func = BoundFunction(train_vit_arm, arm_name=arm.name)
         node = Node(func, inputs=inputs, outputs=[outputs["model"], outputs["history"]], name="train_vit")
     elif arm.model == "mean_baseline":
         node = Node(fit_mean_baseline, inputs=[shared["emotion_labels"], splits], outputs=outputs["baseline"],

@@ -1,0 +1,30 @@
+"""A node function with some keyword arguments fixed, that keeps its name in every process.
+
+`functools.partial` + `update_wrapper` keeps `__name__` for Kedro and kedro-viz, but multiprocessing pickles a
+partial without its `__dict__` (`multiprocessing.reduction._reduce_partial`), so under `ParallelRunner` every
+worker saw a nameless partial and Kedro warned once per node. This small class pickles whole.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+
+class BoundFunction:
+    """`func` with `bound` keyword arguments fixed; named, documented and signed like `func` minus those."""
+
+    def __init__(self, func: Callable[..., Any], **bound: Any) -> None:
+        self.func, self.bound = func, bound
+        self.__name__, self.__qualname__ = func.__name__, func.__qualname__
+        self.__module__, self.__doc__ = func.__module__, func.__doc__
+        self.__signature__ = inspect.signature(functools.partial(func, **bound))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.func(*args, **self.bound, **kwargs)
+
+    def __repr__(self) -> str:
+        fixed = ", ".join(f"{k}={v!r}" for k, v in self.bound.items())
+        return f"{self.__name__}({fixed}, ...)"
