@@ -8,10 +8,14 @@ from music_emotion.audio import (
     audio_duration,
     decode_audio,
     extract_clip,
-    extract_many,
     iter_windows,
 )
+from music_emotion.engine import EngineParams
+from music_emotion.extraction import extract_many
 from tests.audio_fixtures import tone, write_audio, write_truncated_mp3
+
+ONE_PROCESS = EngineParams("single", None, None, 5, 16)
+LOCAL_CLUSTER = EngineParams("dask", None, 2, 5, 1)
 
 SMALL = MelConfig(sample_rate=8000, duration=2.0, n_fft=512, hop_length=256, n_mels=16)
 
@@ -97,7 +101,7 @@ def test_extract_many_keeps_input_order_and_drops_failures(tmp_path):
     broken = tmp_path / "broken.mp3"
     broken.write_bytes(b"junk")
     items.insert(1, ("broken", str(broken)))
-    values, results = extract_many(items, SMALL, n_jobs=2, progress=False)
+    values, results = extract_many(items, SMALL, ONE_PROCESS)
     assert [r.key for r in results] == ["s0", "broken", "s1", "s2"]
     assert values.shape == (3, SMALL.n_mels, SMALL.n_frames)
     assert all(r.spectrogram is None for r in results)  # spectrograms live only in the array
@@ -177,6 +181,30 @@ def test_any_error_a_file_causes_is_a_skip_with_its_reason(tmp_path, monkeypatch
         return real_log_mel(samples, config)
 
     monkeypatch.setattr(audio, "log_mel", fragile_log_mel)
-    values, results = extract_many([("good", str(good)), ("odd", str(odd))], SMALL, n_jobs=1, progress=False)
+    values, results = extract_many([("good", str(good)), ("odd", str(odd))], SMALL, ONE_PROCESS)
     assert [r.status for r in results] == ["ok", "skipped"] and len(values) == 1
     assert results[1].reason == "unexpected error on this file (MemoryError: simulated)"
+
+
+def test_the_mp3_decoders_own_notes_never_reach_the_terminal(tmp_path, capfd, caplog):
+    """libmpg123 writes "Trying to resync..." to fd 2; the user gets one warning naming the file instead."""
+    path = write_audio(tmp_path / "damaged.mp3", tone(6.0, 44100, 2), 44100)
+    data = bytearray(path.read_bytes())
+    data[3000:3400] = bytes(400)  # a burst of zeros in the middle of the stream
+    path.write_bytes(bytes(data))
+    with caplog.at_level("WARNING", logger="music_emotion.audio"):
+        samples = decode_audio(path, 22050)
+    assert len(samples) > 22050 * 5
+    assert "resync" not in capfd.readouterr().err.lower()
+    assert "damaged.mp3: the decoder skipped damaged data (Skipped" in caplog.text
+
+
+@pytest.mark.slow
+def test_extraction_on_a_local_dask_cluster_matches_one_process(tmp_path):
+    items = [(str(i), str(write_audio(tmp_path / f"{i}.wav", tone(1.0 + 0.5 * i, 8000, 1, 300 + 100 * i), 8000)))
+             for i in range(5)] + [("bad", str(tmp_path / "missing.wav"))]
+    single_values, single_results = extract_many(items, SMALL, ONE_PROCESS)
+    dask_values, dask_results = extract_many(items, SMALL, LOCAL_CLUSTER)
+    np.testing.assert_array_equal(single_values, dask_values)
+    assert [(r.key, r.status, r.reason) for r in single_results] == [(r.key, r.status, r.reason) for r in dask_results]
+    assert dask_results[-1].status == "skipped"

@@ -12,7 +12,9 @@ def test_extraction_benchmark_smoke(tmp_path):
 
     document = bench_extraction.main(["--clips", "3", "--seconds", "2", "--repeats", "1", "--n-jobs", "2",
                                       "--cache-dir", str(tmp_path / "clips"), "--out-dir", str(tmp_path)])
-    assert [row["name"].split(":")[0] for row in document["results"]] == ["seed", "project", "decode-only floor (n_jobs=2)"]
+    assert [row["name"].split(":")[0] for row in document["results"]] == ["seed", "project", "joblib",
+                                                                          "decode-only floor (n_jobs=2)"]
     assert all(row["rate_median"] > 0 and row["peak_rss_mb"] > 0 for row in document["results"])
-    assert set(document["ratios"]) == {"project / seed throughput", "decode floor / project (time ratio)"}
+    assert set(document["ratios"]) == {"project / seed throughput", "decode floor / project (time ratio)",
+                                       "Dask / joblib throughput"}
     assert json.loads((tmp_path / "extraction.json").read_text())["benchmark"] == "extraction"

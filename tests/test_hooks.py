@@ -54,20 +54,25 @@ def test_an_empty_audio_folder_stops_the_run_before_any_node(tmp_path):
     assert "Put your audio files in it." in caught.value.message
 
 
-def test_kedro_run_without_deam_prints_a_short_error_and_exits_1(tmp_path):
+def _kedro_in_a_copy(tmp_path, *args: str) -> tuple[int, str]:
+    """`kedro <args>` in a copy of the project without conf/local: (exit code, stdout + stderr)."""
     for name in ("conf", "src", "pyproject.toml", ".telemetry"):
         source = PROJECT / name
         if source.is_dir():
             shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        else:
+        elif source.exists():
             shutil.copy2(source, tmp_path / name)
     shutil.rmtree(tmp_path / "conf" / "local", ignore_errors=True)
     (tmp_path / "conf" / "local").mkdir()
     env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "MUSIC_EMOTION_NO_PROGRESS": "1"}
-    completed = subprocess.run([sys.executable, "-m", "kedro", "run", "--pipelines", "data_processing"], cwd=tmp_path,
+    completed = subprocess.run([sys.executable, "-m", "kedro", *args], cwd=tmp_path,
                                env=env, capture_output=True, text=True, timeout=300, check=False)
-    output = completed.stdout + completed.stderr
-    assert completed.returncode == 1, output[-2000:]
+    return completed.returncode, completed.stdout + completed.stderr
+
+
+def test_kedro_run_without_deam_prints_a_short_error_and_exits_1(tmp_path):
+    code, output = _kedro_in_a_copy(tmp_path, "run", "--pipelines", "data_processing")
+    assert code == 1, output[-2000:]
     assert "Error: this run cannot start" in output
     assert "deam_audio" in output and "kedro run --env demo --pipelines demo_data" in output
     assert "Traceback" not in output and "╭" not in output  # no (rich) stack trace
@@ -87,3 +92,10 @@ def test_hints_repeat_the_users_env_and_name_a_pinned_version_that_does_not_exis
     message = caught.value.message
     assert "the version 2020-01-01T00.00.00.000Z pinned with --load-versions does not exist" in message
     assert "2026-11-25T10.00.00.000Z" in message and "data_processing" not in message
+
+
+def test_a_mistyped_pipeline_name_is_one_line_with_a_suggestion(tmp_path):
+    code, output = _kedro_in_a_copy(tmp_path, "run", "--env", "demo", "--pipelines", "data_procesing")
+    assert code == 1, output[-2000:]
+    assert "Error: no pipeline named 'data_procesing' (did you mean 'data_processing'?)" in output
+    assert "Traceback" not in output and "╭" not in output

@@ -6,14 +6,18 @@ and every trained model, so that inference can never feed a model mismatched inp
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from music_emotion.decoder_messages import decoder_messages, skipped_data
+
+logger = logging.getLogger(__name__)
 SILENCE_PEAK = 1e-6  # full-scale amplitude below which a clip is treated as digital silence
 
 
@@ -78,8 +82,11 @@ def audio_duration(path: str | Path) -> float:
     """Duration in seconds from the file header (no decoding)."""
     import soundfile as sf
 
+    if Path(path).stat().st_size == 0:
+        raise AudioDecodeError("empty file (0 bytes)")
     try:
-        info = sf.info(str(path))
+        with decoder_messages():
+            info = sf.info(str(path))
     except Exception as exc:  # noqa: BLE001 - libsndfile raises several types
         raise AudioDecodeError(_decode_reason(path, exc)) from exc
     return info.frames / info.samplerate if info.samplerate else 0.0
@@ -102,7 +109,7 @@ def decode_audio(
     if path.stat().st_size == 0:
         raise AudioDecodeError("empty file (0 bytes)")
     try:
-        with sf.SoundFile(str(path)) as f:
+        with decoder_messages() as messages, sf.SoundFile(str(path)) as f:
             native_rate = f.samplerate
             start = int(offset * native_rate)
             if f.frames and start >= f.frames:
@@ -115,6 +122,8 @@ def decode_audio(
         raise
     except Exception as exc:  # noqa: BLE001 - libsndfile raises several types
         raise AudioDecodeError(_decode_reason(path, exc)) from exc
+    if skipped := skipped_data(messages):
+        logger.warning("%s: the decoder skipped damaged data (%s); the rest of the file is used", path.name, skipped)
     if samples.size == 0:
         raise AudioDecodeError("no audio frames could be decoded")
     mono = samples.mean(axis=1) if samples.shape[1] > 1 else samples[:, 0]
@@ -226,32 +235,3 @@ def iter_windows(
         window, padded = fit_to_window(chunk, n)
         valid = config.frames_for(len(chunk) / config.sample_rate)
         yield start_s, log_mel(window, config), padded, valid
-
-
-def extract_many(
-    items: Sequence[tuple[str, str]],
-    config: MelConfig,
-    n_jobs: int = -1,
-    progress: bool = True,
-    batch_size: int = 4,
-) -> tuple[np.ndarray, list[ClipResult]]:
-    """Extract `(key, path)` items in parallel processes into one preallocated array.
-
-    Returns (array of the successful rows, in input order, and one ClipResult per item with
-    its spectrogram dropped). Memory: the output array plus one clip per worker in flight.
-    """
-    from joblib import Parallel, delayed
-    from tqdm.auto import tqdm
-
-    output = np.empty((len(items), config.n_mels, config.n_frames), dtype=np.float32)
-    results: list[ClipResult] = []
-    kept = 0
-    parallel = Parallel(n_jobs=n_jobs, return_as="generator", batch_size=batch_size, prefer="processes")
-    jobs = (delayed(extract_clip)(key, path, config) for key, path in items)
-    for result in tqdm(parallel(jobs), total=len(items), desc="log-mel", unit="clip", disable=not progress):
-        if result.spectrogram is not None:
-            output[kept] = result.spectrogram
-            kept += 1
-            result.spectrogram = None
-        results.append(result)
-    return output[:kept], results

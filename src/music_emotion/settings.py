@@ -4,7 +4,7 @@ import os
 
 from kedro.config import OmegaConfigLoader
 
-from music_emotion import dependency_warnings
+from music_emotion import dependency_warnings, log_output
 from music_emotion.hooks import InputCheckHooks
 from music_emotion.hooks_lineage import LineageHook
 from music_emotion.progress import ExperimentProgressHook
@@ -13,6 +13,8 @@ from music_emotion.tracking import TrackingHooks
 
 # Our dependencies' warnings that no user can act on, each by its exact message (never all warnings).
 dependency_warnings.silence()
+# Plain, unwrapped log lines when Kedro's output goes to a file or a pipe (rich wraps them at 80 columns).
+log_output.plain_when_not_a_terminal()
 
 # Check every external input of a run before any node runs (clear message instead of a stack trace).
 # RunParametersHook first: pipelines are built from the run's parameters (arms, folds, seeds).

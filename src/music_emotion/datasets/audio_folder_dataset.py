@@ -11,6 +11,7 @@ at a time (raw `bytes` as samples are written as they are).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +24,13 @@ _FORMATS = {".mp3": "MP3", ".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG"}
 
 
 class AudioListing(dict):
-    """`{song key: absolute path}` of one folder's audio files, with the folder itself as `root`."""
+    """`{song key: absolute path}` of one folder's audio files, with the folder itself as `root` and the
+    entries named like audio that are no readable file as `problems` ({relative name: reason})."""
 
-    def __init__(self, files: dict[str, str], root: str | Path) -> None:
+    def __init__(self, files: dict[str, str], root: str | Path, problems: dict[str, str] | None = None) -> None:
         super().__init__(files)
         self.root = str(root)
+        self.problems = dict(problems or {})
 
 
 def relative_name(audio_files: dict[str, str], path: str) -> str:
@@ -70,17 +73,40 @@ class AudioFolderDataset(AbstractDataset[dict[str, tuple[np.ndarray, int]], dict
     def load(self) -> AudioListing:
         if not self._path.is_dir():
             raise DatasetError(f"Audio folder '{self._path}' does not exist. {self._missing_hint}".strip())
-        pattern = "**/*" if self._recursive else "*"
-        files = sorted(
-            p for p in self._path.glob(pattern) if p.is_file() and p.suffix.lower() in self._extensions
-        )
+        files, problems = self._walk()
         listing: dict[str, str] = {}
         for file in files:
             key = str(file.relative_to(self._path).with_suffix("")) if self._recursive else file.stem
             if key in listing:  # e.g. song.mp3 and song.wav side by side: keep both, distinctly
                 key = str(file.relative_to(self._path))
             listing[key] = str(file.absolute())  # not resolve(): a link keeps its own name
-        return AudioListing(listing, self._path)
+        return AudioListing(listing, self._path, problems)
+
+    def _walk(self) -> tuple[list[Path], dict[str, str]]:
+        """(audio files, sorted; {relative name: why it cannot be read} for entries named like audio that are
+        not readable files). Links to folders are not followed, so a link loop cannot trap the walk."""
+        files, problems = [], {}
+        walk = os.walk(self._path, followlinks=False) if self._recursive else [
+            (str(self._path), [p.name for p in self._path.iterdir() if p.is_dir()],
+             [p.name for p in self._path.iterdir() if not p.is_dir()])]
+        for folder, dirnames, filenames in walk:
+            for name in dirnames:
+                if Path(name).suffix.lower() in self._extensions:
+                    problems[self._relative(Path(folder) / name)] = "a folder named like an audio file"
+            for name in filenames:
+                path = Path(folder) / name
+                if path.suffix.lower() not in self._extensions:
+                    continue
+                if path.is_file():
+                    files.append(path)
+                elif path.is_symlink():
+                    problems[self._relative(path)] = "a link to a file that does not exist"
+                else:
+                    problems[self._relative(path)] = "not a regular file"
+        return sorted(files), problems
+
+    def _relative(self, path: Path) -> str:
+        return path.relative_to(self._path).as_posix()
 
     def save(self, data: dict[str, Any]) -> None:
         self._path.mkdir(parents=True, exist_ok=True)
@@ -96,9 +122,11 @@ class AudioFolderDataset(AbstractDataset[dict[str, tuple[np.ndarray, int]], dict
 
     def empty_reason(self) -> str:
         """Why this existing folder cannot feed a run ("" when it holds at least one audio file)."""
-        pattern = "**/*" if self._recursive else "*"
-        if any(p.is_file() and p.suffix.lower() in self._extensions for p in self._path.glob(pattern)):
-            return ""
+        for folder, _, filenames in os.walk(self._path, followlinks=False):  # stops at the first audio file
+            if any(Path(n).suffix.lower() in self._extensions and (Path(folder) / n).is_file() for n in filenames):
+                return ""
+            if not self._recursive:
+                break
         return f"the folder holds no audio file ({', '.join(self._extensions)})"
 
     def _describe(self) -> dict[str, Any]:

@@ -52,8 +52,9 @@ def test_pipeline_runs_on_a_deam_layout(tmp_path):
         "rating_min": 1, "rating_max": 9,
         "required_columns": ["song_id", "valence_mean", "valence_std", "arousal_mean", "arousal_std"]}
     catalog["params:data_processing"] = {
-        "extraction": {"sample_rate": 8000, "duration": 3.0, "n_fft": 512, "hop_length": 256, "n_mels": 16},
-        "n_jobs": 2}
+        "extraction": {"sample_rate": 8000, "duration": 3.0, "n_fft": 512, "hop_length": 256, "n_mels": 16}}
+    catalog["params:dask"] = {"engine": "single", "scheduler_address": None, "n_workers": None,
+                              "connect_timeout_s": 5, "min_items": 16}
     catalog["params:data_processing.split"] = {"fractions": {"train": 0.5, "val": 0.25, "test": 0.25}, "stratify": "quadrant"}
 
     SequentialRunner().run(create_pipeline(), catalog)

@@ -20,8 +20,9 @@ from tests.audio_fixtures import tone, write_audio
 from tests.conf_params import parameters
 
 MEL = MelConfig(sample_rate=8000, duration=2.0, n_fft=512, hop_length=256, n_mels=16)
-PARAMS = {"model": "gan", "min_window_fraction": 0.5, "batch_size": 4, "files_per_chunk": 2, "n_jobs": 1,
+PARAMS = {"model": "gan", "min_window_fraction": 0.5, "batch_size": 4, "files_per_batch": 2, "resume": True,
           "plot": {"dpi": 50, "max_labels": 20, "max_label_chars": 12}}
+SINGLE = {"engine": "single", "scheduler_address": None, "n_workers": None, "connect_timeout_s": 5, "min_items": 16}
 TINY_VIT = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
             "patch_size": 8, "image_size": 32}
 
@@ -56,21 +57,30 @@ def test_pipeline_reloads_the_model_exactly_and_aggregates_windows(tmp_path, mus
     model = tiny_model()
     TorchModelDataset(filepath=str(tmp_path / "models" / "vit_model"), version=Version(None, None)).save(model)
     before = folder_digest(music_folder)
+    parts = {"type": "music_emotion.datasets.ParquetPartsDataset", "path": str(tmp_path / "parts")}
     catalog = DataCatalog.from_config({
-        "inference_audio": {"type": "music_emotion.datasets.AudioFolderDataset", "path": str(music_folder)},
+        "inference_audio": {"type": "music_emotion.datasets.AudioFolderDataset", "path": str(music_folder),
+                            "recursive": True},
         "inference_model": {"type": "music_emotion.datasets.TorchModelDataset",
                             "filepath": str(tmp_path / "models" / "vit_model"), "versioned": True},
+        "library_predictions": parts, "library_predictions_done": parts,
         "inference_predictions": {"type": "pandas.CSVDataset", "filepath": str(tmp_path / "pred.csv")},
+        "library_errors": {"type": "pandas.CSVDataset", "filepath": str(tmp_path / "errors.csv")},
         "inference_va_plot": {"type": "matplotlib.MatplotlibDataset", "filepath": str(tmp_path / "va.png")},
+        "run_lineage": {"type": "music_emotion.datasets.RunLineageDataset"},
     })
     catalog["params:inference"] = PARAMS
     catalog["params:inference.plot"] = PARAMS["plot"]
+    catalog["params:dask"] = SINGLE
     catalog["params:device"] = "cpu"
     SequentialRunner().run(create_pipeline(), catalog)
 
-    table = catalog.load("inference_predictions")
+    table = pd.concat([load() for _, load in sorted(catalog.load("library_predictions").items())])
+    per_file = catalog.load("inference_predictions").set_index("file")
     assert folder_digest(music_folder) == before  # nothing in the input folder is modified
     assert (tmp_path / "va.png").stat().st_size > 0
+    assert catalog.load("library_errors")["file"].tolist() == ["broken.mp3"]
+    assert per_file.loc["long song.wav", "n_windows"] == 8 and per_file.loc["broken.mp3", "status"] == "skipped"
 
     long_rows = table[table["file"] == "long song.wav"]
     chunks = list(iter_windows(music_folder / "long song.wav", MEL))  # 2 s chunks: 2 + 2 + 1.5 s of audio
@@ -87,6 +97,7 @@ def test_pipeline_reloads_the_model_exactly_and_aggregates_windows(tmp_path, mus
     np.testing.assert_array_equal(long_rows[["valence", "arousal"]].to_numpy(dtype=np.float32), expected.windows)
     np.testing.assert_allclose(long_rows["file_valence"], expected.windows[:, 0].mean(), rtol=1e-6)
     np.testing.assert_allclose(long_rows["file_arousal"], expected.windows[:, 1].mean(), rtol=1e-6)
+    np.testing.assert_allclose(per_file.loc["long song.wav", "valence"], expected.windows[:, 0].mean(), rtol=1e-6)
     assert table[["valence", "arousal"]].abs().max().max() <= 1.0  # the documented range, every window
 
     by_file = table.groupby("file")["status"].agg(list).to_dict()
@@ -108,11 +119,18 @@ def test_preprocessing_comes_from_the_model(music_folder):
 
 
 def test_empty_folder_and_all_broken_are_clear_errors(tmp_path):
+    from music_emotion.datasets.audio_folder_dataset import AudioListing
+    from music_emotion.pipelines.inference.nodes import predict_library, summarise_library
+
+    no_run = {"run": None, "input_versions": {}}
     with pytest.raises(ValueError, match="no audio file"):
-        predict_audio_files({}, tiny_model(), PARAMS, "cpu")
+        next(predict_library(AudioListing({}, tmp_path), tiny_model(), {}, PARAMS, SINGLE, "cpu", no_run))
     (tmp_path / "x.mp3").write_bytes(b"")
+    listing = AudioListing({"x": str(tmp_path / "x.mp3")}, tmp_path)
+    parts = dict(predict_library(listing, tiny_model(), {}, PARAMS, SINGLE, "cpu", no_run).__next__())
+    loaders = {key: (lambda table=table: table) for key, table in parts.items()}
     with pytest.raises(ValueError, match="could be decoded"):
-        predict_audio_files({"x": str(tmp_path / "x.mp3")}, tiny_model(), PARAMS, "cpu")
+        summarise_library(loaders, listing, tiny_model())
 
 
 def test_model_without_extraction_settings_is_refused(music_folder):
@@ -138,9 +156,8 @@ def test_quadrants(v, a, quadrant):
 def test_va_plot_has_names_and_quadrants():
     from music_emotion.pipelines.inference.nodes import plot_va_plane
 
-    table = pd.DataFrame({"file": ["a.mp3", "a.mp3", "b.wav", "c.mp3"], "status": ["ok", "ok", "ok", "skipped"],
-                          "file_valence": [0.2, 0.2, -0.4, np.nan], "file_arousal": [0.1, 0.1, -0.6, np.nan],
-                          "model": "gan"})
+    table = pd.DataFrame({"file": ["a.mp3", "b.wav", "c.mp3"], "status": ["ok", "ok", "skipped"],
+                          "valence": [0.2, -0.4, np.nan], "arousal": [0.1, -0.6, np.nan], "model": "gan"})
     figure = plot_va_plane(table, PARAMS["plot"])
     texts = {t.get_text() for t in figure.axes[0].texts}
     assert {"a.mp3", "b.wav", "happy / excited", "calm / relaxed", "sad / depressed", "angry / tense"} <= texts
@@ -152,8 +169,8 @@ def test_va_plot_of_a_large_folder_numbers_the_points_and_lists_the_names():
     from music_emotion.pipelines.inference.nodes import plot_va_plane
 
     names = [f"song number {i:02d}.mp3" for i in range(50)]
-    table = pd.DataFrame({"file": names, "status": "ok", "file_valence": np.linspace(-1, 1, 50),
-                          "file_arousal": np.linspace(1, -1, 50), "model": "gan"})
+    table = pd.DataFrame({"file": names, "status": "ok", "valence": np.linspace(-1, 1, 50),
+                          "arousal": np.linspace(1, -1, 50), "model": "gan"})
     figure = plot_va_plane(table, PARAMS["plot"])
     plane, listing = figure.axes
     assert {t.get_text() for t in plane.texts} >= {"1", "50"}  # numbers at the points, not 50 long names

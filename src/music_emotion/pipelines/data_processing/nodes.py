@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from music_emotion.audio import MelConfig, extract_many
+from music_emotion.audio import MelConfig
 from music_emotion.datasets.audio_folder_dataset import relative_name
-from music_emotion.runtime import show_progress
+from music_emotion.engine import EngineParams
+from music_emotion.extraction import extract_many
 from music_emotion.spectrograms import SpectrogramSet
 from music_emotion.splits import SPLITS, deal_by_stratum, song_strata
 
@@ -101,9 +102,10 @@ def merge_annotations(
 
 
 def extract_mel_spectrograms(
-    audio_files: dict[str, str], emotion_labels: pd.DataFrame, params: dict[str, Any]
+    audio_files: dict[str, str], emotion_labels: pd.DataFrame, params: dict[str, Any], dask: dict[str, Any]
 ) -> tuple[SpectrogramSet, pd.DataFrame]:
-    """Decode every annotated song's window and compute its log-mel spectrogram, in parallel.
+    """Decode every annotated song's window and compute its log-mel spectrogram, in parallel on the `dask`
+    engine (a local cluster, a team's scheduler, or one process for a handful of files).
 
     Songs without audio, audio without annotation and undecodable files are skipped and logged;
     short clips are padded and logged. Fails only when no valid song remains.
@@ -136,7 +138,7 @@ def extract_mel_spectrograms(
         log.append({"song_id": song_id, "file": None, "stage": "audio", "status": "skipped",
                     "reason": "annotated song has no audio file"})
 
-    values, results = extract_many(items, config, n_jobs=params.get("n_jobs", -1), progress=show_progress())
+    values, results = extract_many(items, config, EngineParams.from_params(dask))
     paths = {stem: relative_name(audio_files, absolute) for stem, absolute in items}
     kept_ids, valid_frames = [], []
     for result in results:

@@ -21,7 +21,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 extract_mel_spectrograms,
-                inputs=["deam_audio", "emotion_labels", "params:data_processing"],
+                inputs=["deam_audio", "emotion_labels", "params:data_processing", "params:dask"],
                 outputs=["mel_spectrograms", "extraction_log"],
                 name="extract_mel_spectrograms",
             ),

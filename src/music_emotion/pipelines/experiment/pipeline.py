@@ -80,9 +80,9 @@ def unit_pipeline(seed_index: int, fold: int, arms: dict[str, Arm]) -> Pipeline:
 
 def create_pipeline(**kwargs) -> Pipeline:
     params = run_parameters()
-    experiment = params.get("experiment", {})
+    experiment = params["experiment"]
     arms = configured_arms("experiment.arms")
-    units = [(s, f) for s in range(int(experiment.get("n_seeds", 1))) for f in range(int(experiment.get("n_folds", 5)))]
+    units = [(s, f) for s in range(int(experiment["n_seeds"])) for f in range(int(experiment["n_folds"]))]
     folds = Node(assign_folds, inputs=["mel_spectrograms", "emotion_labels", "params:experiment", "params:seed",
                                        "params:vit_training.training.batch_size",
                                        "params:gan_augmentation.training.batch_size"],

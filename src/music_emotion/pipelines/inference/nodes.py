@@ -8,22 +8,36 @@ input it was trained on. Files are read, never modified.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from music_emotion.audio import MelConfig, iter_windows, skip_reason
 from music_emotion.datasets.audio_folder_dataset import relative_name
-from music_emotion.models.song_prediction import predict_songs
+from music_emotion.engine import EngineParams, FileEngine
 from music_emotion.models.vit_regression import ViTForEmotionRegression
+from music_emotion.pipelines.inference.library import (
+    already_predicted,
+    batches,
+    choose_run_folder,
+    library_files,
+    part_name,
+    run_identity,
+)
+from music_emotion.pipelines.inference.windows import (
+    WINDOW_COLUMNS,
+    decode_file,
+    model_mel_config,
+    window_rows,
+)
 from music_emotion.runtime import progress_bar, resolve_device
 
 logger = logging.getLogger(__name__)
 
-PREDICTION_COLUMNS = ["file", "status", "reason", "segment", "segment_start_s", "padded", "valence", "arousal",
-                      "file_valence", "file_arousal", "model"]
+FILE_COLUMNS = ["file", "status", "reason", "n_windows", "valence", "arousal", "model", "run"]
 QUADRANTS = {  # (valence sign, arousal sign) -> Russell's circumplex quadrant
     (1, 1): "happy / excited",
     (-1, 1): "angry / tense",
@@ -32,85 +46,101 @@ QUADRANTS = {  # (valence sign, arousal sign) -> Russell's circumplex quadrant
 }
 
 
-def model_mel_config(model: ViTForEmotionRegression) -> MelConfig:
-    """The extraction settings the model was trained with, from its own config."""
-    extraction = model.config.get("extraction") or {}
-    if not extraction:
-        raise ValueError(
-            "The loaded vit_model stores no extraction settings, so its input cannot be reproduced; "
-            "retrain it with `kedro run --pipelines vit_training`"
-        )
-    return MelConfig(**extraction)
+def predict_library(
+    inference_audio: Mapping[str, str], inference_model: ViTForEmotionRegression,
+    predicted_parts: Mapping[str, Callable[[], pd.DataFrame]], params: dict[str, Any], dask: dict[str, Any],
+    device: str, run_lineage: Mapping[str, Any],
+) -> Iterator[dict[str, pd.DataFrame]]:
+    """Predict a whole folder batch by batch, yielding each batch's window rows as one Parquet part as it goes.
 
-
-def _file_chunks(path: str, config: MelConfig, min_fraction: float) -> tuple[list[float], np.ndarray, list[bool], list[int]] | str:
-    """Every stored-span chunk of one file (spectrograms, padded flags, real frames), or why it cannot be read."""
-    try:
-        chunks = list(iter_windows(path, config, min_fraction))
-    except Exception as exc:  # noqa: BLE001 - one bad file never costs the run: it is reported with its reason
-        return skip_reason(exc)
-    return ([c[0] for c in chunks], np.stack([c[1] for c in chunks]), [c[2] for c in chunks], [c[3] for c in chunks])
-
-
-def predict_audio_files(
-    audio_files: dict[str, str], vit_model: ViTForEmotionRegression, params: dict[str, Any], device: str
-) -> pd.DataFrame:
-    """One row per model window of every file (with the file's mean over all its windows), one per skipped file.
-
-    A file is cut into chunks of the stored span the model was trained on (`extraction.duration`), and each
-    chunk into the model's windows (`window_frames`, `window_stride` apart) exactly as validation and test
-    songs are: the same `predict_songs` code path. A last partial chunk is kept when it holds at least
-    `min_window_fraction` of a chunk and, like a file shorter than one chunk, is padded as in training.
+    Decoding runs on the engine (`dask`: a local cluster or a scheduler; one process for tiny folders), the
+    model on this process's device; the next batch decodes while the current one is predicted. Files already
+    predicted into the same run folder (see `library.py`) are skipped, so an interrupted run loses at most the
+    batch in flight. A file that fails is a `skipped` row with its reason; the run goes on.
     """
-    from joblib import Parallel, delayed
-
-    if not audio_files:
+    files = library_files(inference_audio)
+    if not files:
         raise ValueError(
-            "The inference folder holds no audio file (.mp3, .wav, .flac, .ogg). Put your songs in "
-            "data/01_raw/my_music/ or point at another folder with --params inference.input_dir=/path/to/folder"
+            "The inference folder holds no audio file. Put your songs in data/01_raw/my_music/ or point at "
+            "another folder with --params inference.input_dir=/path/to/folder"
         )
-    config = model_mel_config(vit_model)
-    torch_device = resolve_device(device)
-    seconds_per_frame = config.hop_length / config.sample_rate
-    names = list(audio_files)
-    rows: list[dict[str, Any]] = []
-    chunk = int(params["files_per_chunk"])
-    progress = progress_bar(total=len(names), desc="inference", unit="file")
-    with Parallel(n_jobs=params["n_jobs"]) as parallel:
-        for start in range(0, len(names), chunk):  # bounded memory: a chunk of files at a time
-            batch_names = names[start : start + chunk]
-            decoded = parallel(delayed(_file_chunks)(audio_files[n], config, params["min_window_fraction"])
-                               for n in batch_names)
-            for name, result in zip(batch_names, decoded, strict=True):
-                file_name = relative_name(audio_files, audio_files[name])
-                if isinstance(result, str):
-                    logger.warning("Skipped %s: %s", file_name, result)
-                    rows.append({"file": file_name, "status": "skipped", "reason": result})
-                    continue
-                chunk_starts, spectrograms, padded, valid = result
-                predicted = predict_songs(vit_model, spectrograms, np.arange(len(spectrograms)), np.asarray(valid),
-                                          int(params["batch_size"]), torch_device)
-                file_mean = predicted.windows.mean(axis=0)
-                for k, (song, frame, pred) in enumerate(zip(predicted.window_song, predicted.window_start,
-                                                            predicted.windows, strict=True)):
-                    short = bool(padded[song]) and valid[song] < vit_model.window_frames
-                    rows.append({
-                        "file": file_name, "status": "padded" if short else "ok", "reason": "",
-                        "segment": k, "segment_start_s": round(chunk_starts[song] + frame * seconds_per_frame, 3),
-                        "padded": short, "valence": float(pred[0]), "arousal": float(pred[1]),
-                        "file_valence": float(file_mean[0]), "file_arousal": float(file_mean[1]),
-                    })
-            progress.update(len(batch_names))
+    started = run_lineage.get("run") or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H.%M.%S.%fZ")
+    folder = choose_run_folder(predicted_parts, run_identity(inference_audio, inference_model),
+                               bool(params["resume"]), started)
+    done, first_part = already_predicted(predicted_parts, folder)
+    todo = [f for f in files if f.key not in done]
+    logger.info("Library: %d file(s), %d already predicted in %s, %d to do", len(files), len(files) - len(todo),
+                folder, len(todo))
+    config, torch_device = model_mel_config(inference_model), resolve_device(device)
+    work = batches(todo, int(params["files_per_batch"]))
+    counts = {"ok": 0, "failed": 0}
+    progress = progress_bar(total=len(todo), desc="inference", unit="file")
+    with FileEngine(EngineParams.from_params(dask), len(todo)) as engine:
+        logger.info("Decoding on %s", engine.description)
+        decoded_batches = engine.map_batches(decode_file, [[f.path for f in b] for b in work], config,
+                                             float(params["min_window_fraction"]))
+        for number, (batch, decoded) in enumerate(zip(work, decoded_batches, strict=True), start=first_part):
+            rows = []
+            for file, result in zip(batch, decoded, strict=True):
+                file_rows = window_rows(file.name, file.problem or result, inference_model,
+                                        int(params["batch_size"]), torch_device)
+                counts["failed" if file_rows[0]["status"] == "skipped" else "ok"] += 1
+                rows += [{**row, "size": file.size, "mtime_ns": file.mtime_ns} for row in file_rows]
+            progress.update(len(batch))
+            yield {part_name(folder, number): _part_table(rows, params["model"], folder)}
     progress.close()
-    table = pd.DataFrame(rows).reindex(columns=PREDICTION_COLUMNS)
-    table["file"] = table["file"].map(spreadsheet_safe)  # file names are the user's: never formulas in a CSV
-    table["model"] = params["model"]
-    n_skipped = int((table["status"] == "skipped").sum())
-    logger.info("Predicted %d file(s) in %d window(s); %d skipped",
-                table.loc[table["status"] != "skipped", "file"].nunique(), int((table["status"] != "skipped").sum()), n_skipped)
-    if n_skipped == len(names):
-        raise ValueError(f"None of the {len(names)} file(s) could be decoded as audio; reasons: "
-                         f"{table['reason'].value_counts().to_dict()}")
+    logger.info("Library done: %d predicted, %d skipped (already predicted), %d failed (see library_errors)",
+                counts["ok"], len(files) - len(todo), counts["failed"])
+
+
+def _part_table(rows: list[dict[str, Any]], model: str, folder: str) -> pd.DataFrame:
+    table = pd.DataFrame(rows).reindex(columns=[*WINDOW_COLUMNS, "size", "mtime_ns"])
+    table = table.astype({"size": "Int64", "mtime_ns": "Int64", "segment": "Int64", "padded": "boolean"})
+    return table.assign(model=model, run=folder)
+
+
+def summarise_library(
+    predicted_parts: Mapping[str, Callable[[], pd.DataFrame]], inference_audio: Mapping[str, str],
+    inference_model: ViTForEmotionRegression,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(one row per file of the current run folder: mean V/A over its windows; the files that failed, with why).
+
+    Parts are read one at a time, so memory grows with the number of files, not of windows."""
+    folder = choose_run_folder(predicted_parts, run_identity(inference_audio, inference_model), True, "")
+    per_file = []
+    for key in sorted(k for k in predicted_parts if k.split("/", 1)[0] == folder):
+        table = predicted_parts[key]()
+        for file, rows in table.groupby("file", sort=False):
+            ok = rows[rows["status"] != "skipped"]
+            per_file.append({
+                "file": file, "status": "skipped" if ok.empty else ("padded" if ok["padded"].all() else "ok"),
+                "reason": rows["reason"].iloc[0] if ok.empty else "", "n_windows": len(ok),
+                "valence": ok["valence"].mean() if len(ok) else np.nan,
+                "arousal": ok["arousal"].mean() if len(ok) else np.nan,
+                "model": rows["model"].iloc[0], "run": folder,
+            })
+    files = pd.DataFrame(per_file, columns=FILE_COLUMNS).sort_values("file", kind="stable").reset_index(drop=True)
+    if not files.empty and (files["status"] == "skipped").all():
+        raise ValueError(f"None of the {len(files)} file(s) could be decoded as audio; reasons: "
+                         f"{files['reason'].value_counts().to_dict()}")
+    errors = files.loc[files["status"] == "skipped", ["file", "reason"]].reset_index(drop=True)
+    for table in (files, errors):  # file names are the user's: never formulas in a spreadsheet
+        table["file"] = table["file"].map(spreadsheet_safe)
+    return files, errors
+
+
+def predict_audio_files(audio_files: Mapping[str, str], vit_model: ViTForEmotionRegression,
+                        params: dict[str, Any], device: str) -> pd.DataFrame:
+    """Window rows of a few files in this process, in memory (notebooks and scripts; the pipeline uses
+    `predict_library`, which runs the same per-file code in batches on the engine)."""
+    config, torch_device = model_mel_config(vit_model), resolve_device(device)
+    rows = []
+    for absolute in audio_files.values():
+        decoded = decode_file(absolute, config, float(params["min_window_fraction"]))
+        rows += window_rows(relative_name(audio_files, absolute), decoded, vit_model, int(params["batch_size"]),
+                            torch_device)
+    table = pd.DataFrame(rows).reindex(columns=WINDOW_COLUMNS).assign(model=params["model"])
+    table["file"] = table["file"].map(spreadsheet_safe)
     return table
 
 
@@ -125,12 +155,12 @@ def quadrant_of(valence: float, arousal: float) -> str:
 
 
 def plot_va_plane(inference_predictions: pd.DataFrame, params: dict[str, Any]) -> Figure:
-    """Each file's mean valence/arousal in the circumplex plane, named (numbered beyond `max_labels` files),
+    """Each file's mean valence/arousal (one row per file, as `summarise_library` writes) in the circumplex plane, named (numbered beyond `max_labels` files),
     with the four quadrant labels; drawn like every other figure of the project (`reporting.figures`)."""
     from music_emotion.pipelines.reporting import figures
 
     files = (inference_predictions[inference_predictions["status"] != "skipped"]
-             .groupby("file", sort=True)[["file_valence", "file_arousal"]].first())
+             .set_index("file").sort_index()[["valence", "arousal"]])
     model = inference_predictions["model"].dropna().unique()
     return figures.inference_va_figure(files, QUADRANTS, str(model[0]) if len(model) else None,
                                        int(params["max_labels"]), int(params["max_label_chars"]), int(params["dpi"]))

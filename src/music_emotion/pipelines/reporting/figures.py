@@ -209,8 +209,8 @@ def augmented_dataset_figure(
     dpi: int,
 ) -> Figure:
     """Label distributions (real train vs synthetic), the V/A plane, and song counts per split."""
-    real_colour = style.get("real_colour", "#1f77b4")
-    synthetic_colour = style.get("synthetic_colour", "#ff7f0e")
+    real_colour = style["real_colour"]
+    synthetic_colour = style["synthetic_colour"]
     figure = new_figure(17.0, 4.4, dpi)
     axes = figure.subplots(1, 4)
     bins = np.linspace(-1, 1, 21)
@@ -394,10 +394,10 @@ def inference_va_figure(files: pd.DataFrame, quadrants: Mapping[tuple[int, int],
     for (v_sign, a_sign), label in quadrants.items():
         ax.text(0.97 * v_sign, 0.95 * a_sign, label, ha="right" if v_sign > 0 else "left",
                 va="top" if a_sign > 0 else "bottom", fontsize=10, color="0.35", style="italic")
-    ax.scatter(files["file_valence"], files["file_arousal"], s=40 if not numbered else 24, color="tab:blue", zorder=3)
+    ax.scatter(files["valence"], files["arousal"], s=40 if not numbered else 24, color="tab:blue", zorder=3)
     names = [n if len(n) <= max_label_chars else n[: max_label_chars - 1] + "…" for n in files.index]
     for k, (name, row) in enumerate(zip(names, files.itertuples(), strict=True), start=1):
-        ax.annotate(str(k) if numbered else name, (row.file_valence, row.file_arousal), xytext=(4, 4),
+        ax.annotate(str(k) if numbered else name, (row.valence, row.arousal), xytext=(4, 4),
                     textcoords="offset points", fontsize=7 if numbered else 8)
     _va_plane_axes(ax)
     ax.set_xlabel("valence (negative ← → positive), [-1, 1]")

@@ -288,9 +288,9 @@ def summarise_metrics(
     Test metrics per model and target with 95 % bootstrap intervals, every scalar of `gan_quality`,
     and the dataset counts. The markdown puts the test metrics in one row per model and target.
     """
-    decimals = int(params.get("decimals", 3))
+    decimals = int(params["decimals"])
     model_order = list(arms)
-    gan_labels = params.get("gan_quality_labels", {})
+    gan_labels = params["gan_quality_labels"]
     metric_rows = _metric_rows(test_metrics, model_order)
     gan_rows = [
         {"section": "gan_quality", "name": key, "target": None, "metric": None,

@@ -1,0 +1,33 @@
+"""Plain, unwrapped log lines when the output is not a terminal.
+
+Kedro's rich handler wraps every record at 80 columns when it writes to a file or a pipe (`kedro run > run.log`,
+CI, `tee`), splitting messages and paths over several lines. Kedro builds its handlers before it reads the project
+(and accepts no handler class of ours in conf/logging.yml), so `settings.py` swaps, once, each rich handler that
+writes to something other than a terminal for a plain `StreamHandler` on the same stream and level. In a terminal
+nothing changes.
+"""
+
+from __future__ import annotations
+
+import logging
+
+PLAIN_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+def plain_when_not_a_terminal(logger: logging.Logger | None = None) -> int:
+    """Replace `logger`'s (default: root) rich handlers whose console is not a terminal; returns how many."""
+    logger = logger or logging.getLogger()
+    replaced = 0
+    for handler in list(logger.handlers):
+        console = getattr(handler, "console", None)
+        if console is None or console.is_terminal:
+            continue
+        plain = logging.StreamHandler(console.file)
+        plain.setLevel(handler.level)
+        plain.setFormatter(logging.Formatter(PLAIN_FORMAT))
+        for log_filter in handler.filters:
+            plain.addFilter(log_filter)
+        logger.removeHandler(handler)
+        logger.addHandler(plain)
+        replaced += 1
+    return replaced

@@ -1,0 +1,41 @@
+"""Log lines written to a file or a pipe are plain and unwrapped; a terminal keeps Kedro's rich output."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+from kedro.logging import RichHandler
+from rich.console import Console
+
+from music_emotion.log_output import plain_when_not_a_terminal
+
+LONG = "a message longer than eighty columns " * 5
+
+
+def _logger(name: str, console: Console) -> tuple[logging.Logger, io.StringIO]:
+    logger = logging.getLogger(name)
+    logger.handlers.clear()
+    logger.propagate = False
+    handler = RichHandler(console=console)
+    handler.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    return logger, console.file
+
+
+def test_a_pipe_gets_one_plain_line_per_record():
+    logger, stream = _logger("test.log_output.pipe", Console(file=io.StringIO(), force_terminal=False))
+    assert plain_when_not_a_terminal(logger) == 1
+    logger.info(LONG)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1 and lines[0].endswith(LONG) and " INFO    test.log_output.pipe: " in lines[0]
+    assert logger.handlers[0].level == logging.INFO
+
+
+def test_a_terminal_keeps_the_rich_handler():
+    logger, stream = _logger("test.log_output.tty", Console(file=io.StringIO(), force_terminal=True, width=80))
+    assert plain_when_not_a_terminal(logger) == 0
+    assert isinstance(logger.handlers[0], RichHandler)
+    logger.info(LONG)
+    assert len(stream.getvalue().splitlines()) > 1  # rich wraps in a terminal, as it should
