@@ -4,6 +4,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 
@@ -18,3 +20,21 @@ def test_extraction_benchmark_smoke(tmp_path):
     assert set(document["ratios"]) == {"project / seed throughput", "decode floor / project (time ratio)",
                                        "Dask / joblib throughput"}
     assert json.loads((tmp_path / "extraction.json").read_text())["benchmark"] == "extraction"
+
+
+@pytest.mark.slow
+def test_library_benchmark_smoke(tmp_path):
+    import bench_library
+
+    document = bench_library.main(["--quick", "--cache-dir", str(tmp_path / "clips"), "--out-dir", str(tmp_path)])
+    assert len(document["results"]) == 4 and all(row["rate_median"] > 0 for row in document["results"])
+    assert document["ratios"]["files re-processed after a kill at ~50% (batch = 16)"] <= 16
+
+
+@pytest.mark.slow
+def test_tracking_benchmark_smoke(tmp_path):
+    import bench_tracking
+
+    document = bench_tracking.main(["--quick", "--out-dir", str(tmp_path)])
+    assert document["targets"]["the tracked run created a store"]
+    assert len(document["results"]) == 2
