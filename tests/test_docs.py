@@ -48,3 +48,20 @@ def test_every_pipeline_the_readme_names_is_registered():
     table = ROOT.joinpath("README.md").read_text().split("## The pipelines", 1)[1].split("\n## ", 1)[0]
     named = set(re.findall(r"^\| `(\w+)` \|", table, flags=re.M))
     assert named and named <= set(register_pipelines())
+
+
+PATH_MENTION = re.compile(r"(?<![\w/.<{$])((?:docs|conf|benchmarks|tests|src|notebooks)/[\w./-]*\w\.(?:md|yml|py|ipynb))")
+
+
+def test_every_file_a_comment_or_message_names_exists():
+    """A comment or error message that points at a file must point at one that exists (conf/local/ is the user's)."""
+    sources = [*(ROOT / "src").rglob("*.py"), *(ROOT / "conf").rglob("*.yml"), *(ROOT / "benchmarks").glob("*.py"),
+               *(ROOT / "docs").glob("*.md"), ROOT / "README.md"]
+    missing = set()
+    for source in sources:
+        for mention in PATH_MENTION.findall(source.read_text(encoding="utf-8")):
+            if mention.startswith("conf/local/"):
+                continue
+            if not (ROOT / mention).exists() and not (source.parent / mention).exists():
+                missing.add(f"{source.relative_to(ROOT)}: {mention}")
+    assert sorted(missing) == []

@@ -77,6 +77,14 @@ class FileEngine:
             self._cluster.close()
 
     @property
+    def client_threads(self) -> int | None:
+        """CPU threads left to this process's own work (the model) beside local Dask workers; None = unchanged."""
+        if self.kind != "dask" or self.params.scheduler_address:
+            return None
+        cores = os.cpu_count() or 1
+        return max(1, cores - len(self._client.scheduler_info().get("workers", {})))
+
+    @property
     def description(self) -> str:
         if self.kind == "single":
             return "one process"

@@ -10,15 +10,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from music_emotion.audio import ClipResult, MelConfig, extract_clip
+from music_emotion.audio import ClipResult, MelConfig
 from music_emotion.engine import EngineFailure, EngineParams, FileEngine
+from music_emotion.file_tasks import extract_item
 from music_emotion.runtime import progress_bar
 
 BATCH = 64  # files per batch: bounds the spectrograms in flight (64 x 1 MB at the base settings)
-
-
-def _extract_item(item: tuple[str, str], config: MelConfig) -> ClipResult:
-    return extract_clip(item[0], item[1], config)
 
 
 def extract_many(items: Sequence[tuple[str, str]], config: MelConfig, engine: EngineParams) -> tuple[np.ndarray, list[ClipResult]]:
@@ -34,7 +31,7 @@ def extract_many(items: Sequence[tuple[str, str]], config: MelConfig, engine: En
     batches = [list(items[start : start + BATCH]) for start in range(0, len(items), BATCH)]
     progress = progress_bar(total=len(items), desc="log-mel", unit="clip")
     with FileEngine(engine, len(items)) as running:
-        for batch, batch_results in zip(batches, running.map_batches(_extract_item, batches, config), strict=True):
+        for batch, batch_results in zip(batches, running.map_batches(extract_item, batches, config), strict=True):
             for (key, _), result in zip(batch, batch_results, strict=True):
                 if isinstance(result, EngineFailure):
                     result = ClipResult(key, None, "skipped", result.reason)

@@ -19,6 +19,7 @@ from music_emotion.models.vit_regression import (
     prepare_vit_inputs,
 )
 from tests.conf_params import parameters
+from tests.torch_fixtures import one_torch_thread  # noqa: F401 - autouse for this module
 
 TINY_VIT = {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32,
             "patch_size": 8, "image_size": 16}
@@ -27,12 +28,6 @@ DATASET_NORM = {"db_mean": -40.0, "db_std": 10.0, "db_range": [-80.0, 0.0], "pad
 DB_RANGE_NORM = {"db_range": [-80.0, 0.0], "pad_db": -80.0}
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def model_params(**overrides) -> ViTModelParams:

@@ -8,6 +8,7 @@ import pytest
 
 from music_emotion.spectrograms import SpectrogramSet
 from tests.conf_params import parameters
+from tests.torch_fixtures import one_torch_thread  # noqa: F401 - autouse for this module
 
 WINDOW_FRAMES = 32
 # conf/base's gan_augmentation, shrunk: a tiny GAN on 32-frame windows for 20 steps.
@@ -90,12 +91,3 @@ def tiny_params():
     return parameters("gan_augmentation", **TINY_OVERRIDES)
 
 
-@pytest.fixture(autouse=True)
-def _single_torch_thread():
-    """Tiny models run faster (and steadier on a shared 2-core machine) on one intra-op thread."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)

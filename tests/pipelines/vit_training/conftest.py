@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from music_emotion.audio import MelConfig
 from music_emotion.spectrograms import SpectrogramSet
 from tests.conf_params import parameters
+from tests.torch_fixtures import one_torch_thread  # noqa: F401 - autouse for this module
 
 N_MELS, N_FRAMES = 16, 40
 TINY_VIT = {
@@ -43,13 +43,6 @@ def brightness_spectrograms(targets: np.ndarray, seed: int, n_frames: int = N_FR
     return np.clip(values, -80, 0).astype(np.float32)
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models run fastest on one thread, and the 2 shared cores are never oversubscribed."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ from music_emotion.pipelines.inference.windows import (
     model_mel_config,
     window_rows,
 )
-from music_emotion.runtime import progress_bar, resolve_device
+from music_emotion.runtime import progress_bar, resolve_device, torch_threads
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,8 @@ def predict_library(
     work = batches(todo, int(params["files_per_batch"]))
     counts = {"ok": 0, "failed": 0}
     progress = progress_bar(total=len(todo), desc="inference", unit="file")
-    with FileEngine(EngineParams.from_params(dask), len(todo)) as engine:
+    with FileEngine(EngineParams.from_params(dask), len(todo)) as engine, torch_threads(
+            engine.client_threads if torch_device.type == "cpu" else None):
         logger.info("Decoding on %s", engine.description)
         decoded_batches = engine.map_batches(decode_file, [[f.path for f in b] for b in work], config,
                                              float(params["min_window_fraction"]))

@@ -1,6 +1,6 @@
 """One audio file -> its model windows' valence/arousal rows: the per-file work of inference.
 
-`decode_file` runs wherever the engine puts it (a Dask worker or this process) and returns the file's stored-span
+`file_tasks.decode_file` runs wherever the engine puts it (a Dask worker or this process) and returns the file's stored-span
 chunks as log-mel spectrograms, or why it cannot be read; `window_rows` applies the model to them on the client,
 with the same `predict_songs` code path as validation and test songs.
 """
@@ -11,16 +11,14 @@ from typing import Any
 
 import numpy as np
 
-from music_emotion.audio import MelConfig, iter_windows, skip_reason
+from music_emotion.audio import MelConfig
 from music_emotion.engine import EngineFailure
+from music_emotion.file_tasks import Decoded, decode_file  # noqa: F401 - decode_file: the per-file task
 from music_emotion.models.song_prediction import predict_songs
 from music_emotion.models.vit_regression import ViTForEmotionRegression
 
 WINDOW_COLUMNS = ["file", "status", "reason", "segment", "segment_start_s", "padded", "valence", "arousal",
                   "file_valence", "file_arousal", "model"]
-
-Decoded = tuple[list[float], np.ndarray, list[bool], list[int]]
-
 
 def model_mel_config(model: ViTForEmotionRegression) -> MelConfig:
     """The extraction settings the model was trained with, from its own config."""
@@ -31,16 +29,6 @@ def model_mel_config(model: ViTForEmotionRegression) -> MelConfig:
             "retrain it with `kedro run --pipelines vit_training`"
         )
     return MelConfig(**extraction)
-
-
-def decode_file(path: str, config: MelConfig, min_fraction: float) -> Decoded | str:
-    """Every stored-span chunk of one file (start s, spectrograms, padded flags, real frames), or why it cannot
-    be read. Never raises: any error a file causes is its reason."""
-    try:
-        chunks = list(iter_windows(path, config, min_fraction))
-    except Exception as exc:  # noqa: BLE001 - one bad file never costs the run: it is reported with its reason
-        return skip_reason(exc)
-    return ([c[0] for c in chunks], np.stack([c[1] for c in chunks]), [c[2] for c in chunks], [c[3] for c in chunks])
 
 
 def window_rows(file_name: str, decoded: Decoded | str | EngineFailure, model: ViTForEmotionRegression,
