@@ -15,6 +15,9 @@ from kedro.io import AbstractDataset, DatasetError
 class RunLineageDataset(AbstractDataset[None, dict[str, Any]]):
     """Read-only: `{"run": None, "input_versions": {}}` until the lineage hook fills it in."""
 
+    def __init__(self, metadata: dict[str, Any] | None = None) -> None:
+        self.metadata = metadata
+
     def load(self) -> dict[str, Any]:
         return {"run": None, "input_versions": {}}
 

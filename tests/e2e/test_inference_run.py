@@ -1,0 +1,34 @@
+"""`kedro run --env demo --pipelines inference` on the demo songs with the demo's gan model, then the same command
+again: the second run resumes the first run folder and predicts nothing twice."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from tests.e2e.conftest import run_kedro
+
+pytestmark = pytest.mark.slow
+
+
+def _latest(folder):
+    (path,) = sorted(folder.glob("*/*"))[-1:]
+    return pd.read_csv(path)
+
+
+def test_library_inference_on_the_demo_songs_resumes_without_repeating_a_file(demo_project):
+    project = demo_project.path
+    run_kedro(project, "run", "--env", "demo", "--pipelines", "inference", log_name="inference_first")
+    run_kedro(project, "run", "--env", "demo", "--pipelines", "inference", log_name="inference_again")
+    output = project / "data" / "demo"
+    parts = sorted((output / "07_model_output" / "library_predictions").glob("*/*.parquet"))
+    assert len({p.parent for p in parts}) == 1  # one run folder, continued by the second run
+    windows = pd.concat([pd.read_parquet(p, columns=["file", "segment"]) for p in parts])
+    assert not windows.duplicated().any()  # no file predicted twice
+    files = _latest(output / "07_model_output" / "inference_predictions.csv")
+    errors = _latest(output / "08_reporting" / "library_errors.csv")
+    assert len(files) == windows["file"].nunique() >= 100
+    assert len(errors) >= 1 and errors["reason"].str.len().gt(0).all()  # the demo's deliberately broken mp3
+    assert files.loc[files["status"] != "skipped", ["valence", "arousal"]].abs().max().max() <= 1.0
+    again = (project / "logs" / "inference_again.log").read_text()
+    assert "Library done: 0 predicted" in again and "0 to do" in again
