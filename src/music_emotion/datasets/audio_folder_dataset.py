@@ -86,10 +86,7 @@ class AudioFolderDataset(AbstractDataset[dict[str, tuple[np.ndarray, int]], dict
         """(audio files, sorted; {relative name: why it cannot be read} for entries named like audio that are
         not readable files). Links to folders are not followed, so a link loop cannot trap the walk."""
         files, problems = [], {}
-        walk = os.walk(self._path, followlinks=False) if self._recursive else [
-            (str(self._path), [p.name for p in self._path.iterdir() if p.is_dir()],
-             [p.name for p in self._path.iterdir() if not p.is_dir()])]
-        for folder, dirnames, filenames in walk:
+        for folder, dirnames, filenames in os.walk(self._path, followlinks=False):
             for name in dirnames:
                 if Path(name).suffix.lower() in self._extensions:
                     problems[self._relative(Path(folder) / name)] = "a folder named like an audio file"
@@ -103,6 +100,8 @@ class AudioFolderDataset(AbstractDataset[dict[str, tuple[np.ndarray, int]], dict
                     problems[self._relative(path)] = "a link to a file that does not exist"
                 else:
                     problems[self._relative(path)] = "not a regular file"
+            if not self._recursive:  # the folder itself only
+                break
         return sorted(files), problems
 
     def _relative(self, path: Path) -> str:

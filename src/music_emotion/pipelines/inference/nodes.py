@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 
 from music_emotion.datasets.audio_folder_dataset import relative_name
 from music_emotion.engine import EngineParams, FileEngine
+from music_emotion.file_tasks import decode_file
 from music_emotion.models.vit_regression import ViTForEmotionRegression
 from music_emotion.pipelines.inference.library import (
     already_predicted,
@@ -27,12 +28,7 @@ from music_emotion.pipelines.inference.library import (
     part_name,
     run_identity,
 )
-from music_emotion.pipelines.inference.windows import (
-    WINDOW_COLUMNS,
-    decode_file,
-    model_mel_config,
-    window_rows,
-)
+from music_emotion.pipelines.inference.windows import WINDOW_COLUMNS, model_mel_config, window_rows
 from music_emotion.runtime import progress_bar, resolve_device, torch_threads
 
 logger = logging.getLogger(__name__)

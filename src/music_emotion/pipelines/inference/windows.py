@@ -13,7 +13,7 @@ import numpy as np
 
 from music_emotion.audio import MelConfig
 from music_emotion.engine import EngineFailure
-from music_emotion.file_tasks import Decoded, decode_file  # noqa: F401 - decode_file: the per-file task
+from music_emotion.file_tasks import Decoded
 from music_emotion.models.song_prediction import predict_songs
 from music_emotion.models.vit_regression import ViTForEmotionRegression
 
@@ -38,7 +38,7 @@ def window_rows(file_name: str, decoded: Decoded | str | EngineFailure, model: V
         decoded = decoded.reason
     if isinstance(decoded, str):
         return [{"file": file_name, "status": "skipped", "reason": decoded}]
-    config = MelConfig(**model.config["extraction"])
+    config = model_mel_config(model)
     seconds_per_frame = config.hop_length / config.sample_rate
     chunk_starts, spectrograms, padded, valid = decoded
     predicted = predict_songs(model, spectrograms, np.arange(len(spectrograms)), np.asarray(valid), batch_size, device)
