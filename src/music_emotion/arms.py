@@ -1,8 +1,10 @@
 """Arms are data: one map in `conf/` (`arms:`) says what each compared model trains on.
 
-An arm is a name plus: which model family fits it (`mean_baseline`, `ridge_baseline` or `vit`),
-whether it also trains on that split's GAN samples (`synthetic: true`), which training-time
-augmentations it uses (names of `vit_training.augmentations` entries) and how figures show it
+An arm is a name plus: which model family fits it (`mean_baseline`, `ridge_baseline`, `vit` = the ImageNet ViT
+on log-mel spectrograms, `ast` = the AudioSet Audio Spectrogram Transformer on Kaldi filter banks), whether it
+also trains on that split's GAN samples (`synthetic: true`, log-mel arms only: the GAN learns log-mel
+spectrograms), which training-time augmentations it uses (names of `vit_training.augmentations` entries) and
+how figures show it
 (`label`, `colour`). The single-split `vit_training` pipeline, the `experiment` folds, evaluation,
 figures and the report archive are all generated from this map, so adding an arm is a YAML edit::
 
@@ -16,10 +18,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-MODEL_FAMILIES = ("mean_baseline", "ridge_baseline", "vit")
+MODEL_FAMILIES = ("mean_baseline", "ridge_baseline", "vit", "ast")
+TRANSFORMERS = ("vit", "ast")
+# The catalog entry each family reads its input from (the ridge baseline pools log-mel statistics).
+FEATURES = {"mean_baseline": "mel_spectrograms", "ridge_baseline": "mel_spectrograms", "vit": "mel_spectrograms",
+            "ast": "ast_features"}
+# The feature set the GAN learns, so the only one its samples can be added to.
+GAN_FEATURES = "mel_spectrograms"
 _ARM_KEYS = {"model", "synthetic", "augmentations", "label", "colour"}
 # Arm names become keyword arguments of the evaluation nodes next to these.
-_RESERVED = {"mel_spectrograms", "emotion_labels", "song_splits", "params", "seed", "device", "fold", "unit"}
+_RESERVED = {"mel_spectrograms", "ast_features", "emotion_labels", "song_splits", "params", "seed", "device", "fold", "unit"}
 
 
 @dataclass(frozen=True)
@@ -32,8 +40,14 @@ class Arm:
     colour: str | None = None
 
     @property
-    def is_vit(self) -> bool:
-        return self.model == "vit"
+    def is_transformer(self) -> bool:
+        """A network fine-tuned by `vit_training` (ViT or AST): it has a training history and a torch model."""
+        return self.model in TRANSFORMERS
+
+    @property
+    def features(self) -> str:
+        """The catalog entry of the arm's input features."""
+        return FEATURES[self.model]
 
     @property
     def display_name(self) -> str:
@@ -63,8 +77,15 @@ def parse_arms(arms: Mapping[str, Any], selected: Sequence[str] | None, paramete
         if model not in MODEL_FAMILIES:
             raise ValueError(f"arms.{name}.model must be one of {MODEL_FAMILIES}, got {model!r}")
         augmentations = tuple(spec.get("augmentations") or ())
-        if not spec.get("model") == "vit" and (spec.get("synthetic") or augmentations):
-            raise ValueError(f"arms.{name}: synthetic data and augmentations apply to `model: vit` arms only")
+        if model not in TRANSFORMERS and (spec.get("synthetic") or augmentations):
+            raise ValueError(f"arms.{name}: synthetic data and augmentations apply to `model: vit` / `ast` arms only")
+        if spec.get("synthetic") and FEATURES[model] != GAN_FEATURES:
+            raise ValueError(
+                f"arms.{name}: `synthetic: true` is not available for `model: {model}`. The GAN generates "
+                f"{GAN_FEATURES} (the ViT's log-mel input); a {model} arm reads {FEATURES[model]}, and no GAN is "
+                "trained in that feature space. Remove `synthetic: true`, or use `model: vit` for a GAN arm "
+                "(docs/ast.md#the-gan-question)."
+            )
         parsed[name] = Arm(name, model, bool(spec.get("synthetic", False)), augmentations,
                            str(spec.get("label") or name), spec.get("colour"))
     return parsed

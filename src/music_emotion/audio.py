@@ -1,7 +1,8 @@
-"""Audio decoding and log-mel extraction: one code path for training, inference and benchmarks.
+"""Audio decoding and feature extraction: one code path for training, inference and benchmarks.
 
-`MelConfig` is built from the `extraction` parameters and stored with every spectrogram set
-and every trained model, so that inference can never feed a model mismatched input.
+A feature config (`MelConfig` for the ViT's log-mel spectrograms, `fbank.FbankConfig` for the AST's Kaldi
+filter banks) is stored with every feature set and every trained model, so that inference can never feed a
+model mismatched input: `feature_config(model.config["extraction"])` rebuilds the one it was trained on.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 import numpy as np
 
 from music_emotion.decoder_messages import decoder_messages, skipped_data
+from music_emotion.fbank import KIND as FBANK_KIND
+from music_emotion.fbank import FbankConfig
 
 logger = logging.getLogger(__name__)
 SILENCE_PEAK = 1e-6  # full-scale amplitude below which a clip is treated as digital silence
@@ -36,6 +39,7 @@ class MelConfig:
     ref: str = "max"  # "max": dB relative to the clip's loudest bin (the seed's choice); "absolute": ref=1.0
     top_db: float | None = 80.0
     resample_type: str = "soxr_hq"
+    kind: str = "log_mel"
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> MelConfig:
@@ -72,6 +76,22 @@ class MelConfig:
     def floor_db(self) -> float:
         """Value used for silence: the bottom of the dB range."""
         return -float(self.top_db) if self.top_db is not None else -100.0
+
+    def features(self, samples: np.ndarray) -> np.ndarray:
+        return log_mel(samples, self)
+
+
+FeatureConfig = MelConfig | FbankConfig
+
+
+def feature_config(extraction: dict[str, Any]) -> FeatureConfig:
+    """The feature config a spectrogram set or model stored (`kind`; sets saved before AST existed are log-mel)."""
+    kind = extraction.get("kind", "log_mel")
+    if kind == FBANK_KIND:
+        return FbankConfig(**extraction)
+    if kind != "log_mel":
+        raise ValueError(f"unknown feature kind {kind!r} in a stored extraction config (known: log_mel, {FBANK_KIND})")
+    return MelConfig(**extraction)
 
 
 class AudioDecodeError(Exception):
@@ -194,7 +214,7 @@ def skip_reason(exc: Exception) -> str:
     return f"unexpected error on this file ({type(exc).__name__}: {exc})"
 
 
-def extract_clip(key: str, path: str | Path, config: MelConfig) -> ClipResult:
+def extract_clip(key: str, path: str | Path, config: FeatureConfig) -> ClipResult:
     """One file -> one window -> one spectrogram; any problem with the file becomes a skipped result, not a crash."""
     try:
         return _extract_clip(key, path, config)
@@ -202,22 +222,22 @@ def extract_clip(key: str, path: str | Path, config: MelConfig) -> ClipResult:
         return ClipResult(key, None, "skipped", skip_reason(exc))
 
 
-def _extract_clip(key: str, path: str | Path, config: MelConfig) -> ClipResult:
+def _extract_clip(key: str, path: str | Path, config: FeatureConfig) -> ClipResult:
     samples = decode_audio(path, config.sample_rate, config.offset, config.duration, config.resample_type)
     seconds = len(samples) / config.sample_rate
     window, padded = fit_to_window(samples, config.n_samples)
-    spectrogram = log_mel(window, config)
+    spectrogram = config.features(window)
     silent = bool(np.max(np.abs(window), initial=0.0) < SILENCE_PEAK)
     reasons = []
     if padded:
         reasons.append(f"padded: {seconds:.2f} s of audio for a {config.duration:g} s window")
     if silent:
-        reasons.append("silent clip: filled with the dB floor")
+        reasons.append("silent clip: filled with the feature floor")
     return ClipResult(key, spectrogram, "padded" if padded else "ok", "; ".join(reasons), seconds, silent)
 
 
 def iter_windows(
-    path: str | Path, config: MelConfig, min_fraction: float = 0.5
+    path: str | Path, config: FeatureConfig, min_fraction: float = 0.5
 ) -> Iterator[tuple[float, np.ndarray, bool, int]]:
     """Consecutive stored-span chunks of a whole file as (start_seconds, spectrogram, padded, valid_frames).
 
@@ -234,4 +254,4 @@ def iter_windows(
             break
         window, padded = fit_to_window(chunk, n)
         valid = config.frames_for(len(chunk) / config.sample_rate)
-        yield start_s, log_mel(window, config), padded, valid
+        yield start_s, config.features(window), padded, valid

@@ -14,12 +14,15 @@ from typing import Any
 
 import numpy as np
 
+from music_emotion.audio import feature_config
+
 
 def frames_for_seconds(seconds: float, extraction: dict[str, Any], parameter: str) -> int:
     """Spectrogram frames covering `seconds` with the extraction's sample rate and hop length."""
-    if not extraction or "sample_rate" not in extraction or "hop_length" not in extraction:
+    if not extraction or "sample_rate" not in extraction:
         raise ValueError(f"{parameter}: the spectrograms record no extraction settings; re-run data_processing")
-    frames = int(round(float(seconds) * float(extraction["sample_rate"]) / float(extraction["hop_length"])))
+    config = feature_config(extraction)
+    frames = int(round(float(seconds) * float(config.sample_rate) / float(config.hop_length)))
     if frames < 1:
         raise ValueError(f"{parameter} = {seconds} s is shorter than one spectrogram frame")
     return frames

@@ -10,13 +10,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.conf_params import parameters
+
 from .conftest import catalog_outputs, run_kedro, snapshot
 
 pytestmark = pytest.mark.slow
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}\.\d{2}\.\d{2}\.\d{3}Z$")
 PIPELINES = ("data_processing", "gan_augmentation", "vit_training", "reporting")
-MODELS = {"mean", "ridge", "real_only", "gan", "specaugment", "mixup"}  # the arms of conf/base/parameters.yml
+MODELS = set(parameters("arms", "demo"))  # the arms of conf/base/parameters.yml (the ViT and AST arms, baselines)
 FIGURES = ("spectrogram_examples", "gan_training_curves", "real_vs_synthetic", "augmented_dataset_comparison",
            "vit_training_curves", "prediction_scatter", "va_space_comparison")
 

@@ -9,11 +9,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.conf_params import parameters
 from tests.e2e.conftest import SHORT_TRAINING, run_kedro
 
 pytestmark = pytest.mark.slow
 
-VIT_ARMS = ("real_only", "gan", "specaugment", "mixup")
+ARMS = parameters("arms", "demo")
+VIT_ARMS = tuple(name for name, arm in ARMS.items() if arm["model"] in ("vit", "ast"))  # trained networks
 FIGURES = {"spectrogram_examples", "gan_training_curves", "real_vs_synthetic", "augmented_dataset_comparison",
            "vit_training_curves", "prediction_scatter", "va_space_comparison"}
 EPOCHS = int(dict(item.split("=") for item in SHORT_TRAINING.split(","))["vit_training.training.epochs"])
@@ -47,7 +49,7 @@ def test_the_demo_run_is_one_mlflow_run_with_curves_metrics_figures_and_models(d
         assert [point.step for point in history] == epochs and 1 <= len(epochs) <= EPOCHS, arm
     assert len(client.get_metric_history(run.info.run_id, "real_only.val_ccc_mean")) == EPOCHS
     assert len(client.get_metric_history(run.info.run_id, "gan_history.conditioning_ccc_valence")) >= 2
-    for arm in ("mean", "ridge", *VIT_ARMS):
+    for arm in ARMS:
         value, low, high = (run.data.metrics[f"test.{arm}.valence.ccc{s}"] for s in ("", "_ci_low", "_ci_high"))
         assert low <= value <= high, arm
     figures = {a.path.split("/")[-1].removesuffix(".png") for a in client.list_artifacts(run.info.run_id, "figures")}
@@ -70,7 +72,7 @@ def test_the_experiment_under_parallel_runner_is_one_parent_with_a_child_per_uni
     assert parent.info.status == "FINISHED"
     children = client.search_runs([parent.info.experiment_id],
                                   filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
-    arms = {"mean", "ridge", *VIT_ARMS}
+    arms = set(ARMS)
     units = {(c.data.params["fold"], c.data.params["arm"]) for c in children}
     assert units == {(fold, arm) for fold in ("0", "1", "pooled") for arm in arms}
     assert len(children) == len(units)  # one child each, no stray runs from worker processes

@@ -1,16 +1,16 @@
-"""Get a ViT backbone without ever hanging on the network.
+"""Get a transformer backbone (ViT or AST) without ever hanging on the network.
 
-`load_vit_backbone(checkpoint, vit_config)` resolves, in this order:
+`load_backbone(family, checkpoint, random_config)` resolves, in this order:
 
-1. `checkpoint: null`      -> a randomly initialised `ViTModel` built from `vit_config` (tests, demo, offline).
-2. an existing local dir   -> `ViTModel.from_pretrained(dir)` (what `hf download ... --local-dir` writes).
+1. `checkpoint: null`      -> a randomly initialised backbone built from `random_config` (tests, demo, offline).
+2. an existing local dir   -> `from_pretrained(dir)` (what `hf download ... --local-dir` writes).
 3. a hub id in the cache   -> `from_pretrained(id, local_files_only=True)` (no network touched).
 4. a hub id not cached     -> a ~3 s reachability probe; only if the hub answers do we download.
    Otherwise a `CheckpointUnavailableError` says how to fix it, within seconds, instead of
    huggingface_hub's retries.
 
-The image mean/std the checkpoint was trained with is read from its `preprocessor_config.json` when
-there is one (local dir or hub cache); otherwise the ImageNet values the seed used.
+What the checkpoint's preprocessor was (`preprocessor_config.json`, local dir or hub cache) comes back with
+it: the ViT's image mean/std, the AST's feature mean/std, sampling rate, mel bins and frame count.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import logging
 import os
 import socket
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -31,63 +32,85 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 PREPROCESSOR_CONFIG = "preprocessor_config.json"
 
 
+@dataclass(frozen=True)
+class Backbone:
+    """One transformer family: its transformers classes, where conf sets it, what its preprocessor tells us."""
+
+    name: str
+    config_class: str
+    model_class: str
+    model_kwargs: dict[str, Any]
+    section: str  # the parameter section that sets checkpoint / random config
+    random_config_key: str
+    preprocessor_keys: tuple[str, ...]
+    local_dir: str
+
+
+BACKBONES = {
+    "vit": Backbone("ViT", "ViTConfig", "ViTModel", {"add_pooling_layer": False}, "vit_training.model",
+                    "vit_config", ("image_mean", "image_std"), "data/06_models/pretrained/vit"),
+    "ast": Backbone("AST", "ASTConfig", "ASTModel", {}, "vit_training.ast", "ast_config",
+                    ("mean", "std", "sampling_rate", "num_mel_bins", "max_length", "do_normalize"),
+                    "data/06_models/pretrained/ast"),
+}
+
+
 class CheckpointUnavailableError(RuntimeError):
     """The requested pretrained weights are neither on disk nor downloadable right now."""
 
 
-def load_vit_backbone(
-    checkpoint: str | None,
-    vit_config: dict[str, Any] | None = None,
-    probe_timeout_s: float = 3.0,
-):
-    """Return `(ViTModel without pooler, {"image_mean": [...], "image_std": [...]} or {})`."""
-    from transformers import ViTConfig, ViTModel
+def load_backbone(family: str, checkpoint: str | None, random_config: dict[str, Any] | None = None,
+                  probe_timeout_s: float = 3.0):
+    """Return `(backbone model, the checkpoint's preprocessor settings or {})` for `family` (`vit` | `ast`)."""
+    import transformers
 
+    spec = BACKBONES[family]
+    config_class, model_class = getattr(transformers, spec.config_class), getattr(transformers, spec.model_class)
     if checkpoint is None:
-        if vit_config is None:
+        if random_config is None:
             raise ValueError(
-                "vit_training.model.checkpoint is null but vit_training.model.vit_config is not set: "
-                "give ViTConfig arguments (hidden_size, num_hidden_layers, ...) for a randomly initialised "
-                "model ({} = the ViT-B/16 architecture)"
+                f"{spec.section}.checkpoint is null but {spec.section}.{spec.random_config_key} is not set: give "
+                f"{spec.config_class} arguments (hidden_size, num_hidden_layers, ...) for a randomly initialised "
+                f"model ({{}} = the base architecture)"
             )
-        logger.info("Building a randomly initialised ViT from parameters: %s", vit_config)
-        return ViTModel(ViTConfig(**vit_config), add_pooling_layer=False), {}
+        logger.info("Building a randomly initialised %s from parameters: %s", spec.name, random_config)
+        return model_class(config_class(**random_config), **spec.model_kwargs), {}
 
     checkpoint = str(checkpoint)
     local = Path(checkpoint).expanduser()
     if local.is_dir():
         if not (local / "config.json").is_file():
             raise CheckpointUnavailableError(
-                f"checkpoint directory '{local}' has no config.json; point vit_training.model.checkpoint at a "
+                f"checkpoint directory '{local}' has no config.json; point {spec.section}.checkpoint at a "
                 "directory written by save_pretrained / `hf download <repo> --local-dir <dir>`"
             )
-        logger.info("Loading ViT backbone from local directory %s", local)
-        model = ViTModel.from_pretrained(str(local), add_pooling_layer=False)
-        return model, _read_preprocessor(local / PREPROCESSOR_CONFIG)
+        logger.info("Loading %s backbone from local directory %s", spec.name, local)
+        model = model_class.from_pretrained(str(local), **spec.model_kwargs)
+        return model, _read_preprocessor(local / PREPROCESSOR_CONFIG, spec)
     if _looks_like_path(checkpoint):
         raise CheckpointUnavailableError(
-            f"checkpoint directory '{checkpoint}' does not exist. {_how_to_fix(checkpoint)}"
+            f"checkpoint directory '{checkpoint}' does not exist. {_how_to_fix(checkpoint, spec)}"
         )
 
     try:  # a cache hit needs no network at all
-        model = ViTModel.from_pretrained(checkpoint, add_pooling_layer=False, local_files_only=True)
-        logger.info("Loaded ViT backbone '%s' from the local Hugging Face cache", checkpoint)
-        return model, _read_preprocessor(_cached_file(checkpoint, PREPROCESSOR_CONFIG))
+        model = model_class.from_pretrained(checkpoint, local_files_only=True, **spec.model_kwargs)
+        logger.info("Loaded %s backbone '%s' from the local Hugging Face cache", spec.name, checkpoint)
+        return model, _read_preprocessor(_cached_file(checkpoint, PREPROCESSOR_CONFIG), spec)
     except OSError as cache_miss:
         logger.info("'%s' is not in the local Hugging Face cache (%s)", checkpoint, cache_miss)
 
     reachable, why = hub_reachable(probe_timeout_s)
     if not reachable:
         raise CheckpointUnavailableError(
-            f"Pretrained ViT '{checkpoint}' is not in the local Hugging Face cache and the hub is not reachable "
-            f"({why}). {_how_to_fix(checkpoint)}"
+            f"Pretrained {spec.name} '{checkpoint}' is not in the local Hugging Face cache and the hub is not "
+            f"reachable ({why}). {_how_to_fix(checkpoint, spec)}"
         )
-    logger.info("Downloading ViT backbone '%s' from the Hugging Face hub", checkpoint)
+    logger.info("Downloading %s backbone '%s' from the Hugging Face hub", spec.name, checkpoint)
     try:
-        model = ViTModel.from_pretrained(checkpoint, add_pooling_layer=False)
+        model = model_class.from_pretrained(checkpoint, **spec.model_kwargs)
     except OSError as exc:
-        raise CheckpointUnavailableError(f"Could not load '{checkpoint}': {exc}. {_how_to_fix(checkpoint)}") from exc
-    return model, _read_preprocessor(_cached_file(checkpoint, PREPROCESSOR_CONFIG))
+        raise CheckpointUnavailableError(f"Could not load '{checkpoint}': {exc}. {_how_to_fix(checkpoint, spec)}") from exc
+    return model, _read_preprocessor(_cached_file(checkpoint, PREPROCESSOR_CONFIG), spec)
 
 
 def hub_reachable(timeout_s: float = 3.0) -> tuple[bool, str]:
@@ -137,14 +160,14 @@ def _looks_like_path(checkpoint: str) -> bool:
     )
 
 
-def _how_to_fix(checkpoint: str) -> str:
+def _how_to_fix(checkpoint: str, spec: Backbone) -> str:
     return (
         "Fix it one of three ways: (1) pre-download on a machine with network access, e.g. "
-        f"`hf download {checkpoint} --local-dir data/06_models/pretrained/vit` "
+        f"`hf download {checkpoint} --local-dir {spec.local_dir}` "
         f"(older hubs: `huggingface-cli download {checkpoint} --local-dir ...`), then set "
-        "vit_training.model.checkpoint to that directory; (2) set checkpoint to any local directory written "
-        "by `ViTModel.save_pretrained`; (3) set `checkpoint: null` and give vit_training.model.vit_config "
-        "(ViTConfig arguments) for a randomly initialised model."
+        f"{spec.section}.checkpoint to that directory; (2) set checkpoint to any local directory written "
+        f"by `{spec.model_class}.save_pretrained`; (3) set `checkpoint: null` and give "
+        f"{spec.section}.{spec.random_config_key} ({spec.config_class} arguments) for a randomly initialised model."
     )
 
 
@@ -158,11 +181,11 @@ def _cached_file(repo_id: str, filename: str) -> Path | None:
     return Path(found) if isinstance(found, str) else None
 
 
-def _read_preprocessor(path: Path | None) -> dict[str, Any]:
+def _read_preprocessor(path: Path | None, spec: Backbone) -> dict[str, Any]:
     if path is None or not Path(path).is_file():
         return {}
     config = json.loads(Path(path).read_text())
-    info = {k: config[k] for k in ("image_mean", "image_std") if k in config}
+    info = {k: config[k] for k in spec.preprocessor_keys if k in config}
     if info:
-        logger.info("Image normalisation from %s: %s", path, info)
+        logger.info("%s preprocessor settings from %s: %s", spec.name, path, info)
     return info

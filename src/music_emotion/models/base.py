@@ -56,7 +56,13 @@ class PretrainedModelMixin:
     def from_pretrained(cls, directory: str | Path, map_location: str | torch.device = "cpu"):
         directory = Path(directory)
         config = read_model_config(directory)
-        config.pop("model_class", None)
+        saved_class, expected = config.pop("model_class", None), f"{cls.__module__}.{cls.__qualname__}"
+        if saved_class and saved_class != expected:
+            raise ValueError(
+                f"'{directory}' holds a {saved_class.rsplit('.', 1)[-1]}, not a {cls.__name__}: it cannot be loaded as "
+                "one. Use music_emotion.models.base.load_pretrained_model(directory), which rebuilds the class it "
+                "was saved as."
+            )
         model = cls(config)
         state = load_file(str(directory / WEIGHTS_NAME), device=str(map_location))
         model.load_state_dict(state)
@@ -74,6 +80,18 @@ def _rebuild_model(cls, config: dict[str, Any], state: dict[str, torch.Tensor], 
         model = cls(config)
     model.load_state_dict(state)
     return model.train(training)
+
+
+def check_family(config: dict[str, Any], family: str, backbone_type_prefix: str) -> None:
+    """Refuse a config saved for another model family (e.g. an AST's config handed to the ViT class): the
+    backbone would be rebuilt from the wrong architecture, and the weights would not fit or, worse, partly fit."""
+    saved = config.get("family", "vit")  # models saved before the AST existed are ViTs
+    backbone_type = str((config.get("backbone") or {}).get("model_type", ""))
+    if saved != family or not backbone_type.startswith(backbone_type_prefix):
+        raise ValueError(
+            f"this model config is for the '{saved}' family (backbone model_type {backbone_type!r}), not '{family}': "
+            "load it with music_emotion.models.base.load_pretrained_model, which picks the saved family's class"
+        )
 
 
 def read_model_config(directory: str | Path) -> dict[str, Any]:

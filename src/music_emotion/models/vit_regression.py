@@ -27,16 +27,21 @@ import torch.nn.functional as F
 from torch import nn
 
 from music_emotion.config import from_section
-from music_emotion.models.backbone_loading import image_normalisation, load_vit_backbone
-from music_emotion.models.base import PretrainedModelMixin
+from music_emotion.models.backbone_loading import image_normalisation, load_backbone
+from music_emotion.models.base import PretrainedModelMixin, check_family
+from music_emotion.models.regression_head import (
+    ACTIVATIONS,
+    TARGETS,
+    WindowedRegressor,
+    bounded,
+    regression_head,
+)
 
 logger = logging.getLogger(__name__)
 
 INPUT_MODES = ("resize", "native")
 NORMALISATIONS = ("dataset", "db_range")
 POOLINGS = ("cls", "mean")
-ACTIVATIONS = ("tanh", "none")
-TARGETS = ("valence", "arousal")
 
 
 @dataclass(frozen=True)
@@ -113,13 +118,14 @@ class StridedViTEmbeddings(nn.Module):
         return self.dropout(torch.cat([cls, x + patch_positions], dim=1))
 
 
-class ViTForEmotionRegression(PretrainedModelMixin, nn.Module):
+class ViTForEmotionRegression(WindowedRegressor, PretrainedModelMixin, nn.Module):
     """`ViTModel` backbone (strided patch embeddings) -> pooled tokens -> MLP head -> (valence, arousal)."""
 
     def __init__(self, config: dict[str, Any], backbone: nn.Module | None = None) -> None:
         super().__init__()
         from transformers import ViTConfig, ViTModel
 
+        check_family(config, "vit", "vit")
         self.config = config
         head, spec = config["head"], config["input"]
         missing = [k for k in ("normalisation", "window_frames", "window_stride", "patch_stride") if k not in spec]
@@ -137,30 +143,15 @@ class ViTForEmotionRegression(PretrainedModelMixin, nn.Module):
             raise ValueError(f"vit_training.model.input_mode must be one of {INPUT_MODES}, got {spec['mode']!r}")
         backbone.embeddings = StridedViTEmbeddings(backbone.embeddings, spec["patch_stride"])
         self.backbone = backbone
-        self.head = nn.Sequential(
-            nn.Dropout(head["dropout"]),
-            nn.Linear(hidden, head["hidden_size"]),
-            nn.GELU(),
-            nn.Dropout(head["dropout"]),
-            nn.Linear(head["hidden_size"], head["n_outputs"]),
-        )
+        self.head = regression_head(hidden, head)
         if config.get("freeze_backbone"):
             self.backbone.requires_grad_(False)
-
-    @property
-    def window_frames(self) -> int:
-        return int(self.config["input"]["window_frames"])
-
-    @property
-    def window_stride(self) -> int:
-        return int(self.config["input"]["window_stride"])
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """(B, 3, h, w) prepared pixels -> (B, 2) predictions."""
         tokens = self.backbone(pixel_values=pixel_values).last_hidden_state
         pooled = tokens[:, 0] if self.config["head"]["pooling"] == "cls" else tokens[:, 1:].mean(dim=1)
-        out = self.head(pooled)
-        return torch.tanh(out) if self.config["head"]["activation"] == "tanh" else out
+        return bounded(self.head(pooled), self.config["head"]["activation"])
 
     def predict(self, windows_db: torch.Tensor) -> torch.Tensor:
         """(B, n_mels, window_frames) dB windows (on the model's device) -> (B, 2)."""
@@ -213,7 +204,7 @@ def build_vit_regressor(
     `normalisation` holds `db_mean`/`db_std` (dataset) or `db_range` and `pad_db`; `window` is
     (window_frames, window_stride) in frames.
     """
-    backbone, processor_info = load_vit_backbone(params.checkpoint, params.vit_config, params.hub_probe_timeout_s)
+    backbone, processor_info = load_backbone("vit", params.checkpoint, params.vit_config, params.hub_probe_timeout_s)
     backbone_config = backbone.config
     patch = _pair(backbone_config.patch_size)[0]
     stride = patch if params.input_mode == "resize" or params.patch_stride is None else int(params.patch_stride)
@@ -222,6 +213,7 @@ def build_vit_regressor(
     if int(getattr(backbone_config, "num_channels", 3)) != 3:
         raise ValueError("vit_training.model: the backbone must take 3-channel images (num_channels: 3)")
     config = {
+        "family": "vit",
         "checkpoint": params.checkpoint,
         "backbone": backbone_config.to_dict(),
         "head": {

@@ -9,6 +9,7 @@ from kedro.runner import SequentialRunner
 
 from music_emotion.pipelines.data_processing import create_pipeline
 from tests.audio_fixtures import tone, write_audio
+from tests.conf_params import parameters
 
 
 def write_deam_like(root, n=12):
@@ -46,13 +47,16 @@ def test_pipeline_runs_on_a_deam_layout(tmp_path):
         "emotion_labels": {"type": "pandas.ParquetDataset", "filepath": str(out / "labels.parquet")},
         "song_splits": {"type": "json.JSONDataset", "filepath": str(out / "song_splits.json"), "versioned": True},
         "extraction_report": {"type": "pandas.CSVDataset", "filepath": str(out / "report.csv"), "versioned": True},
+        "ast_features": {"type": "music_emotion.datasets.SpectrogramDataset",
+                         "filepath": str(out / "ast_features.npy"), "versioned": True},
     })
     catalog["params:seed"] = 3
     catalog["params:data_processing.labels"] = {
         "rating_min": 1, "rating_max": 9,
         "required_columns": ["song_id", "valence_mean", "valence_std", "arousal_mean", "arousal_std"]}
     catalog["params:data_processing"] = {
-        "extraction": {"sample_rate": 8000, "duration": 3.0, "n_fft": 512, "hop_length": 256, "n_mels": 16}}
+        "extraction": {"sample_rate": 8000, "duration": 3.0, "offset": 0.0, "n_fft": 512, "hop_length": 256, "n_mels": 16},
+        "ast_features": parameters("data_processing.ast_features", n_mels=32)}
     catalog["params:dask"] = {"engine": "single", "scheduler_address": None, "n_workers": None,
                               "connect_timeout_s": 5, "min_items": 16}
     catalog["params:data_processing.split"] = {"fractions": {"train": 0.5, "val": 0.25, "test": 0.25}, "stratify": "quadrant"}
@@ -71,3 +75,23 @@ def test_pipeline_runs_on_a_deam_layout(tmp_path):
     labels = catalog.load("emotion_labels")
     assert isinstance(labels, pd.DataFrame) and labels["valence"].between(-1, 1).all()
     assert json.loads((next((out / "song_splits.json").iterdir()) / "song_splits.json").read_text())["seed"] == 3
+    # conf/base has an arm with `model: ast`: its features hold the same songs in the same rows, 16 kHz / 10 ms
+    ast = catalog.load("ast_features")
+    assert ast.ids == spectrograms.ids
+    assert ast.values.shape == (13, 32, 1 + (48000 - 400) // 160)
+    assert ast.meta["extraction"]["kind"] == "kaldi_fbank"
+    real = dict(zip(ast.ids, ast.meta["valid_frames"], strict=True))
+    assert real[2001] == ast.values.shape[2]  # the full-length song
+    assert {real[song] for song in range(2, 14)} == {1 + (40000 - 400) // 160}  # 2.5 s of audio in a 3 s span
+
+
+def test_ast_features_are_built_only_when_an_arm_needs_them(monkeypatch):
+    from music_emotion.arms import parse_arms
+    from music_emotion.pipelines.data_processing import pipeline as data_pipeline
+
+    vit_only = parse_arms({"real_only": {"model": "vit"}, "ridge": {"model": "ridge_baseline"}}, None, "arms")
+    monkeypatch.setattr(data_pipeline, "configured_arms", lambda parameter: vit_only)
+    assert "ast_features" not in data_pipeline.create_pipeline().all_outputs()
+    with_ast = parse_arms({"ast": {"model": "ast"}}, None, "arms")
+    monkeypatch.setattr(data_pipeline, "configured_arms", lambda parameter: with_ast if "experiment" in parameter else vit_only)
+    assert "ast_features" in data_pipeline.create_pipeline().all_outputs()

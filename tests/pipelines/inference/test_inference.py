@@ -186,3 +186,37 @@ def test_hostile_file_names_are_neutralised_in_the_csv(tmp_path, music_folder):
     table.to_csv(path, index=False)
     stored = pd.read_csv(path)["file"].unique().tolist()
     assert stored == ["'" + hostile.name]  # shown as text by spreadsheets, still recognisable
+
+
+def test_an_ast_model_gets_its_own_fbank_input_and_the_log_says_which_family(tmp_path, music_folder, caplog):
+    """Inference takes either family: an AST saved through the catalog reloads as an AST, its windows are cut from
+    16 kHz Kaldi filter banks (10 ms frames), and the log names the family it used."""
+    import logging
+
+    from music_emotion.corpus import Part
+    from music_emotion.fbank import FbankConfig
+    from music_emotion.models.ast_regression import ASTModelParams, build_ast_regressor
+    from music_emotion.spectrograms import SpectrogramSet
+
+    fbank = FbankConfig(16000, 16, 25.0, 10.0, 20.0, 0.97, "soxr_hq", 2.0, 0.0)
+    values = np.random.default_rng(0).normal(-5, 2, (4, 16, fbank.n_frames)).astype(np.float32)
+    features = SpectrogramSet(ids=[0, 1, 2, 3], values=values, meta={"extraction": fbank.to_dict()})
+    train = Part("train", [0, 1, 2, 3], np.arange(4), np.zeros((4, 2), np.float32), np.full(4, fbank.n_frames))
+    tiny_ast = {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32,
+                "num_mel_bins": 16, "max_length": 64, "patch_size": 8, "frequency_stride": 8, "time_stride": 8}
+    params = ASTModelParams.from_params(parameters("vit_training.ast", checkpoint=None, ast_config=tiny_ast,
+                                                   normalisation="dataset", window_stride_seconds=0.5))
+    torch.manual_seed(0)
+    dataset = TorchModelDataset(filepath=str(tmp_path / "ast_model"))
+    dataset.save(build_ast_regressor(params, features, train).eval())
+    model = dataset.load()
+    assert model.family == "ast"
+
+    with caplog.at_level(logging.INFO, logger="music_emotion.pipelines.inference.nodes"):
+        table = predict_audio_files({"hifi": str(music_folder / "hifi.flac")}, model, PARAMS, "cpu")
+    # a 2 s chunk = 198 frames of 10 ms: 64-frame windows 50 frames apart, plus one ending at the last frame
+    assert table["segment_start_s"].tolist() == [0.0, 0.5, 1.0, 1.34]
+    assert "AST (random init) on kaldi_fbank features at 16000 Hz" in caplog.text
+    chunk = next(iter_windows(music_folder / "hifi.flac", fbank))[1]
+    expected = predict_songs(model, chunk[None], np.arange(1), np.array([fbank.n_frames]), 4, torch.device("cpu"))
+    np.testing.assert_array_equal(table[["valence", "arousal"]].to_numpy(dtype=np.float32), expected.windows)

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from music_emotion.audio import MelConfig
+from music_emotion.fbank import FbankConfig
 from music_emotion.spectrograms import SpectrogramSet
 from tests.conf_params import parameters
 from tests.torch_fixtures import one_torch_thread  # noqa: F401 - autouse for this module
@@ -20,6 +21,17 @@ TINY_VIT = {
     "patch_size": 8,
     "image_size": 16,
 }
+TINY_AST = {
+    "hidden_size": 16,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "intermediate_size": 32,
+    "num_mel_bins": N_MELS,
+    "max_length": 32,
+    "patch_size": 8,
+    "frequency_stride": 8,
+    "time_stride": 8,
+}
 # conf/base's vit_training with a tiny random-init ViT on 22-frame windows (0.5 s at 22.05 kHz / hop 512)
 TINY_OVERRIDES = {
     "model.checkpoint": None, "model.vit_config": TINY_VIT, "model.head_hidden_size": 16, "model.head_dropout": 0.0,
@@ -27,6 +39,8 @@ TINY_OVERRIDES = {
     "training.epochs": 2, "training.batch_size": 8, "training.eval_batch_size": 16, "training.learning_rate": 1e-3,
     "training.warmup_fraction": 0.0, "training.budget": "epochs", "evaluation.n_resamples": 50,
     "baselines.ridge.alphas": [1.0, 10.0],
+    "ast.checkpoint": None, "ast.ast_config": TINY_AST, "ast.head_hidden_size": 16, "ast.head_dropout": 0.0,
+    "ast.window_stride_seconds": 0.16, "ast.normalisation": "dataset",
 }
 
 
@@ -67,6 +81,21 @@ def real_data():
     )
     splits = {"train": ids[:24], "val": ids[24:32], "test": ids[32:], "seed": 42, "fractions": {}}
     return mel, labels, splits
+
+
+def fbank_set(ids: list, targets: np.ndarray, seed: int, duration: float = 1.0) -> SpectrogramSet:
+    """AST features (kaldi_fbank kind, 16 kHz / 10 ms) whose log energies encode the targets like the dB ones."""
+    config = FbankConfig(16000, N_MELS, 25.0, 10.0, 20.0, 0.97, "soxr_hq", duration, 0.0)
+    values = brightness_spectrograms(targets, seed, n_frames=config.n_frames) / 8.0  # log energies in [-10, 0]
+    return SpectrogramSet(ids=ids, values=values, meta={"extraction": config.to_dict()})
+
+
+@pytest.fixture
+def ast_features(real_data):
+    """The AST's features of real_data's songs: same ids, same targets encoded."""
+    mel, labels, _ = real_data
+    targets = labels.set_index("song_id").loc[mel.ids, ["valence", "arousal"]].to_numpy(np.float32)
+    return fbank_set(list(mel.ids), targets, 5)
 
 
 @pytest.fixture

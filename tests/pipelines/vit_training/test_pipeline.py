@@ -28,13 +28,16 @@ def _catalog_in(tmp_path: Path) -> DataCatalog:
 def test_one_namespace_per_arm_and_only_synthetic_arms_read_synthetic_data():
     nodes = {node.name: node for node in create_pipeline().nodes}
     assert set(nodes) == {"mean.fit_mean_baseline", "ridge.fit_ridge_baseline", "real_only.train_vit", "gan.train_vit",
-                          "specaugment.train_vit", "mixup.train_vit", "evaluate_test_set"}
+                          "specaugment.train_vit", "mixup.train_vit", "ast.train_vit", "evaluate_test_set"}
     for arm in ("real_only", "specaugment", "mixup"):
         assert not any(name.startswith("synthetic") for name in nodes[f"{arm}.train_vit"].inputs)
     assert {"synthetic_spectrograms", "synthetic_labels"} <= set(nodes["gan.train_vit"].inputs)
     shared = {"mel_spectrograms", "song_splits", "params:vit_training", "params:seed", "params:device"}
     assert all(shared <= set(nodes[f"{arm}.train_vit"].inputs) for arm in ("real_only", "gan", "mixup"))
     assert set(nodes["evaluate_test_set"].inputs) >= {"real_only.vit_model", "gan.vit_model", "ridge.baseline_model"}
+    # the AST arm reads its own features; evaluation gets them to score it on the same TEST songs
+    assert "ast_features" in nodes["ast.train_vit"].inputs and "mel_spectrograms" not in nodes["ast.train_vit"].inputs
+    assert {"ast_features", "ast.vit_model", "mel_spectrograms"} <= set(nodes["evaluate_test_set"].inputs)
 
 
 def test_an_arm_added_in_yaml_gets_its_own_namespace_and_evaluation(monkeypatch):
@@ -61,11 +64,12 @@ def test_unknown_arm_name_is_a_clear_error(monkeypatch):
         create_pipeline()
 
 
-def test_full_pipeline_trains_every_arm_and_tests_once(tmp_path, real_data, synthetic_data, tiny_params):
+def test_full_pipeline_trains_every_arm_and_tests_once(tmp_path, real_data, synthetic_data, ast_features, tiny_params):
     mel, labels, splits = real_data
     catalog = _catalog_in(tmp_path)
     inputs = {
         "mel_spectrograms": mel,
+        "ast_features": ast_features,
         "emotion_labels": labels,
         "song_splits": splits,
         "synthetic_spectrograms": synthetic_data[0],
@@ -87,6 +91,8 @@ def test_full_pipeline_trains_every_arm_and_tests_once(tmp_path, real_data, synt
         history = catalog.load(f"{arm}.vit_history")
         assert list(history.columns) == HISTORY_COLUMNS and len(history) == 2
         assert catalog.load(f"{arm}.vit_model").config["extraction"] == mel.meta["extraction"]
+    ast = catalog.load("ast.vit_model")
+    assert ast.family == "ast" and ast.config["extraction"] == ast_features.meta["extraction"]
     assert catalog.load("ridge.baseline_model")["model"] == "ridge_baseline"
 
     predictions = catalog.load("test_predictions")

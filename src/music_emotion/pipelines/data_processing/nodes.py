@@ -18,6 +18,7 @@ from music_emotion.audio import MelConfig
 from music_emotion.datasets.audio_folder_dataset import relative_name
 from music_emotion.engine import EngineParams
 from music_emotion.extraction import extract_many
+from music_emotion.fbank import FbankConfig
 from music_emotion.spectrograms import SpectrogramSet
 from music_emotion.splits import SPLITS, deal_by_stratum, song_strata
 
@@ -161,6 +162,35 @@ def extract_mel_spectrograms(
     # valid_frames: frames of real audio per song, so model windows and crops stay out of the padding
     meta = {"extraction": config.to_dict(), "n_frames": config.n_frames, "valid_frames": valid_frames}
     return SpectrogramSet(ids=kept_ids, values=values, meta=meta), report
+
+
+def extract_ast_features(
+    audio_files: dict[str, str], mel_spectrograms: SpectrogramSet, params: dict[str, Any], dask: dict[str, Any]
+) -> SpectrogramSet:
+    """The AST's Kaldi filter banks of exactly the songs `mel_spectrograms` kept, over the same span, in the same row
+    order, so every split, fold and window means the same audio for ViT and AST arms.
+
+    Only built when an arm has `model: ast`. A song whose audio decoded for the log-mel spectrograms but not now
+    (a file changed or vanished in between) stops the run with its name: a silently smaller set would change the split.
+    """
+    config = FbankConfig.from_params(params["ast_features"], params["extraction"])
+    by_stem = {stem: absolute for stem, absolute in audio_files.items() if re.fullmatch(r"\d+", stem)}
+    by_id = {int(stem): (stem, absolute) for stem, absolute in by_stem.items()}
+    missing = [song for song in mel_spectrograms.ids if int(song) not in by_id]
+    items = [by_id[int(song)] for song in mel_spectrograms.ids if int(song) in by_id]
+    values, results = extract_many(items, config, EngineParams.from_params(dask))
+    failed = [f"{relative_name(audio_files, by_id[int(r.key)][1])}: {r.reason}" for r in results if r.status == "skipped"]
+    failed += [f"song {song}: no audio file any more" for song in missing]
+    if failed:
+        raise ValueError(
+            f"{len(failed)} song(s) of mel_spectrograms have no AST features ({failed[:5]}); the audio changed since "
+            "the log-mel extraction: re-run `kedro run --pipelines data_processing`"
+        )
+    valid_frames = [config.frames_for(r.audio_seconds) for r in results]
+    logger.info("AST features: %d songs, %d mel bins x %d frames at %d Hz", len(results), config.n_mels,
+                config.n_frames, config.sample_rate)
+    meta = {"extraction": config.to_dict(), "n_frames": config.n_frames, "valid_frames": valid_frames}
+    return SpectrogramSet(ids=list(mel_spectrograms.ids), values=values, meta=meta)
 
 
 def build_extraction_report(annotation_issues: pd.DataFrame, extraction_log: pd.DataFrame) -> pd.DataFrame:

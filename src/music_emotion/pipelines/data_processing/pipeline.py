@@ -1,18 +1,30 @@
-"""`data_processing`: DEAM annotations and mp3s -> emotion_labels, mel_spectrograms, extraction_report, song_splits."""
+"""`data_processing`: DEAM annotations and mp3s -> emotion_labels, mel_spectrograms, extraction_report, song_splits,
+and `ast_features` when an arm of the single-split run or of the experiment has `model: ast`."""
 
 from kedro.pipeline import Node, Pipeline
 
 from music_emotion.pipelines.data_processing.nodes import (
     build_extraction_report,
+    extract_ast_features,
     extract_mel_spectrograms,
     merge_annotations,
     split_songs,
 )
+from music_emotion.pipelines.vit_training.pipeline import configured_arms
+
+
+def extra_feature_sets() -> set[str]:
+    """Feature sets besides the log-mel spectrograms that some configured arm reads."""
+    arms = {**configured_arms("vit_training.arms"), **configured_arms("experiment.arms")}
+    return {arm.features for arm in arms.values()} - {"mel_spectrograms"}
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    ast = [Node(extract_ast_features, inputs=["deam_audio", "mel_spectrograms", "params:data_processing", "params:dask"],
+                outputs="ast_features", name="extract_ast_features")] if "ast_features" in extra_feature_sets() else []
     return Pipeline(
         [
+            *ast,
             Node(
                 merge_annotations,
                 inputs=["deam_annotations_1_2000", "deam_annotations_2000_2058", "params:data_processing.labels"],

@@ -19,7 +19,7 @@ from music_emotion.pipelines.experiment.statistics import (
     corrected_resampled_t_test,
     paired_bootstrap_ci,
 )
-from music_emotion.pipelines.vit_training.nodes import predict_part, prediction_frame
+from music_emotion.pipelines.vit_training.nodes import predict_part, prediction_frame, test_part_for
 from music_emotion.spectrograms import SpectrogramSet
 from music_emotion.splits import SPLITS, deal_by_stratum, song_strata
 
@@ -115,6 +115,7 @@ def evaluate_fold(
     params: dict[str, Any],
     seed: int,
     device: str,
+    ast_features: SpectrogramSet | None = None,
     **fitted: Any,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Predictions of every arm for this fold's test songs, and each arm's training facts (steps, seconds).
@@ -130,7 +131,8 @@ def evaluate_fold(
         if not key.startswith("model__"):
             continue
         arm = key.removeprefix("model__")
-        frame = prediction_frame(test, arm, predict_part(model, mel_spectrograms, test, params, device))
+        features, part = test_part_for(model, mel_spectrograms, ast_features, emotion_labels, song_splits)
+        frame = prediction_frame(part, arm, predict_part(model, features, part, params, device))
         frames.append(frame.assign(fold=song_splits["fold"], seed=seed))
         history = fitted.get(f"history__{arm}")
         facts.append({"arm": arm, "fold": song_splits["fold"], "seed": seed,

@@ -29,6 +29,7 @@ from music_emotion.pipelines.vit_training.pipeline import (
     arm_pipeline,
     configured_arms,
     cross_namespace_node,
+    feature_inputs,
 )
 from music_emotion.run_parameters import run_parameters
 
@@ -62,19 +63,20 @@ def unit_pipeline(seed_index: int, fold: int, arms: dict[str, Arm]) -> Pipeline:
         template += arm_pipeline(arm, "song_splits", "seed", synthetic, UNIT_OUTPUTS,
                                  vit_params="experiment_vit_training").nodes
         fitted[f"model__{arm.name}"] = f"{arm.name}.model"
-        if arm.is_vit:
+        if arm.is_transformer:
             fitted[f"history__{arm.name}"] = f"{arm.name}.history"
     template.append(cross_namespace_node(
         evaluate_fold,
         inputs={"mel_spectrograms": "mel_spectrograms", "emotion_labels": "emotion_labels", "song_splits": "song_splits",
-                "params": "experiment_vit_training", "seed": "seed", "device": "params:device", **fitted},
+                "params": "experiment_vit_training", "seed": "seed", "device": "params:device", **feature_inputs(arms),
+                **fitted},
         outputs=["predictions", "facts"], name="evaluate_fold",
     ))
     template = Pipeline(template)
     parameters = {name for name in template.inputs() if name.startswith("params:")}
     return Pipeline(template, namespace=unit_name(seed_index, fold),
                     inputs={"experiment_folds", "mel_spectrograms", "emotion_labels", "experiment_vit_training",
-                            "experiment_gan_augmentation"}, parameters=parameters,
+                            "experiment_gan_augmentation", *feature_inputs(arms)}, parameters=parameters,
                     tags=["experiment"])
 
 

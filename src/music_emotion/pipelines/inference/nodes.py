@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from music_emotion.datasets.audio_folder_dataset import relative_name
 from music_emotion.engine import EngineParams, FileEngine
 from music_emotion.file_tasks import decode_file
-from music_emotion.models.vit_regression import ViTForEmotionRegression
+from music_emotion.models.regression_head import WindowedRegressor
 from music_emotion.pipelines.inference.library import (
     already_predicted,
     batches,
@@ -28,7 +28,11 @@ from music_emotion.pipelines.inference.library import (
     part_name,
     run_identity,
 )
-from music_emotion.pipelines.inference.windows import WINDOW_COLUMNS, model_mel_config, window_rows
+from music_emotion.pipelines.inference.windows import (
+    WINDOW_COLUMNS,
+    model_feature_config,
+    window_rows,
+)
 from music_emotion.runtime import progress_bar, resolve_device, torch_threads
 
 logger = logging.getLogger(__name__)
@@ -43,7 +47,7 @@ QUADRANTS = {  # (valence sign, arousal sign) -> Russell's circumplex quadrant
 
 
 def predict_library(
-    inference_audio: Mapping[str, str], inference_model: ViTForEmotionRegression,
+    inference_audio: Mapping[str, str], inference_model: WindowedRegressor,
     predicted_parts: Mapping[str, Callable[[], pd.DataFrame]], params: dict[str, Any], dask: dict[str, Any],
     device: str, run_lineage: Mapping[str, Any],
 ) -> Iterator[dict[str, pd.DataFrame]]:
@@ -67,7 +71,8 @@ def predict_library(
     todo = [f for f in files if f.key not in done]
     logger.info("Library: %d file(s), %d already predicted in %s, %d to do", len(files), len(files) - len(todo),
                 folder, len(todo))
-    config, torch_device = model_mel_config(inference_model), resolve_device(device)
+    config, torch_device = model_feature_config(inference_model), resolve_device(device)
+    logger.info("Model: the '%s' arm's %s", params["model"], inference_model.description)
     work = batches(todo, int(params["files_per_batch"]))
     counts = {"ok": 0, "failed": 0}
     progress = progress_bar(total=len(todo), desc="inference", unit="file")
@@ -98,7 +103,7 @@ def _part_table(rows: list[dict[str, Any]], model: str, folder: str) -> pd.DataF
 
 def summarise_library(
     predicted_parts: Mapping[str, Callable[[], pd.DataFrame]], inference_audio: Mapping[str, str],
-    inference_model: ViTForEmotionRegression,
+    inference_model: WindowedRegressor,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(one row per file of the current run folder: mean V/A over its windows; the files that failed, with why).
 
@@ -126,11 +131,12 @@ def summarise_library(
     return files, errors
 
 
-def predict_audio_files(audio_files: Mapping[str, str], vit_model: ViTForEmotionRegression,
+def predict_audio_files(audio_files: Mapping[str, str], vit_model: WindowedRegressor,
                         params: dict[str, Any], device: str) -> pd.DataFrame:
     """Window rows of a few files in this process, in memory (notebooks and scripts; the pipeline uses
     `predict_library`, which runs the same per-file code in batches on the engine)."""
-    config, torch_device = model_mel_config(vit_model), resolve_device(device)
+    config, torch_device = model_feature_config(vit_model), resolve_device(device)
+    logger.info("Model: the '%s' arm's %s", params["model"], vit_model.description)
     rows = []
     for absolute in audio_files.values():
         decoded = decode_file(absolute, config, float(params["min_window_fraction"]))

@@ -1,7 +1,7 @@
 """One audio file -> its model windows' valence/arousal rows: the per-file work of inference.
 
 `file_tasks.decode_file` runs wherever the engine puts it (a Dask worker or this process) and returns the file's stored-span
-chunks as log-mel spectrograms, or why it cannot be read; `window_rows` applies the model to them on the client,
+chunks as the model's features (log-mel or Kaldi fbank), or why it cannot be read; `window_rows` applies the model to them on the client,
 with the same `predict_songs` code path as validation and test songs.
 """
 
@@ -11,34 +11,34 @@ from typing import Any
 
 import numpy as np
 
-from music_emotion.audio import MelConfig
+from music_emotion.audio import FeatureConfig, feature_config
 from music_emotion.engine import EngineFailure
 from music_emotion.file_tasks import Decoded
+from music_emotion.models.regression_head import WindowedRegressor
 from music_emotion.models.song_prediction import predict_songs
-from music_emotion.models.vit_regression import ViTForEmotionRegression
 
 WINDOW_COLUMNS = ["file", "status", "reason", "segment", "segment_start_s", "padded", "valence", "arousal",
                   "file_valence", "file_arousal", "model"]
 
-def model_mel_config(model: ViTForEmotionRegression) -> MelConfig:
-    """The extraction settings the model was trained with, from its own config."""
+def model_feature_config(model: WindowedRegressor) -> FeatureConfig:
+    """The features the model was trained on (log-mel for a ViT, Kaldi fbank for an AST), from its own config."""
     extraction = model.config.get("extraction") or {}
     if not extraction:
         raise ValueError(
             "The loaded vit_model stores no extraction settings, so its input cannot be reproduced; "
             "retrain it with `kedro run --pipelines vit_training`"
         )
-    return MelConfig(**extraction)
+    return feature_config(extraction)
 
 
-def window_rows(file_name: str, decoded: Decoded | str | EngineFailure, model: ViTForEmotionRegression,
+def window_rows(file_name: str, decoded: Decoded | str | EngineFailure, model: WindowedRegressor,
                 batch_size: int, device: Any) -> list[dict[str, Any]]:
     """One row per model window of the file (with the file's mean), or one `skipped` row with the reason."""
     if isinstance(decoded, EngineFailure):
         decoded = decoded.reason
     if isinstance(decoded, str):
         return [{"file": file_name, "status": "skipped", "reason": decoded}]
-    config = model_mel_config(model)
+    config = model_feature_config(model)
     seconds_per_frame = config.hop_length / config.sample_rate
     chunk_starts, spectrograms, padded, valid = decoded
     predicted = predict_songs(model, spectrograms, np.arange(len(spectrograms)), np.asarray(valid), batch_size, device)

@@ -53,14 +53,14 @@ def archive_contents(arms: dict[str, Arm]) -> list[str]:
     per_arm = []
     for arm in arms.values():
         per_arm.append(f"{arm.name}.{arm_output(arm, SINGLE_SPLIT_OUTPUTS)}")
-        if arm.is_vit:
+        if arm.is_transformer:
             per_arm.append(f"{arm.name}.{SINGLE_SPLIT_OUTPUTS['history']}")
     return [*ARCHIVE_CONTENTS, *per_arm]
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     arms = configured_arms()
-    vit_arms = [arm for arm in arms.values() if arm.is_vit]
+    vit_arms = [arm for arm in arms.values() if arm.is_transformer]
     return Pipeline(
         [
             Node(

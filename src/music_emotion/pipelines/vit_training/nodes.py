@@ -20,10 +20,11 @@ from music_emotion import metrics
 from music_emotion.arms import check_augmentations, parse_arms
 from music_emotion.augment import parse_augmentation
 from music_emotion.corpus import Corpus, Part
+from music_emotion.fbank import KIND as FBANK_KIND
 from music_emotion.features import pooled_mel_statistics
 from music_emotion.lineage import fingerprint
+from music_emotion.models.families import build_regressor
 from music_emotion.models.song_prediction import predict_songs
-from music_emotion.models.vit_regression import ViTModelParams, build_vit_regressor
 from music_emotion.pipelines.vit_training.synthetic import synthetic_training_samples
 from music_emotion.pipelines.vit_training.training import (
     TrainingConfig,
@@ -33,9 +34,8 @@ from music_emotion.pipelines.vit_training.training import (
     train_regressor,
 )
 from music_emotion.runtime import resolve_device, seed_everything, torch_threads
-from music_emotion.spectrograms import SpectrogramSet, db_range, db_statistics
+from music_emotion.spectrograms import SpectrogramSet
 from music_emotion.splits import split_ids, targets_for_ids
-from music_emotion.windows import frames_for_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -54,20 +54,20 @@ def train_vit_arm(
     synthetic_spectrograms: SpectrogramSet | None = None,
     synthetic_labels: pd.DataFrame | None = None,
 ) -> tuple[nn.Module, pd.DataFrame]:
-    """Train one ViT arm: real TRAIN songs (+ synthetic samples), the arm's augmentations, best epoch on VAL."""
+    """Train one ViT or AST arm: real TRAIN songs (+ synthetic samples), the arm's augmentations, best epoch on VAL.
+
+    `mel_spectrograms` is the arm's feature set (the pipeline passes `ast_features` to an AST arm)."""
     seed_everything(seed)
     torch_device = resolve_device(device)
     config = TrainingConfig.from_params(params["training"])
-    model_params = ViTModelParams.from_params(params["model"])
     spec = parse_arms({arm_name: arm}, None, "arms")[arm_name]
     check_augmentations({arm_name: spec}, params["augmentations"], "vit_training.augmentations")
     augmentations = [parse_augmentation(name, params["augmentations"][name], "vit_training.augmentations")
                      for name in spec.augmentations]
     corpus = Corpus(mel_spectrograms, emotion_labels, song_splits)
     train, val = corpus.train, corpus.val
-    extraction = mel_spectrograms.meta.get("extraction") or {}
-    window = frames_for_seconds(model_params.window_seconds, extraction, "vit_training.model.window_seconds")
-    stride = frames_for_seconds(model_params.window_stride_seconds, extraction, "vit_training.model.window_stride_seconds")
+    model = build_regressor(spec.model, params, mel_spectrograms, train)  # fails fast on a missing checkpoint
+    window = model.window_frames
 
     for part in (train, val):
         warn_short_songs(part, window)
@@ -79,9 +79,9 @@ def train_vit_arm(
         sources.append(synthetic_training_samples(synthetic_spectrograms, synthetic_labels, mel_spectrograms,
                                                   song_splits, window))
     logger.info(
-        "[%s] training on %d real TRAIN songs + %d synthetic samples, augmentations %s; validating on %d VAL songs",
-        arm_name, len(train), sum(len(s[0]) for s in sources[1:]), list(spec.augmentations) or "none",
-        len(val),
+        "[%s] training a %s on %d real TRAIN songs + %d synthetic samples, augmentations %s; validating on %d VAL "
+        "songs", arm_name, model.description, len(train), sum(len(s[0]) for s in sources[1:]),
+        list(spec.augmentations) or "none", len(val),
     )
     train_windows = TrainingWindows(
         arrays,
@@ -96,8 +96,6 @@ def train_vit_arm(
         logger.info("[%s] budget 'steps': %d epochs over %d samples = the optimiser steps of %d epochs over the %d "
                     "real songs", arm_name, epochs, len(train_windows), config.epochs, len(train))
         config = dataclasses.replace(config, epochs=epochs)
-    model = build_vit_regressor(model_params, extraction, input_normalisation(mel_spectrograms, train, model_params),
-                                (window, stride))
     validation = ValidationSongs(mel_spectrograms.values, val.rows, val.targets, val.valid_frames)
     with torch_threads(config.cpu_threads):
         return train_regressor(model, train_windows, validation, config, augmentations, torch_device, seed, arm_name)
@@ -110,16 +108,6 @@ def warn_short_songs(part: Part, window: int) -> list:
         logger.warning("%d %s song(s) are shorter than one window (%d frames); each is used as one padded window: %s",
                        len(short), part.name.upper(), window, short[:10])
     return short
-
-
-def input_normalisation(spectrograms: SpectrogramSet, train: Part, params: ViTModelParams) -> dict[str, Any]:
-    """What the model stores to turn dB into its input: TRAIN songs' mean/std, or the dB range; + the pad value."""
-    low, high, _ = db_range(spectrograms, train.rows, params.db_range, "vit_training.model.db_range")
-    if params.normalisation == "dataset":
-        mean, std = db_statistics(spectrograms.values, train.rows, train.valid_frames)
-        logger.info("Input normalisation from %d TRAIN songs: mean %.2f dB, std %.2f dB", len(train), mean, std)
-        return {"db_mean": mean, "db_std": std, "db_range": [low, high], "pad_db": low}
-    return {"db_range": [low, high], "pad_db": low}
 
 
 def fit_mean_baseline(emotion_labels: pd.DataFrame, song_splits: dict[str, Any]) -> dict[str, Any]:
@@ -182,6 +170,23 @@ def predict_ridge_baseline(ridge_baseline: dict[str, Any], features: np.ndarray)
     return scaled @ np.asarray(ridge_baseline["coef"]).T + np.asarray(ridge_baseline["intercept"])
 
 
+def test_part_for(
+    model: Any, mel_spectrograms: SpectrogramSet, ast_features: SpectrogramSet | None, emotion_labels: pd.DataFrame,
+    song_splits: dict[str, Any],
+) -> tuple[SpectrogramSet, Part]:
+    """The feature set a fitted model reads (its stored extraction `kind`; baselines: log-mel) and its TEST part.
+
+    Both feature sets hold the same songs, so every arm is scored on the same TEST songs in the same order."""
+    kind = (model.config.get("extraction") or {}).get("kind", "log_mel") if isinstance(model, nn.Module) else "log_mel"
+    features = mel_spectrograms
+    if kind == FBANK_KIND:
+        if ast_features is None:
+            raise ValueError("an AST arm's model needs ast_features, which this evaluation was not given")
+        features = ast_features
+    part = Corpus(features, emotion_labels, song_splits).test
+    return features, part
+
+
 def predict_part(model: Any, spectrograms: SpectrogramSet, part: Part, params: dict[str, Any], device: str) -> np.ndarray:
     """(n, 2) song-level predictions of any arm's fitted model for the songs of `part`."""
     if isinstance(model, dict) and model.get("model") == "mean_baseline":
@@ -195,7 +200,7 @@ def predict_part(model: Any, spectrograms: SpectrogramSet, part: Part, params: d
                                         training.eval_batch_size, resolve_device(device), training.mixed_precision)
         model.to("cpu")
         return predictions.songs.astype(np.float64)
-    raise TypeError(f"cannot predict with a {type(model).__name__}: expected a baseline dict or a trained ViT")
+    raise TypeError(f"cannot predict with a {type(model).__name__}: expected a baseline dict or a trained ViT/AST")
 
 
 def evaluate_test_set(
@@ -205,25 +210,26 @@ def evaluate_test_set(
     params: dict[str, Any],
     seed: int,
     device: str,
+    ast_features: SpectrogramSet | None = None,
     **models: Any,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Score every arm's model once, on the same real TEST songs: metrics over the whole set + bootstrap CIs.
 
-    `models` maps arm name -> fitted model (a trained ViT or a baseline dict), whatever arms exist.
+    `models` maps arm name -> fitted model (a trained ViT/AST or a baseline dict), whatever arms exist; each
+    is fed the feature set it was trained on (`ast_features` for AST arms).
     """
     if not models:
         raise ValueError("evaluate_test_set got no models: the `arms` map in conf is empty")
-    test = Corpus(mel_spectrograms, emotion_labels, song_splits).test
-    if any(isinstance(model, nn.Module) for model in models.values()):
-        vit = next(model for model in models.values() if isinstance(model, nn.Module))
-        warn_short_songs(test, vit.window_frames)
     n_resamples = int(params["evaluation"]["n_resamples"])
     frames, report = [], {}
     splits_fingerprint = fingerprint(song_splits)
     for name, model in models.items():
-        y_pred = predict_part(model, mel_spectrograms, test, params, device)
-        frames.append(prediction_frame(test, name, y_pred))
-        report[name] = {"n_songs": len(test), **metrics.regression_report(test.targets, y_pred, n_resamples, seed),
+        features, part = test_part_for(model, mel_spectrograms, ast_features, emotion_labels, song_splits)
+        if isinstance(model, nn.Module):
+            warn_short_songs(part, model.window_frames)
+        y_pred = predict_part(model, features, part, params, device)
+        frames.append(prediction_frame(part, name, y_pred))
+        report[name] = {"n_songs": len(part), **metrics.regression_report(part.targets, y_pred, n_resamples, seed),
                         "lineage": {"model": fingerprint(model), "song_splits": splits_fingerprint}}
         logger.info(
             "TEST %-15s CCC valence %.3f [%.3f, %.3f]  arousal %.3f [%.3f, %.3f]",

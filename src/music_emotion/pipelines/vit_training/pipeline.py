@@ -1,7 +1,7 @@
 """`vit_training`: one namespaced pipeline per arm of the `arms:` map in conf, then one evaluation.
 
 Which arms exist, and what each trains on, is data (`arms` and `vit_training.arms` in
-conf/base/parameters*.yml): a ViT arm's outputs are `<arm>.vit_model` / `<arm>.vit_history`, a
+conf/base/parameters*.yml): a ViT or AST arm's outputs are `<arm>.vit_model` / `<arm>.vit_history`, a
 baseline arm's `<arm>.baseline_model` (catalog factories). `evaluate_test_set` takes whatever arms
 exist. The `experiment` pipeline builds its folds from the same `arm_pipeline` template.
 """
@@ -38,7 +38,7 @@ def configured_arms(parameter: str = "vit_training.arms") -> dict[str, Arm]:
 
 def arm_output(arm: Arm, outputs: Mapping[str, str]) -> str:
     """The dataset (inside the arm's namespace) that holds the arm's fitted model."""
-    return outputs["model"] if arm.is_vit else outputs["baseline"]
+    return outputs["model"] if arm.is_transformer else outputs["baseline"]
 
 
 def arm_pipeline(
@@ -51,8 +51,8 @@ def arm_pipeline(
     vit_params: str = "params:vit_training",
 ) -> Pipeline:
     """The nodes that fit one arm on `splits`, in the namespace `<namespace>.<arm>` (or `<arm>`)."""
-    shared = {"mel_spectrograms": "mel_spectrograms", "emotion_labels": "emotion_labels", "song_splits": splits}
-    if arm.is_vit:
+    shared = {"mel_spectrograms": arm.features, "emotion_labels": "emotion_labels", "song_splits": splits}
+    if arm.is_transformer:
         inputs = {**shared, "arm": f"params:arms.{arm.name}", "params": vit_params, "seed": seed,
                   "device": "params:device"}
         if arm.synthetic:
@@ -83,8 +83,13 @@ def evaluation_node(
     """`func(mel, labels, splits, params, seed, device, **{arm: model})` over whatever arms exist."""
     inputs = {"mel_spectrograms": "mel_spectrograms", "emotion_labels": "emotion_labels", "song_splits": splits,
               "params": "params:vit_training", "seed": seed, "device": "params:device",
-              **{arm.name: model_of(arm) for arm in arms.values()}}
+              **feature_inputs(arms), **{arm.name: model_of(arm) for arm in arms.values()}}
     return cross_namespace_node(func, inputs=inputs, outputs=outputs, name=name)
+
+
+def feature_inputs(arms: Mapping[str, Arm]) -> dict[str, str]:
+    """The feature sets besides `mel_spectrograms` that the arms read (`ast_features` when an AST arm exists)."""
+    return {arm.features: arm.features for arm in arms.values() if arm.features != "mel_spectrograms"}
 
 
 def create_pipeline(**kwargs) -> Pipeline:

@@ -232,7 +232,8 @@ def train_regressor(
     best_ccc, best_epoch, best_state, step = -math.inf, 0, None, 0
     run_started = time.perf_counter()
     history: list[dict[str, Any]] = []
-    bar = progress_bar(total=config.epochs * steps_per_epoch, desc=f"ViT {run_name}", unit="step")
+    family = getattr(model, "family", "vit").upper()
+    bar = progress_bar(total=config.epochs * steps_per_epoch, desc=f"{family} {run_name}", unit="step")
     for epoch in range(1, config.epochs + 1):
         # ---- train one epoch: a fresh random crop of every sample (no host sync until the end)
         model.train()

@@ -1,0 +1,160 @@
+"""Audio Spectrogram Transformer regression of (valence, arousal) from windows of Kaldi filter banks.
+
+The AST (Gong et al. 2021; transformers' `ASTModel`) was pretrained on AudioSet with 16 kHz Kaldi fbank input of
+`max_length` frames (1,024 = 10.24 s for `MIT/ast-finetuned-audioset-10-10-0.4593`). Its position embeddings
+fix that length, so a window is exactly `max_length` frames; songs are cut into such windows and averaged as
+for the ViT. The base `ASTModel` (no classifier) feeds our own MSE-trained head: `ASTForAudioClassification`
+with float labels would silently train a multi-label BCE loss instead.
+
+`config` is all inference needs (`PretrainedModelMixin`): `family: ast`, the `ASTConfig` as a dict, the head,
+`input` (window frames/stride, the feature mean/std and where they came from) and `extraction` (the
+`FbankConfig` of the features it was trained on).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from music_emotion.config import from_section
+from music_emotion.corpus import Part
+from music_emotion.fbank import KIND as FBANK_KIND
+from music_emotion.models.backbone_loading import load_backbone
+from music_emotion.models.base import PretrainedModelMixin, check_family
+from music_emotion.models.regression_head import (
+    ACTIVATIONS,
+    TARGETS,
+    WindowedRegressor,
+    bounded,
+    regression_head,
+)
+from music_emotion.spectrograms import SpectrogramSet, db_statistics
+from music_emotion.windows import frames_for_seconds
+
+logger = logging.getLogger(__name__)
+
+NORMALISATIONS = ("checkpoint", "dataset")
+BACKBONE_TYPE = "audio-spectrogram-transformer"
+
+
+@dataclass(frozen=True)
+class ASTModelParams:
+    """`vit_training.ast`: every key is required here; the defaults live in conf/base."""
+
+    checkpoint: str | None
+    ast_config: dict[str, Any] | None
+    hub_probe_timeout_s: float
+    freeze_backbone: bool
+    head_hidden_size: int
+    head_dropout: float
+    head_activation: str
+    window_stride_seconds: float
+    normalisation: str
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> ASTModelParams:
+        config = from_section(cls, params, "vit_training.ast", "conf/base/parameters_vit_training.yml")
+        if config.normalisation not in NORMALISATIONS:
+            raise ValueError(f"vit_training.ast.normalisation must be one of {NORMALISATIONS}, got {config.normalisation!r}")
+        if config.head_activation not in ACTIVATIONS:
+            raise ValueError(f"vit_training.ast.head_activation must be one of {ACTIVATIONS}, got {config.head_activation!r}")
+        if config.window_stride_seconds <= 0:
+            raise ValueError("vit_training.ast.window_stride_seconds must be positive")
+        return config
+
+
+class ASTForEmotionRegression(WindowedRegressor, PretrainedModelMixin, nn.Module):
+    """`ASTModel` -> its pooled (CLS + distillation) token -> MLP head -> (valence, arousal)."""
+
+    def __init__(self, config: dict[str, Any], backbone: nn.Module | None = None) -> None:
+        super().__init__()
+        from transformers import ASTConfig, ASTModel
+
+        check_family(config, "ast", BACKBONE_TYPE)
+        self.config = config
+        if backbone is None:  # reload path: architecture from the stored config, weights loaded afterwards
+            backbone = ASTModel(ASTConfig.from_dict(config["backbone"]))
+        hidden = int(backbone.config.hidden_size)
+        if int(config["head"]["input_size"]) != hidden:
+            raise ValueError(f"Regression head expects {config['head']['input_size']} features but the AST's hidden "
+                             f"size is {hidden}")
+        self.backbone = backbone
+        self.head = regression_head(hidden, config["head"])
+        if config.get("freeze_backbone"):
+            self.backbone.requires_grad_(False)
+
+    def forward(self, input_values: torch.Tensor) -> torch.Tensor:
+        """(B, max_length, num_mel_bins) normalised features -> (B, 2) predictions."""
+        pooled = self.backbone(input_values=input_values).pooler_output
+        return bounded(self.head(pooled), self.config["head"]["activation"])
+
+    def predict(self, windows: torch.Tensor) -> torch.Tensor:
+        """(B, n_mels, window_frames) raw log fbank windows (on the model's device) -> (B, 2)."""
+        if windows.ndim != 3:
+            raise ValueError(f"expected (batch, n_mels, frames) features, got shape {tuple(windows.shape)}")
+        spec = self.config["input"]
+        x = (windows.float() - float(spec["feature_mean"])) / (2.0 * float(spec["feature_std"]))
+        return self(x.transpose(1, 2))
+
+
+def build_ast_regressor(params: ASTModelParams, features: SpectrogramSet, train: Part) -> ASTForEmotionRegression:
+    """Backbone (pretrained or random) + fresh head, checked against the features it will be trained on."""
+    extraction = dict(features.meta.get("extraction") or {})
+    if extraction.get("kind") != FBANK_KIND:
+        raise ValueError(f"an AST arm needs ast_features ({FBANK_KIND}); got features of kind {extraction.get('kind')!r}")
+    backbone, preprocessor = load_backbone("ast", params.checkpoint, params.ast_config, params.hub_probe_timeout_s)
+    backbone_config = backbone.config
+    check_features_match(backbone_config, preprocessor, extraction)
+    window = int(backbone_config.max_length)
+    stride = frames_for_seconds(params.window_stride_seconds, extraction, "vit_training.ast.window_stride_seconds")
+    config = {
+        "family": "ast",
+        "checkpoint": params.checkpoint,
+        "backbone": backbone_config.to_dict(),
+        "head": {"input_size": int(backbone_config.hidden_size), "hidden_size": params.head_hidden_size,
+                 "dropout": params.head_dropout, "activation": params.head_activation, "n_outputs": len(TARGETS)},
+        "targets": list(TARGETS),
+        "freeze_backbone": params.freeze_backbone,
+        "input": {"window_frames": window, "window_stride": stride,
+                  **feature_normalisation(params.normalisation, preprocessor, features, train)},
+        "extraction": extraction,
+    }
+    model = ASTForEmotionRegression(config, backbone=backbone)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    logger.info("ASTForEmotionRegression: %s parameters, %s trainable (backbone %s, %d-frame windows every %d frames)",
+                f"{sum(p.numel() for p in model.parameters()):,}", f"{trainable:,}",
+                params.checkpoint or "random init", window, stride)
+    return model
+
+
+def check_features_match(backbone_config: Any, preprocessor: dict[str, Any], extraction: dict[str, Any]) -> None:
+    """The stored features must be what the checkpoint was trained on (mel bins, sampling rate)."""
+    problems = []
+    if int(backbone_config.num_mel_bins) != int(extraction["n_mels"]):
+        problems.append(f"the AST takes {backbone_config.num_mel_bins} mel bins, ast_features have {extraction['n_mels']}")
+    if "sampling_rate" in preprocessor and int(preprocessor["sampling_rate"]) != int(extraction["sample_rate"]):
+        problems.append(f"the checkpoint expects {preprocessor['sampling_rate']} Hz audio, ast_features are at "
+                        f"{extraction['sample_rate']} Hz")
+    if problems:
+        raise ValueError("; ".join(problems) + ". Set data_processing.ast_features to the checkpoint's settings "
+                         "and re-run data_processing.")
+
+
+def feature_normalisation(how: str, preprocessor: dict[str, Any], features: SpectrogramSet, train: Part) -> dict:
+    """(fbank - mean) / (2 std): the checkpoint's own mean/std (AudioSet's for the MIT checkpoints), or the TRAIN
+    songs' statistics for a randomly initialised AST (which has no preprocessor)."""
+    if how == "checkpoint":
+        if "mean" not in preprocessor or "std" not in preprocessor:
+            raise ValueError(
+                "vit_training.ast.normalisation is 'checkpoint' but the checkpoint has no preprocessor_config.json "
+                "with mean/std (a random-init AST has none): set vit_training.ast.normalisation: dataset"
+            )
+        return {"feature_mean": float(preprocessor["mean"]), "feature_std": float(preprocessor["std"]),
+                "normalisation": "checkpoint"}
+    mean, std = db_statistics(features.values, train.rows, train.valid_frames)
+    logger.info("AST input normalisation from %d TRAIN songs: mean %.3f, std %.3f", len(train), mean, std)
+    return {"feature_mean": mean, "feature_std": std, "normalisation": "dataset"}
