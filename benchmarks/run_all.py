@@ -27,6 +27,7 @@ BENCHMARKS = {  # name -> (script, arguments for --quick)
     "training": ("bench_training.py", ["--quick"]),
     "memory": ("bench_memory.py", ["--quick", "--scales", "1", "2"]),
     "inference": ("bench_inference.py", ["--quick"]),
+    "ast": ("bench_ast.py", ["--quick"]),
 }
 PER_SCRIPT_TIMEOUT_S = 600  # the bound: each script finishes within 10 minutes on 2 cores
 WHAT = {
@@ -35,6 +36,7 @@ WHAT = {
     "training": "train-step images/s (forward + backward + optimiser); MFU on a GPU only",
     "memory": "peak RSS of the whole vit_training pipeline (demo env, 1 epoch) at 1x, 4x and 16x the data",
     "inference": "latency of one 45 s mp3 -> valence/arousal with ViT-B/16 on CPU",
+    "ast": "AST train-step windows/s next to the ViT's on the same device (the cost of `model: ast`)",
 }
 
 

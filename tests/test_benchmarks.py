@@ -22,6 +22,15 @@ def test_extraction_benchmark_smoke(tmp_path):
     assert json.loads((tmp_path / "extraction.json").read_text())["benchmark"] == "extraction"
 
 
+def test_ast_benchmark_smoke(tmp_path):
+    import bench_ast
+
+    document = bench_ast.main(["--quick", "--device", "cpu", "--out-dir", str(tmp_path)])
+    assert [row["name"].split()[0] for row in document["results"]] == ["AST", "ViT"]
+    assert all(row["rate_median"] > 0 for row in document["results"])
+    assert list(document["ratios"]) == ["demo: AST / ViT windows per s (b2)"]
+
+
 @pytest.mark.slow
 def test_library_benchmark_smoke(tmp_path):
     import bench_library

@@ -41,9 +41,10 @@ class FbankConfig:
     @classmethod
     def from_params(cls, params: dict[str, Any], extraction: dict[str, Any]) -> FbankConfig:
         """`data_processing.ast_features` + the span (`duration`, `offset`) of `data_processing.extraction`."""
-        settings = from_section(_Settings, params, "data_processing.ast_features",
-                                "conf/base/parameters_data_processing.yml")
-        config = cls(**asdict(settings), duration=float(extraction["duration"]), offset=float(extraction["offset"]))
+        config = from_section(cls, params, "data_processing.ast_features", "conf/base/parameters_data_processing.yml",
+                              duration=float(extraction["duration"]), offset=float(extraction["offset"]))
+        if config.kind != KIND:
+            raise ValueError(f"data_processing.ast_features.kind can only be {KIND!r}; leave it out")
         if config.sample_rate <= 0 or config.n_mels <= 0 or config.frame_shift_ms <= 0:
             raise ValueError("data_processing.ast_features: sample_rate, n_mels and frame_shift_ms must be positive")
         if not 0 <= config.low_freq < config.sample_rate / 2:
@@ -82,17 +83,6 @@ class FbankConfig:
 
     def features(self, samples: np.ndarray) -> np.ndarray:
         return kaldi_fbank(samples, self)
-
-
-@dataclass(frozen=True)
-class _Settings:
-    sample_rate: int
-    n_mels: int
-    frame_length_ms: float
-    frame_shift_ms: float
-    low_freq: float
-    preemphasis: float
-    resample_type: str
 
 
 def kaldi_mel_filters(config: FbankConfig) -> np.ndarray:
