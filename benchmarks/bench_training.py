@@ -107,7 +107,7 @@ def gan_window(params: dict[str, Any]) -> int:
 
 
 def input_normalisation(model_params: Any, db_range: tuple[float, float] = (-80.0, 0.0)) -> dict[str, Any]:
-    """What `vit_training.nodes.input_normalisation` stores for the model's `normalisation` mode; the dataset
+    """What `models.families.input_normalisation` stores for the model's `normalisation` mode; the dataset
     statistics are typical dB values (the inputs are random, and the speed does not depend on them)."""
     low, high = (float(v) for v in db_range)
     if model_params.normalisation == "dataset":

@@ -1,4 +1,4 @@
-"""Many files -> one array of log-mel spectrograms, on the project's engine (Dask or one process).
+"""Many files -> one array of features (log-mel or AST fbank), on the project's engine (Dask or one process).
 
 The extraction node and the benchmarks use this; per file it is `audio.extract_clip`, the same function whatever
 runs it, so a local cluster, a team's scheduler and one process give the same spectrograms.
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from music_emotion.audio import ClipResult, MelConfig
+from music_emotion.audio import ClipResult, FeatureConfig
 from music_emotion.engine import EngineFailure, EngineParams, FileEngine
 from music_emotion.file_tasks import extract_item
 from music_emotion.runtime import progress_bar
@@ -18,7 +18,7 @@ from music_emotion.runtime import progress_bar
 BATCH = 64  # files per batch: bounds the spectrograms in flight (64 x 1 MB at the base settings)
 
 
-def extract_many(items: Sequence[tuple[str, str]], config: MelConfig, engine: EngineParams) -> tuple[np.ndarray, list[ClipResult]]:
+def extract_many(items: Sequence[tuple[str, str]], config: FeatureConfig, engine: EngineParams) -> tuple[np.ndarray, list[ClipResult]]:
     """Extract `(key, path)` items into one preallocated array.
 
     Returns (the successful rows, in input order; one ClipResult per item with its spectrogram dropped).
@@ -29,7 +29,7 @@ def extract_many(items: Sequence[tuple[str, str]], config: MelConfig, engine: En
     results: list[ClipResult] = []
     kept = 0
     batches = [list(items[start : start + BATCH]) for start in range(0, len(items), BATCH)]
-    progress = progress_bar(total=len(items), desc="log-mel", unit="clip")
+    progress = progress_bar(total=len(items), desc=config.kind, unit="clip")
     with FileEngine(engine, len(items)) as running:
         for batch, batch_results in zip(batches, running.map_batches(extract_item, batches, config), strict=True):
             for (key, _), result in zip(batch, batch_results, strict=True):

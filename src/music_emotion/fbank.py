@@ -42,7 +42,7 @@ class FbankConfig:
     def from_params(cls, params: dict[str, Any], extraction: dict[str, Any]) -> FbankConfig:
         """`data_processing.ast_features` + the span (`duration`, `offset`) of `data_processing.extraction`."""
         config = from_section(cls, params, "data_processing.ast_features", "conf/base/parameters_data_processing.yml",
-                              duration=float(extraction["duration"]), offset=float(extraction["offset"]))
+                              duration=float(extraction["duration"]), offset=float(extraction.get("offset", 0.0)))
         if config.kind != KIND:
             raise ValueError(f"data_processing.ast_features.kind can only be {KIND!r}; leave it out")
         if config.sample_rate <= 0 or config.n_mels <= 0 or config.frame_shift_ms <= 0:

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from music_emotion.audio import ClipResult, MelConfig, extract_clip, iter_windows, skip_reason
+from music_emotion.audio import ClipResult, FeatureConfig, extract_clip, iter_windows, skip_reason
 
 Decoded = tuple[list[float], np.ndarray, list[bool], list[int]]
 
 
-def extract_item(item: tuple[str, str], config: MelConfig) -> ClipResult:
+def extract_item(item: tuple[str, str], config: FeatureConfig) -> ClipResult:
     """`(key, path)` -> the clip's spectrogram (training extraction)."""
     return extract_clip(item[0], item[1], config)
 
 
-def decode_file(path: str, config: MelConfig, min_fraction: float) -> Decoded | str:
+def decode_file(path: str, config: FeatureConfig, min_fraction: float) -> Decoded | str:
     """Every stored-span chunk of one file (start s, spectrograms, padded flags, real frames), or why it cannot
     be read (inference). Never raises: any error a file causes is its reason."""
     try:

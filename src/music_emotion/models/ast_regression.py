@@ -108,7 +108,7 @@ def build_ast_regressor(params: ASTModelParams, features: SpectrogramSet, train:
         raise ValueError(f"an AST arm needs ast_features ({FBANK_KIND}); got features of kind {extraction.get('kind')!r}")
     backbone, preprocessor = load_backbone("ast", params.checkpoint, params.ast_config, params.hub_probe_timeout_s)
     backbone_config = backbone.config
-    check_features_match(backbone_config, preprocessor, extraction)
+    check_features_match(backbone_config, preprocessor, extraction, random_init=params.checkpoint is None)
     window = int(backbone_config.max_length)
     stride = frames_for_seconds(params.window_stride_seconds, extraction, "vit_training.ast.window_stride_seconds")
     config = {
@@ -120,7 +120,8 @@ def build_ast_regressor(params: ASTModelParams, features: SpectrogramSet, train:
         "targets": list(TARGETS),
         "freeze_backbone": params.freeze_backbone,
         "input": {"window_frames": window, "window_stride": stride,
-                  **feature_normalisation(params.normalisation, preprocessor, features, train)},
+                  **feature_normalisation(params.normalisation, preprocessor, features, train,
+                                          random_init=params.checkpoint is None)},
         "extraction": extraction,
     }
     model = ASTForEmotionRegression(config, backbone=backbone)
@@ -131,7 +132,8 @@ def build_ast_regressor(params: ASTModelParams, features: SpectrogramSet, train:
     return model
 
 
-def check_features_match(backbone_config: Any, preprocessor: dict[str, Any], extraction: dict[str, Any]) -> None:
+def check_features_match(backbone_config: Any, preprocessor: dict[str, Any], extraction: dict[str, Any],
+                         random_init: bool) -> None:
     """The stored features must be what the checkpoint was trained on (mel bins, sampling rate)."""
     problems = []
     if int(backbone_config.num_mel_bins) != int(extraction["n_mels"]):
@@ -140,19 +142,25 @@ def check_features_match(backbone_config: Any, preprocessor: dict[str, Any], ext
         problems.append(f"the checkpoint expects {preprocessor['sampling_rate']} Hz audio, ast_features are at "
                         f"{extraction['sample_rate']} Hz")
     if problems:
-        raise ValueError("; ".join(problems) + ". Set data_processing.ast_features to the checkpoint's settings "
-                         "and re-run data_processing.")
+        fix = ("set vit_training.ast.ast_config.num_mel_bins to the features' n_mels, or data_processing.ast_features."
+               "n_mels to the AST's" if random_init else "set data_processing.ast_features to the checkpoint's settings")
+        raise ValueError("; ".join(problems) + f". Fix: {fix}, and re-run data_processing.")
 
 
-def feature_normalisation(how: str, preprocessor: dict[str, Any], features: SpectrogramSet, train: Part) -> dict:
+def feature_normalisation(how: str, preprocessor: dict[str, Any], features: SpectrogramSet, train: Part,
+                          random_init: bool) -> dict:
     """(fbank - mean) / (2 std): the checkpoint's own mean/std (AudioSet's for the MIT checkpoints), or the TRAIN
     songs' statistics for a randomly initialised AST (which has no preprocessor)."""
     if how == "checkpoint":
+        if preprocessor.get("do_normalize") is False:  # the checkpoint was trained on raw fbank: x / (2 * 0.5) = x
+            return {"feature_mean": 0.0, "feature_std": 0.5, "normalisation": "checkpoint (do_normalize: false)"}
         if "mean" not in preprocessor or "std" not in preprocessor:
-            raise ValueError(
-                "vit_training.ast.normalisation is 'checkpoint' but the checkpoint has no preprocessor_config.json "
-                "with mean/std (a random-init AST has none): set vit_training.ast.normalisation: dataset"
-            )
+            why = ("a random-init AST (checkpoint: null) has no preprocessor" if random_init
+                   else "the checkpoint's preprocessor_config.json with mean/std is not available (not in its "
+                   "directory or the Hugging Face cache, and the hub did not answer); `hf download <checkpoint> "
+                   "--local-dir DIR` fetches it with the weights")
+            raise ValueError(f"vit_training.ast.normalisation is 'checkpoint' but {why}. Or set "
+                             "vit_training.ast.normalisation: dataset (the TRAIN songs' statistics).")
         return {"feature_mean": float(preprocessor["mean"]), "feature_std": float(preprocessor["std"]),
                 "normalisation": "checkpoint"}
     mean, std = db_statistics(features.values, train.rows, train.valid_frames)

@@ -50,7 +50,7 @@ BACKBONES = {
     "vit": Backbone("ViT", "ViTConfig", "ViTModel", {"add_pooling_layer": False}, "vit_training.model",
                     "vit_config", ("image_mean", "image_std"), "data/06_models/pretrained/vit"),
     "ast": Backbone("AST", "ASTConfig", "ASTModel", {}, "vit_training.ast", "ast_config",
-                    ("mean", "std", "sampling_rate", "num_mel_bins", "max_length", "do_normalize"),
+                    ("mean", "std", "sampling_rate", "num_mel_bins", "do_normalize"),
                     "data/06_models/pretrained/ast"),
 }
 
@@ -95,7 +95,7 @@ def load_backbone(family: str, checkpoint: str | None, random_config: dict[str, 
     try:  # a cache hit needs no network at all
         model = model_class.from_pretrained(checkpoint, local_files_only=True, **spec.model_kwargs)
         logger.info("Loaded %s backbone '%s' from the local Hugging Face cache", spec.name, checkpoint)
-        return model, _read_preprocessor(_cached_file(checkpoint, PREPROCESSOR_CONFIG), spec)
+        return model, _hub_preprocessor(checkpoint, spec, probe_timeout_s)
     except OSError as cache_miss:
         logger.info("'%s' is not in the local Hugging Face cache (%s)", checkpoint, cache_miss)
 
@@ -110,7 +110,7 @@ def load_backbone(family: str, checkpoint: str | None, random_config: dict[str, 
         model = model_class.from_pretrained(checkpoint, **spec.model_kwargs)
     except OSError as exc:
         raise CheckpointUnavailableError(f"Could not load '{checkpoint}': {exc}. {_how_to_fix(checkpoint, spec)}") from exc
-    return model, _read_preprocessor(_cached_file(checkpoint, PREPROCESSOR_CONFIG), spec)
+    return model, _hub_preprocessor(checkpoint, spec, probe_timeout_s, reachable=True)
 
 
 def hub_reachable(timeout_s: float = 3.0) -> tuple[bool, str]:
@@ -179,6 +179,20 @@ def _cached_file(repo_id: str, filename: str) -> Path | None:
     except Exception:  # noqa: BLE001 - a cache lookup must never break training
         return None
     return Path(found) if isinstance(found, str) else None
+
+
+def _hub_preprocessor(checkpoint: str, spec: Backbone, probe_timeout_s: float, reachable: bool = False) -> dict:
+    """The hub checkpoint's preprocessor settings: from the cache, else downloaded when the hub answers
+    (`from_pretrained` fetches only config.json and the weights); {} when the repo has none or the hub is away."""
+    path = _cached_file(checkpoint, PREPROCESSOR_CONFIG)
+    if path is None and (reachable or hub_reachable(probe_timeout_s)[0]):
+        try:
+            from huggingface_hub import hf_hub_download
+
+            path = Path(hf_hub_download(checkpoint, PREPROCESSOR_CONFIG))
+        except Exception as exc:  # noqa: BLE001 - a repo without the file is allowed; the caller decides
+            logger.info("'%s' has no %s on the hub (%s)", checkpoint, PREPROCESSOR_CONFIG, exc)
+    return _read_preprocessor(path, spec)
 
 
 def _read_preprocessor(path: Path | None, spec: Backbone) -> dict[str, Any]:

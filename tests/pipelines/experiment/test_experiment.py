@@ -126,11 +126,11 @@ def test_corrected_t_test_is_wider_than_the_naive_one():
     assert 0 < t < t_naive and 0 < p < 1
 
 
-@pytest.fixture
-def tiny_experiment(monkeypatch, tmp_path):
-    """The experiment pipeline for 3 folds x 1 seed and arms ridge, real_only and gan, with tiny models."""
+def experiment_runner(monkeypatch, arms: list[str]):
+    """(pipeline, run) of the experiment for 3 folds x 1 seed and `arms`, with tiny models; `run(root, **inputs)`
+    runs it on in-memory inputs (mel_spectrograms, emotion_labels, ast_features) and keeps every fold's models."""
     params = dict(run_parameters.run_parameters())
-    params.update(experiment={**EXPERIMENT, "arms": ["ridge", "real_only", "gan"]})
+    params.update(experiment={**EXPERIMENT, "arms": arms})
     monkeypatch.setitem(run_parameters._current, "parameters", params)
     pipeline = create_pipeline()
     values = {
@@ -145,9 +145,9 @@ def tiny_experiment(monkeypatch, tmp_path):
     values["params:gan_augmentation.training.batch_size"] = values["params:gan_augmentation"]["training"]["batch_size"]
     values["params:gan_augmentation.generation"] = values["params:gan_augmentation"]["generation"]
 
-    def run(mel, labels, root):
+    def run(root, **inputs):
         catalog = DataCatalog.from_config(catalog_entries_for(pipeline, root=root))
-        for name, value in {**values, "mel_spectrograms": mel, "emotion_labels": labels}.items():
+        for name, value in {**values, **inputs}.items():
             catalog[name] = MemoryDataset(value, copy_mode="assign")
         catalog["run_lineage"] = RunLineageDataset()
         for name in pipeline.all_outputs():  # keep every fold's fitted models for inspection
@@ -157,6 +157,13 @@ def tiny_experiment(monkeypatch, tmp_path):
         return catalog
 
     return pipeline, run
+
+
+@pytest.fixture
+def tiny_experiment(monkeypatch):
+    """The experiment with arms ridge, real_only and gan; `run(mel, labels, root)`."""
+    pipeline, run = experiment_runner(monkeypatch, ["ridge", "real_only", "gan"])
+    return pipeline, lambda mel, labels, root: run(root, mel_spectrograms=mel, emotion_labels=labels)
 
 
 def test_experiment_runs_every_fold_and_arm_and_never_fits_on_a_test_song(tiny_experiment, tmp_path):
@@ -197,3 +204,34 @@ def test_progress_names_the_fold_and_arm_of_every_fitting_node():
     assert unit_and_step("seed1_fold0.train_gan") == ("seed1_fold0", "GAN")
     assert unit_and_step("seed0_fold0.ridge.fit_ridge_baseline") == ("seed0_fold0", "ridge")
     assert unit_and_step("seed0_fold0.evaluate_fold") is None and unit_and_step("real_only.train_vit") is None
+
+
+def test_an_ast_arm_runs_in_every_fold_on_its_own_features_and_never_sees_a_test_song(monkeypatch, tmp_path):
+    """The AST arm reads the shared (not fold-namespaced) ast_features, is scored on each fold's test songs like the
+    ViT, and poisoning fold 0's test songs in ast_features leaves fold 0's AST (normalisation included) bit-identical."""
+    from tests.pipelines.vit_training.conftest import fbank_set
+
+    pipeline, run = experiment_runner(monkeypatch, ["real_only", "ast"])
+    (train_ast,) = [n for n in pipeline.nodes if n.name == "seed0_fold0.ast.train_vit"]
+    assert "ast_features" in train_ast.inputs and "mel_spectrograms" not in train_ast.inputs
+    torch.set_num_threads(1)
+    mel, labels = corpus(36)
+    targets = labels[["valence", "arousal"]].to_numpy(np.float32)
+    ast = fbank_set(list(mel.ids), targets, 3)
+    ast.meta["extraction"].update(duration=float(mel.meta["extraction"].get("duration", 0.0)), offset=0.0)
+    clean = run(tmp_path / "clean", mel_spectrograms=mel, emotion_labels=labels, ast_features=ast)
+    predictions = clean.load("experiment_predictions")
+    for arm in ("real_only", "ast"):
+        assert sorted(predictions.loc[predictions.arm == arm, "song_id"]) == sorted(mel.ids)
+    assert set(clean.load("experiment_comparison")["arm"]) == {"ast"}
+
+    test_ids = clean.load("seed0_fold0.song_splits")["test"]
+    poisoned_values = np.array(ast.values)
+    poisoned_values[ast.indices_of(test_ids)] = np.random.default_rng(9).uniform(-16, 0, poisoned_values[:len(test_ids)].shape)
+    poisoned = run(tmp_path / "poisoned", mel_spectrograms=mel, emotion_labels=labels,
+                   ast_features=SpectrogramSet(ast.ids, poisoned_values, ast.meta))
+    before, after = clean.load("seed0_fold0.ast.model"), poisoned.load("seed0_fold0.ast.model")
+    assert before.config["input"] == after.config["input"]
+    for key, tensor in before.state_dict().items():
+        assert torch.equal(tensor, after.state_dict()[key]), key
+    assert clean.load("seed0_fold1.ast.model").config["input"] != poisoned.load("seed0_fold1.ast.model").config["input"]

@@ -10,7 +10,7 @@ import torch
 from music_emotion import metrics
 from music_emotion.corpus import Corpus
 from music_emotion.models.song_prediction import predict_songs
-from music_emotion.pipelines.vit_training import nodes
+from music_emotion.pipelines.vit_training import evaluation, nodes
 from music_emotion.pipelines.vit_training.training import (
     HISTORY_COLUMNS,
     TrainingConfig,
@@ -189,7 +189,7 @@ def test_ridge_baseline_is_fit_on_train_and_picks_alpha_on_val(real_data):
     assert ridge["alpha"] == 0.01 and ridge["n_train_songs"] == len(splits["train"])
     assert set(ridge["val_ccc_mean_by_alpha"]) == {"0.01", "1000000.0"}
     test = Corpus(mel, labels, splits).test
-    predicted = nodes.predict_part(ridge, mel, test, {}, "cpu")
+    predicted = evaluation.predict_part(ridge, mel, test, {}, "cpu")
     assert metrics.ccc(test.targets[:, 0], predicted[:, 0]) > 0.8
 
 

@@ -174,8 +174,10 @@ def extract_ast_features(
     (a file changed or vanished in between) stops the run with its name: a silently smaller set would change the split.
     """
     config = FbankConfig.from_params(params["ast_features"], params["extraction"])
-    by_stem = {stem: absolute for stem, absolute in audio_files.items() if re.fullmatch(r"\d+", stem)}
-    by_id = {int(stem): (stem, absolute) for stem, absolute in by_stem.items()}
+    by_id: dict[int, tuple[str, str]] = {}
+    for stem, absolute in audio_files.items():  # the first file of an id, as extract_mel_spectrograms keeps it
+        if re.fullmatch(r"\d+", stem):
+            by_id.setdefault(int(stem), (stem, absolute))
     missing = [song for song in mel_spectrograms.ids if int(song) not in by_id]
     items = [by_id[int(song)] for song in mel_spectrograms.ids if int(song) in by_id]
     values, results = extract_many(items, config, EngineParams.from_params(dask))

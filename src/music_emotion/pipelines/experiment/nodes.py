@@ -19,7 +19,11 @@ from music_emotion.pipelines.experiment.statistics import (
     corrected_resampled_t_test,
     paired_bootstrap_ci,
 )
-from music_emotion.pipelines.vit_training.nodes import predict_part, prediction_frame, test_part_for
+from music_emotion.pipelines.vit_training.evaluation import (
+    predict_part,
+    prediction_frame,
+    test_part_for,
+)
 from music_emotion.spectrograms import SpectrogramSet
 from music_emotion.splits import SPLITS, deal_by_stratum, song_strata
 

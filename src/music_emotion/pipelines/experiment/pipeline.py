@@ -48,7 +48,8 @@ def unit_pipeline(seed_index: int, fold: int, arms: dict[str, Arm]) -> Pipeline:
     synthetic = ("synthetic_spectrograms", "synthetic_labels")
     template = [Node(BoundFunction(fold_splits, seed_index=seed_index, fold=fold), inputs="experiment_folds",
                      outputs=["song_splits", "seed"], name="fold_splits")]
-    if any(arm.synthetic for arm in arms.values()):
+    gan = any(arm.synthetic for arm in arms.values())
+    if gan:
         template += [
             Node(train_gan, inputs=["mel_spectrograms", "emotion_labels", "song_splits", "experiment_gan_augmentation",
                                     "seed", "params:device"],
@@ -58,7 +59,7 @@ def unit_pipeline(seed_index: int, fold: int, arms: dict[str, Arm]) -> Pipeline:
                          "params:device"],
                  outputs=list(synthetic), name="generate_synthetic_spectrograms"),
         ]
-    fitted = {"gan_history": "gan_history"} if any(arm.synthetic for arm in arms.values()) else {}
+    fitted = {"gan_history": "gan_history"} if gan else {}
     for arm in arms.values():
         template += arm_pipeline(arm, "song_splits", "seed", synthetic, UNIT_OUTPUTS,
                                  vit_params="experiment_vit_training").nodes
@@ -76,7 +77,8 @@ def unit_pipeline(seed_index: int, fold: int, arms: dict[str, Arm]) -> Pipeline:
     parameters = {name for name in template.inputs() if name.startswith("params:")}
     return Pipeline(template, namespace=unit_name(seed_index, fold),
                     inputs={"experiment_folds", "mel_spectrograms", "emotion_labels", "experiment_vit_training",
-                            "experiment_gan_augmentation", *feature_inputs(arms)}, parameters=parameters,
+                            *(["experiment_gan_augmentation"] if gan else []), *feature_inputs(arms)},
+                    parameters=parameters,
                     tags=["experiment"])
 
 

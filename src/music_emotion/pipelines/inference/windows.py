@@ -25,7 +25,7 @@ def model_feature_config(model: WindowedRegressor) -> FeatureConfig:
     extraction = model.config.get("extraction") or {}
     if not extraction:
         raise ValueError(
-            "The loaded vit_model stores no extraction settings, so its input cannot be reproduced; "
+            "The loaded model stores no extraction settings, so its input cannot be reproduced; "
             "retrain it with `kedro run --pipelines vit_training`"
         )
     return feature_config(extraction)

@@ -301,7 +301,7 @@ def vit_training_curves_figure(histories: Mapping[str, pd.DataFrame], style: Map
         Line2D([], [], color="black", ls="none", marker="*", ms=10, label="kept checkpoint"),
     ]
     figure.legend(handles=handles, loc="outside lower center", ncol=len(handles))
-    figure.suptitle("ViT training per epoch: train loss on random crops, validation per song (mean of its windows)")
+    figure.suptitle("ViT / AST training per epoch: train loss on random crops, validation per song (mean of its windows)")
     return figure
 
 

@@ -155,9 +155,9 @@ def plot_augmented_dataset_comparison(
 
 
 def plot_vit_training_curves(params: Mapping[str, Any], arms: Mapping[str, Any], **histories: pd.DataFrame) -> Figure:
-    """Training loss and song-level validation curves of every ViT arm on shared axes."""
+    """Training loss and song-level validation curves of every ViT and AST arm on shared axes."""
     if not histories:
-        raise ValueError("no ViT arm in `arms`: there are no training curves to plot")
+        raise ValueError("no ViT or AST arm in `arms`: there are no training curves to plot")
     for name, history in histories.items():
         _require_columns(history, ["epoch", "train_loss", "val_loss"], f"{name}.vit_history", "vit_training")
     return figures.vit_training_curves_figure(histories, _style(params, arms), dpi=int(params["dpi"]))

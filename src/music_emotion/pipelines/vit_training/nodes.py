@@ -20,11 +20,14 @@ from music_emotion import metrics
 from music_emotion.arms import check_augmentations, parse_arms
 from music_emotion.augment import parse_augmentation
 from music_emotion.corpus import Corpus, Part
-from music_emotion.fbank import KIND as FBANK_KIND
 from music_emotion.features import pooled_mel_statistics
 from music_emotion.lineage import fingerprint
 from music_emotion.models.families import build_regressor
-from music_emotion.models.song_prediction import predict_songs
+from music_emotion.pipelines.vit_training.evaluation import (
+    predict_part,
+    prediction_frame,
+    test_part_for,
+)
 from music_emotion.pipelines.vit_training.synthetic import synthetic_training_samples
 from music_emotion.pipelines.vit_training.training import (
     TrainingConfig,
@@ -164,45 +167,6 @@ def fit_ridge_baseline(
     }
 
 
-def predict_ridge_baseline(ridge_baseline: dict[str, Any], features: np.ndarray) -> np.ndarray:
-    """(n, 2) predictions of a stored ridge baseline."""
-    scaled = (features - np.asarray(ridge_baseline["scaler_mean"])) / np.asarray(ridge_baseline["scaler_scale"])
-    return scaled @ np.asarray(ridge_baseline["coef"]).T + np.asarray(ridge_baseline["intercept"])
-
-
-def test_part_for(
-    model: Any, mel_spectrograms: SpectrogramSet, ast_features: SpectrogramSet | None, emotion_labels: pd.DataFrame,
-    song_splits: dict[str, Any],
-) -> tuple[SpectrogramSet, Part]:
-    """The feature set a fitted model reads (its stored extraction `kind`; baselines: log-mel) and its TEST part.
-
-    Both feature sets hold the same songs, so every arm is scored on the same TEST songs in the same order."""
-    kind = (model.config.get("extraction") or {}).get("kind", "log_mel") if isinstance(model, nn.Module) else "log_mel"
-    features = mel_spectrograms
-    if kind == FBANK_KIND:
-        if ast_features is None:
-            raise ValueError("an AST arm's model needs ast_features, which this evaluation was not given")
-        features = ast_features
-    part = Corpus(features, emotion_labels, song_splits).test
-    return features, part
-
-
-def predict_part(model: Any, spectrograms: SpectrogramSet, part: Part, params: dict[str, Any], device: str) -> np.ndarray:
-    """(n, 2) song-level predictions of any arm's fitted model for the songs of `part`."""
-    if isinstance(model, dict) and model.get("model") == "mean_baseline":
-        return np.tile([model[t] for t in TARGETS], (len(part), 1)).astype(np.float64)
-    if isinstance(model, dict) and model.get("model") == "ridge_baseline":
-        return predict_ridge_baseline(model, pooled_mel_statistics(spectrograms.values, rows=part.rows))
-    if isinstance(model, nn.Module):
-        training = TrainingConfig.from_params(params["training"])
-        with torch_threads(training.cpu_threads):
-            predictions = predict_songs(model, spectrograms.values, part.rows, part.valid_frames,
-                                        training.eval_batch_size, resolve_device(device), training.mixed_precision)
-        model.to("cpu")
-        return predictions.songs.astype(np.float64)
-    raise TypeError(f"cannot predict with a {type(model).__name__}: expected a baseline dict or a trained ViT/AST")
-
-
 def evaluate_test_set(
     mel_spectrograms: SpectrogramSet,
     emotion_labels: pd.DataFrame,
@@ -236,16 +200,3 @@ def evaluate_test_set(
             name, *(report[name][t]["ccc"][k] for t in TARGETS for k in ("value", "ci_low", "ci_high")),
         )
     return pd.concat(frames, ignore_index=True), report
-
-
-def prediction_frame(part: Part, arm: str, y_pred: np.ndarray) -> pd.DataFrame:
-    """One row per song: song_id, model (= arm), true and predicted valence/arousal."""
-    y_pred = np.asarray(y_pred, dtype=np.float64)
-    return pd.DataFrame(
-        {
-            "song_id": part.ids,
-            "model": arm,
-            **{f"{t}_true": part.targets[:, i].astype(np.float64) for i, t in enumerate(TARGETS)},
-            **{f"{t}_pred": y_pred[:, i] for i, t in enumerate(TARGETS)},
-        }
-    )
