@@ -130,3 +130,30 @@ def test_missing_ast_checkpoint_fails_within_seconds_with_the_download_command(r
     message = str(error.value)
     assert "hf download MIT/ast-finetuned-audioset-10-10-0.4593 --local-dir data/06_models/pretrained/ast" in message
     assert "vit_training.ast.checkpoint" in message and "vit_training.ast.ast_config" in message
+
+
+def test_a_hub_checkpoint_fetches_its_preprocessor_config_when_the_hub_answers(tmp_path, monkeypatch):
+    """`from_pretrained` downloads config.json and the weights only: the normalisation file is fetched on its own."""
+    import huggingface_hub
+
+    from music_emotion.models import backbone_loading
+
+    saved = tmp_path / "preprocessor_config.json"
+    saved.write_text(json.dumps({"mean": -4.27, "std": 4.57, "sampling_rate": 16000, "max_length": 1024}))
+    asked = []
+    monkeypatch.setattr(backbone_loading, "_cached_file", lambda repo, name: None)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda repo, name: asked.append((repo, name)) or str(saved))
+    spec = backbone_loading.BACKBONES["ast"]
+    info = backbone_loading._hub_preprocessor("MIT/ast", spec, 1.0, reachable=True)
+    assert info == {"mean": -4.27, "std": 4.57, "sampling_rate": 16000} and asked == [("MIT/ast", saved.name)]
+    # the hub away (HF_HUB_OFFLINE in the tests): nothing is fetched, and the caller's error explains what to do
+    assert backbone_loading._hub_preprocessor("MIT/ast", spec, 1.0) == {} and len(asked) == 1
+
+
+def test_features_from_another_data_run_are_refused_at_evaluation(real_data, ast_features, tiny_params):
+    mel, labels, splits = real_data
+    tiny_params["training"]["epochs"] = 1
+    ast, _ = nodes.train_vit_arm(ast_features, labels, splits, AST_ARM, tiny_params, 42, "cpu", "ast")
+    older = ast_features.subset(ast_features.ids[:-2])  # e.g. a version made before two songs were added
+    with pytest.raises(ValueError, match="were not made with mel_spectrograms .* in one data_processing run"):
+        nodes.evaluate_test_set(mel, labels, splits, tiny_params, 0, "cpu", ast_features=older, ast=ast)
