@@ -19,7 +19,7 @@ from music_emotion.audio import feature_config
 
 def frames_for_seconds(seconds: float, extraction: dict[str, Any], parameter: str) -> int:
     """Spectrogram frames covering `seconds` with the extraction's sample rate and hop length."""
-    if not extraction or "sample_rate" not in extraction:
+    if not extraction or "sample_rate" not in extraction or not {"hop_length", "frame_shift_ms"} & set(extraction):
         raise ValueError(f"{parameter}: the spectrograms record no extraction settings; re-run data_processing")
     config = feature_config(extraction)
     frames = int(round(float(seconds) * float(config.sample_rate) / float(config.hop_length)))

@@ -30,6 +30,7 @@ from music_emotion.models.regression_head import (
     TARGETS,
     WindowedRegressor,
     bounded,
+    parameter_counts,
     regression_head,
 )
 from music_emotion.spectrograms import SpectrogramSet, db_statistics
@@ -125,10 +126,9 @@ def build_ast_regressor(params: ASTModelParams, features: SpectrogramSet, train:
         "extraction": extraction,
     }
     model = ASTForEmotionRegression(config, backbone=backbone)
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    counts = parameter_counts(model)
     logger.info("ASTForEmotionRegression: %s parameters, %s trainable (backbone %s, %d-frame windows every %d frames)",
-                f"{sum(p.numel() for p in model.parameters()):,}", f"{trainable:,}",
-                params.checkpoint or "random init", window, stride)
+                f"{counts['total']:,}", f"{counts['trainable']:,}", params.checkpoint or "random init", window, stride)
     return model
 
 

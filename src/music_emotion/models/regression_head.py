@@ -32,6 +32,12 @@ def bounded(out: torch.Tensor, activation: str) -> torch.Tensor:
     return torch.tanh(out) if activation == "tanh" else out
 
 
+def parameter_counts(model: nn.Module) -> dict[str, int]:
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return {"total": total, "trainable": trainable, "frozen": total - trainable}
+
+
 class WindowedRegressor:
     """Mixin: a model whose `config["input"]` says how songs are cut into windows; `predict` takes raw windows."""
 

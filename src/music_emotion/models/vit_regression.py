@@ -34,6 +34,7 @@ from music_emotion.models.regression_head import (
     TARGETS,
     WindowedRegressor,
     bounded,
+    parameter_counts,
     regression_head,
 )
 
@@ -249,12 +250,6 @@ def build_vit_regressor(
         params.input_mode, tokens,
     )
     return model
-
-
-def parameter_counts(model: nn.Module) -> dict[str, int]:
-    total = sum(p.numel() for p in model.parameters())
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return {"total": total, "trainable": trainable, "frozen": total - trainable}
 
 
 def _pair(size: Any) -> tuple[int, int]:

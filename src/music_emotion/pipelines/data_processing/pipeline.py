@@ -10,13 +10,12 @@ from music_emotion.pipelines.data_processing.nodes import (
     merge_annotations,
     split_songs,
 )
-from music_emotion.pipelines.vit_training.pipeline import configured_arms
+from music_emotion.pipelines.vit_training.pipeline import configured_arms, feature_inputs
 
 
 def extra_feature_sets() -> set[str]:
-    """Feature sets besides the log-mel spectrograms that some configured arm reads."""
-    arms = {**configured_arms("vit_training.arms"), **configured_arms("experiment.arms")}
-    return {arm.features for arm in arms.values()} - {"mel_spectrograms"}
+    """Feature sets besides the log-mel spectrograms that some arm of the single-split run or the experiment reads."""
+    return set(feature_inputs({**configured_arms("vit_training.arms"), **configured_arms("experiment.arms")}))
 
 
 def create_pipeline(**kwargs) -> Pipeline:
