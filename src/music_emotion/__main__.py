@@ -1,18 +1,8 @@
-"""music_emotion file for ensuring the package is executable as `music-emotion` and `python -m music_emotion`."""
+"""`music-emotion` and `python -m music_emotion`: predict / export / app, or Kedro's run (`serving/cli.py`)."""
 
 import sys
-from pathlib import Path
 
-from kedro.framework.cli.utils import find_run_command
-from kedro.framework.project import configure_project
-
-
-def main(*args, **kwargs):
-    package_name = Path(__file__).parent.name
-    configure_project(package_name)
-    run = find_run_command(package_name)
-    run(*args, **kwargs)
-
+from music_emotion.serving.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

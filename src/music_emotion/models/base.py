@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import os
 import threading
 from pathlib import Path
@@ -19,6 +20,7 @@ from safetensors.torch import load_file, save_file
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+MODEL_PACKAGE = "music_emotion.models"  # the only package a saved config.json may name a class from
 
 
 def current_umask() -> int:
@@ -63,9 +65,14 @@ class PretrainedModelMixin:
                 "one. Use music_emotion.models.base.load_pretrained_model(directory), which rebuilds the class it "
                 "was saved as."
             )
+        check_size_fits_weights(config, weights_shapes(directory / WEIGHTS_NAME), directory)
         model = cls(config)
         state = load_file(str(directory / WEIGHTS_NAME), device=str(map_location))
-        model.load_state_dict(state)
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as exc:
+            raise ValueError(f"the weights in '{directory / WEIGHTS_NAME}' do not fit its {CONFIG_NAME}: "
+                             f"{str(exc).splitlines()[0]}") from None
         model.eval()
         return model
 
@@ -95,7 +102,7 @@ def check_family(config: dict[str, Any], family: str, backbone_type_prefix: str)
 
 
 def read_model_config(directory: str | Path) -> dict[str, Any]:
-    """The `config.json` of a saved model directory, with a clear error when it is not one."""
+    """The `config.json` of a saved model directory, with a clear error when it is not one (or asks to run code)."""
     directory = Path(directory)
     config_path = directory / CONFIG_NAME
     weights_path = directory / WEIGHTS_NAME
@@ -103,15 +110,73 @@ def read_model_config(directory: str | Path) -> dict[str, Any]:
         raise FileNotFoundError(
             f"'{directory}' is not a saved model directory: expected {CONFIG_NAME} and {WEIGHTS_NAME} inside it"
         )
-    return json.loads(config_path.read_text())
+    try:
+        config = json.loads(config_path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"'{config_path}' is not valid JSON ({exc})") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"'{config_path}' must hold a JSON object")
+    code = sorted(p.name for p in directory.glob("*.py"))
+    if "auto_map" in config or code:
+        raise ValueError(
+            f"'{directory}' asks to run code of its own ({'auto_map in ' + CONFIG_NAME if 'auto_map' in config else ''}"
+            f"{' ' if 'auto_map' in config and code else ''}{', '.join(code)}): refused. Project models never need "
+            "remote code; use a folder written by `music-emotion export`"
+        )
+    return config
+
+
+# Bytes the safetensors header may take (the format's own limit is 100 MB; ours are a few hundred KB).
+MAX_HEADER_BYTES = 100_000_000
+
+
+def weights_shapes(weights_path: Path) -> dict[str, list[int]]:
+    """Tensor name -> shape from the safetensors header alone (nothing else is read): a pickle, a truncated file
+    or any other impostor named model.safetensors is refused here, before torch or a class is touched."""
+    with weights_path.open("rb") as handle:
+        size_bytes = handle.read(8)
+        size = int.from_bytes(size_bytes, "little") if len(size_bytes) == 8 else -1
+        if not 0 < size <= min(MAX_HEADER_BYTES, weights_path.stat().st_size - 8):
+            raise ValueError(f"'{weights_path}' is not a safetensors file (a pickle or a damaged file?): refused")
+        try:
+            header = json.loads(handle.read(size))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise ValueError(f"'{weights_path}' is not a safetensors file (its header is not JSON): refused") from None
+    return {k: list(v["shape"]) for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)}
+
+
+def check_size_fits_weights(config: dict[str, Any], shapes: dict[str, list[int]], directory: Path) -> None:
+    """Refuse a config whose transformer would be far larger than the weights stored beside it (a tampered or
+    corrupt config.json asking for 10^7 layers would otherwise allocate until the machine runs out of memory)."""
+    backbone = config.get("backbone") or {}
+    stored = sum(math.prod(shape) for shape in shapes.values())
+    layers, hidden = int(backbone.get("num_hidden_layers", 0)), int(backbone.get("hidden_size", 0))
+    inner = int(backbone.get("intermediate_size", 4 * hidden))
+    head = int((config.get("head") or {}).get("hidden_size", 0))
+    asked = layers * (4 * hidden * hidden + 2 * hidden * inner) + hidden * head
+    if asked > 2 * stored + 1_000_000:
+        raise ValueError(
+            f"'{directory / CONFIG_NAME}' describes a model of about {asked:,} parameters ({layers} layers of width "
+            f"{hidden}) but '{WEIGHTS_NAME}' holds {stored:,}: the config does not belong to these weights. Refused "
+            "before anything was built"
+        )
 
 
 def load_pretrained_model(directory: str | Path, map_location: str | torch.device = "cpu"):
-    """Rebuild whichever project model was saved in `directory` (class named in its config.json)."""
+    """Rebuild whichever project model was saved in `directory` (class named in its config.json), after checking
+    that the folder runs no code, names a class of `music_emotion.models`, and holds weights that fit its config."""
+    directory = Path(directory)
     config = read_model_config(directory)
     class_path = config.get("model_class")
-    if not class_path or not class_path.startswith("music_emotion."):
-        raise ValueError(f"'{directory}/{CONFIG_NAME}' does not name a music_emotion model class")
+    if not isinstance(class_path, str) or not class_path.startswith(MODEL_PACKAGE + "."):
+        raise ValueError(f"'{directory / CONFIG_NAME}' does not name a music_emotion model class (one of "
+                         f"{MODEL_PACKAGE}; model_class: {class_path!r}): refused")
     module_name, _, class_name = class_path.rpartition(".")
-    cls = getattr(importlib.import_module(module_name), class_name)
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError):
+        raise ValueError(f"'{directory / CONFIG_NAME}' names {class_path}, which this version of music_emotion does "
+                         "not have") from None
+    if not (isinstance(cls, type) and issubclass(cls, PretrainedModelMixin)):
+        raise ValueError(f"'{directory / CONFIG_NAME}' names {class_path}, which is not a saved-model class: refused")
     return cls.from_pretrained(directory, map_location=map_location)

@@ -14,7 +14,8 @@ from music_emotion.datasets import TorchModelDataset
 from music_emotion.models.song_prediction import predict_songs
 from music_emotion.models.vit_regression import ViTModelParams, build_vit_regressor
 from music_emotion.pipelines.inference import create_pipeline
-from music_emotion.pipelines.inference.nodes import predict_audio_files, quadrant_of
+from music_emotion.pipelines.inference.nodes import predict_audio_files
+from music_emotion.serving.file_prediction import quadrant_of
 from music_emotion.windows import window_starts
 from tests.audio_fixtures import tone, write_audio
 from tests.conf_params import parameters

@@ -28,9 +28,11 @@ from music_emotion.pipelines.inference.library import (
     part_name,
     run_identity,
 )
-from music_emotion.pipelines.inference.windows import (
+from music_emotion.serving.file_prediction import (
+    QUADRANTS,
     WINDOW_COLUMNS,
     model_feature_config,
+    spreadsheet_safe,
     window_rows,
 )
 from music_emotion.runtime import progress_bar, resolve_device, torch_threads
@@ -38,14 +40,6 @@ from music_emotion.runtime import progress_bar, resolve_device, torch_threads
 logger = logging.getLogger(__name__)
 
 FILE_COLUMNS = ["file", "status", "reason", "n_windows", "valence", "arousal", "model", "run"]
-QUADRANTS = {  # (valence sign, arousal sign) -> Russell's circumplex quadrant
-    (1, 1): "happy / excited",
-    (-1, 1): "angry / tense",
-    (-1, -1): "sad / depressed",
-    (1, -1): "calm / relaxed",
-}
-
-
 def predict_library(
     inference_audio: Mapping[str, str], inference_model: WindowedRegressor,
     predicted_parts: Mapping[str, Callable[[], pd.DataFrame]], params: dict[str, Any], dask: dict[str, Any],
@@ -145,16 +139,6 @@ def predict_audio_files(audio_files: Mapping[str, str], vit_model: WindowedRegre
     table = pd.DataFrame(rows).reindex(columns=WINDOW_COLUMNS).assign(model=params["model"])
     table["file"] = table["file"].map(spreadsheet_safe)
     return table
-
-
-def spreadsheet_safe(text: Any) -> Any:
-    """A cell that starts with =, +, - or @ gets a leading apostrophe, so spreadsheets show it instead of
-    executing it (e.g. a file named `=HYPERLINK(...).mp3`); other values are returned unchanged."""
-    return "'" + text if isinstance(text, str) and text[:1] in ("=", "+", "-", "@") else text
-
-
-def quadrant_of(valence: float, arousal: float) -> str:
-    return QUADRANTS[(1 if valence >= 0 else -1, 1 if arousal >= 0 else -1)]
 
 
 def plot_va_plane(inference_predictions: pd.DataFrame, params: dict[str, Any]) -> Figure:

@@ -1,4 +1,7 @@
-"""One audio file -> its model windows' valence/arousal rows: the per-file work of inference.
+"""One audio file -> its model windows' valence/arousal rows: the per-file work of every way in.
+
+The inference pipeline, `EmotionModel` (Python), `music-emotion predict` and the web page all call these, so a
+song gets the same numbers whichever door it came through.
 
 `file_tasks.decode_file` runs wherever the engine puts it (a Dask worker or this process) and returns the file's stored-span
 chunks as the model's features (log-mel or Kaldi fbank), or why it cannot be read; `window_rows` applies the model to them on the client,
@@ -19,6 +22,24 @@ from music_emotion.models.song_prediction import predict_songs
 
 WINDOW_COLUMNS = ["file", "status", "reason", "segment", "segment_start_s", "padded", "valence", "arousal",
                   "file_valence", "file_arousal", "model"]
+
+QUADRANTS = {  # (valence sign, arousal sign) -> Russell's circumplex quadrant
+    (1, 1): "happy / excited",
+    (-1, 1): "angry / tense",
+    (-1, -1): "sad / depressed",
+    (1, -1): "calm / relaxed",
+}
+
+
+def quadrant_of(valence: float, arousal: float) -> str:
+    return QUADRANTS[(1 if valence >= 0 else -1, 1 if arousal >= 0 else -1)]
+
+
+def spreadsheet_safe(text: Any) -> Any:
+    """A cell that starts with =, +, - or @ gets a leading apostrophe, so spreadsheets show it instead of
+    executing it (e.g. a file named `=HYPERLINK(...).mp3`); other values are returned unchanged."""
+    return "'" + text if isinstance(text, str) and text[:1] in ("=", "+", "-", "@") else text
+
 
 def model_feature_config(model: WindowedRegressor) -> FeatureConfig:
     """The features the model was trained on (log-mel for a ViT, Kaldi fbank for an AST), from its own config."""

@@ -1,0 +1,218 @@
+"""The ways in for people who want their songs' V/A: EmotionModel, the exported folder and its card, the command,
+and what each refuses. Everything is checked against the inference pipeline's own per-file code path."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from music_emotion import EmotionModel
+from music_emotion.lineage import fingerprint
+from music_emotion.pipelines.inference.nodes import predict_audio_files
+from music_emotion.serving import cli
+from music_emotion.serving.model_card import card_facts, model_card
+from music_emotion.serving.model_folder import ModelFolderError, PredictionSettings, write_model_folder
+from music_emotion.serving.web_app import analyse
+from tests.audio_fixtures import tone, write_audio
+from tests.pipelines.inference.test_inference import PARAMS, tiny_model
+
+SETTINGS = PredictionSettings(min_window_fraction=0.5, batch_size=4, files_per_batch=2, rating_scale=(1.0, 9.0))
+CARD = {"training_data": "three synthetic tones", "dataset_id": "tones", "dataset_name": "tones", "datasets": [],
+        "license": "mit", "license_name": None, "limitations": "It has heard three tones."}
+
+
+@pytest.fixture
+def songs(tmp_path):
+    folder = tmp_path / "songs"
+    write_audio(folder / "a.wav", np.concatenate([tone(2.0, 8000, 1, 300), tone(1.5, 8000, 1, 2000)]), 8000)
+    write_audio(folder / "sub" / "b.flac", tone(2.0, 44100, 2, 700), 44100)
+    write_audio(folder / "c.mp3", tone(0.8, 22050, 2, 500), 22050)
+    (folder / "broken.mp3").write_bytes(b"not audio" * 40)
+    return folder
+
+
+def metrics_for(model) -> dict:
+    metric = {"value": 0.5, "ci_low": 0.25, "ci_high": 0.75}
+    per_target = {m: dict(metric, value=v) for m, v in zip(("ccc", "pearson", "r2", "rmse", "mae"),
+                                                              (0.61, 0.7, 0.4, 0.3, 0.2), strict=True)}
+    return {"gan": {"n_songs": 3, "valence": per_target, "arousal": dict(per_target, ccc=dict(metric, value=0.83)),
+                    "lineage": {"model": fingerprint(model), "song_splits": "x"}}}
+
+
+@pytest.fixture
+def exported(tmp_path):
+    model = tiny_model()
+    facts = card_facts("gan", {"model": "vit", "synthetic": True, "label": "ViT + GAN"}, model, metrics_for(model),
+                       {"train": [1, 2, 3, 4], "val": [5], "test": [6, 7, 8]}, 42, CARD)
+    return model, write_model_folder(model, tmp_path / "exported", SETTINGS, model_card(facts))
+
+
+def test_emotion_model_equals_the_inference_pipeline_path(songs, exported):
+    model, folder = exported
+    files = {p.name: str(p) for p in sorted(songs.rglob("*")) if p.is_file()}
+    pipeline = predict_audio_files(files, model, PARAMS, "cpu")
+    api = EmotionModel.from_pretrained(folder, device="cpu")
+    predicted = api.predict_many(list(files.values()))
+    assert [s.file for s in predicted] == list(files.values())
+    for song, (name, rows) in zip(predicted, pipeline.groupby("file", sort=False), strict=True):
+        if rows["status"].iloc[0] == "skipped":
+            assert song.status == "skipped" and "not a recognised audio format" in song.reason and name == "broken.mp3"
+            continue
+        assert song.valence == rows["file_valence"].iloc[0] and song.arousal == rows["file_arousal"].iloc[0]
+        np.testing.assert_array_equal(song.windows[["valence", "arousal"]], rows[["valence", "arousal"]])
+        np.testing.assert_array_equal(song.windows["start_s"], rows["segment_start_s"])
+        assert -1 <= song.valence <= 1 and song.n_windows == len(rows)
+    assert predicted[2].status == "padded"  # c.mp3: 0.8 s, shorter than one window
+
+
+def test_deam_scale_is_the_rating_range(songs, exported):
+    api = EmotionModel.from_pretrained(exported[1], device="cpu")
+    unit, deam = api.predict(songs / "a.wav"), api.predict(songs / "a.wav", scale="deam")
+    assert deam.valence == pytest.approx(5 + 4 * unit.valence) and deam.arousal == pytest.approx(5 + 4 * unit.arousal)
+    np.testing.assert_allclose(deam.windows["valence"], 5 + 4 * unit.windows["valence"])
+    with pytest.raises(ValueError, match="scale must be one of"):
+        api.predict(songs / "a.wav", scale="percent")
+
+
+def test_exported_folder_reloads_bit_identically_in_a_fresh_process_elsewhere(songs, exported, tmp_path):
+    model, folder = exported
+    here = EmotionModel(model, SETTINGS, device="cpu").predict(songs / "a.wav")
+    script = ("import json,sys; from music_emotion import EmotionModel; s=EmotionModel.from_pretrained(sys.argv[1], "
+              "device='cpu').predict(sys.argv[2]); print(json.dumps([s.valence.hex(), s.arousal.hex(), "
+              "[v.hex() for v in s.windows['valence']]]))")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = subprocess.run([sys.executable, "-c", script, str(folder), str(songs / "a.wav")], cwd=elsewhere,
+                         capture_output=True, text=True, check=True)
+    valence, arousal, windows = json.loads(out.stdout.strip().splitlines()[-1])
+    assert (valence, arousal) == (here.valence.hex(), here.arousal.hex())
+    assert windows == [v.hex() for v in here.windows["valence"]]
+
+
+def test_model_card_metrics_are_test_metrics_and_front_matter_is_the_hubs(exported):
+    model, folder = exported
+    text = (folder / "README.md").read_text()
+    front = yaml.safe_load(text.split("---")[1])
+    assert front["license"] == "mit" and "valence-arousal" in front["tags"] and front["library_name"] == "music_emotion"
+    values = {m["type"]: m["value"] for m in front["model-index"][0]["results"][0]["metrics"]}
+    expected = metrics_for(model)["gan"]
+    assert values["ccc_valence"] == expected["valence"]["ccc"]["value"]
+    assert values["ccc_arousal"] == expected["arousal"]["ccc"]["value"] == 0.83
+    assert "| valence | 0.610 [0.250, 0.750] |" in text and "4 train / 1 validation" in text
+    assert "the GAN's synthetic spectrograms" in text and "It has heard three tones." in text
+    assert json.loads((folder / "inference.json").read_text())["rating_scale"] == [1.0, 9.0]
+
+
+def test_a_card_is_refused_for_metrics_of_another_model():
+    model, other = tiny_model(), tiny_model(mode="native")
+    with pytest.raises(ValueError, match="another 'gan' model"):
+        card_facts("gan", {"model": "vit"}, model, metrics_for(other), {"train": [1]}, 42, CARD)
+
+
+def test_export_never_overwrites_a_folder(exported):
+    model, folder = exported
+    with pytest.raises(ModelFolderError, match="not empty"):
+        write_model_folder(model, folder, SETTINGS, "card")
+
+
+def _tamper(folder, how):
+    config = json.loads((folder / "config.json").read_text())
+    if how == "wrong family":
+        config["family"] = "ast"
+    elif how == "auto_map":
+        config["auto_map"] = {"AutoModel": "evil.Model"}
+    elif how == "python file":
+        (folder / "evil.py").write_text("raise SystemExit('ran code')\n")
+    elif how == "foreign class":
+        config["model_class"] = "os.system"
+    elif how == "missing weights":
+        (folder / "model.safetensors").unlink()
+    elif how == "pickle as safetensors":
+        (folder / "model.safetensors").write_bytes(pickle.dumps({"weights": torch.zeros(3)}))
+    elif how == "absurd layers":
+        config["backbone"]["num_hidden_layers"] = 10_000_000
+    elif how == "absurd width":
+        config["backbone"]["hidden_size"] = 1_000_000_000
+    (folder / "config.json").write_text(json.dumps(config))
+
+
+@pytest.mark.parametrize("how, message", [
+    ("wrong family", "for the 'ast' family"),
+    ("auto_map", "asks to run code"),
+    ("python file", "evil.py"),
+    ("foreign class", "does not name a music_emotion model class"),
+    ("missing weights", "not a saved model directory"),
+    ("pickle as safetensors", "not a safetensors file"),
+    ("absurd layers", "does not belong to these weights"),
+    ("absurd width", "does not belong to these weights"),
+])
+def test_a_tampered_folder_is_refused_with_a_message(exported, how, message):
+    folder = exported[1]
+    _tamper(folder, how)
+    started = time.monotonic()
+    with pytest.raises((ValueError, FileNotFoundError), match=message):
+        EmotionModel.from_pretrained(folder, device="cpu")
+    assert time.monotonic() - started < 30  # refused before anything large is built
+
+
+def test_an_unreachable_hub_id_fails_fast_with_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    with pytest.raises(ModelFolderError, match="hf download someone/emotion-model --local-dir"):
+        EmotionModel.from_pretrained("someone/emotion-model")
+
+
+def test_predict_command_prints_the_table_writes_windows_and_counts_skips(songs, exported, tmp_path, capsys):
+    model, folder = exported
+    out = tmp_path / "windows.csv"
+    assert cli.main(["predict", str(songs), "--model", str(folder), "--out", str(out), "--device", "cpu"]) == 0
+    printed = capsys.readouterr()
+    assert "a.wav" in printed.out and "quadrant" in printed.out and "broken.mp3" not in printed.out
+    assert "3 file(s) predicted, 1 skipped" in printed.err and "skipped:" in printed.err
+    windows = pd.read_csv(out)
+    expected = EmotionModel(model, SETTINGS, device="cpu").predict(songs / "a.wav")
+    rows = windows[windows["file"] == str(songs / "a.wav")]
+    np.testing.assert_allclose(rows["valence"], expected.windows["valence"], rtol=1e-6)
+    assert set(windows["status"]) == {"ok", "padded", "skipped"}
+
+
+def test_predict_command_errors_are_one_paragraph(tmp_path, capsys):
+    assert cli.main(["predict", str(tmp_path), "--model", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "is not a model folder (no such directory)" in err
+    assert cli.main(["predict", str(tmp_path), "--model", "gan", "--project", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "is not the music_emotion project folder" in err
+    assert cli.main(["export", "gan", str(tmp_path / "x"), "--project", str(tmp_path)]) == 2
+
+
+def test_cold_command_outside_a_project_runs_no_kedro(songs, exported, tmp_path):
+    """From another folder, a model folder is enough: no conf, no catalog, Kedro not even imported."""
+    script = ("import sys; from music_emotion.serving.cli import main; rc = main(sys.argv[1:]); "
+              "print('kedro imported' if 'kedro.framework.session' in sys.modules else 'no kedro'); sys.exit(rc)")
+    env = {**os.environ, "MUSIC_EMOTION_NO_PROGRESS": "1"}
+    done = subprocess.run([sys.executable, "-c", script, "predict", str(songs / "a.wav"), "--model",
+                           str(exported[1])], cwd=tmp_path, capture_output=True, text=True, env=env, check=True)
+    assert "a.wav" in done.stdout and done.stdout.strip().endswith("no kedro")
+
+
+def test_web_page_refuses_long_audio_and_reports_broken_uploads(songs, exported):
+    api = EmotionModel.from_pretrained(exported[1], device="cpu")
+    table, predicted = analyse(api, [str(songs / "a.wav"), str(songs / "broken.mp3"), str(songs / "sub" / "b.flac")],
+                               max_seconds=3.0)
+    by_file = table.set_index("file")
+    assert by_file.loc["a.wav", "status"] == "refused" and "3.5" not in by_file.loc["a.wav", "reason"]
+    assert "this page takes up to" in by_file.loc["a.wav", "reason"]
+    assert by_file.loc["broken.mp3", "status"] == "skipped"
+    assert by_file.loc["b.flac", "status"] == "ok" and [s.file for s in predicted] == ["b.flac"]
+    assert -1 <= by_file.loc["b.flac", "valence"] <= 1
