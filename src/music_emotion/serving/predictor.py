@@ -31,7 +31,7 @@ from music_emotion.serving.model_folder import PredictionSettings, read_settings
 SCALES = ("unit", "deam")  # [-1, 1], or the training labels' rating scale (DEAM: 1-9)
 # One process unless asked: a library call never starts a cluster behind the caller's back.
 ONE_PROCESS = EngineParams(engine="single", scheduler_address=None, n_workers=None, connect_timeout_s=5.0,
-                           min_items=1)
+                           min_audio_seconds=0.0)
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ class EmotionModel:
         names = list(names) if names is not None else paths
         size = self.settings.files_per_batch
         batches = [paths[i : i + size] for i in range(0, len(paths), size)]
-        with FileEngine(self.engine, len(paths)) as engine:
+        with FileEngine(self.engine, len(paths), self.feature_config.duration) as engine:
             decoded = engine.map_batches(decode_file, batches, self.feature_config, self.settings.min_window_fraction)
             position = 0
             for results in decoded:
