@@ -30,11 +30,14 @@ def make_clips(folder: Path, n: int, seconds: float = 45.0, rate: int = 44100) -
     from joblib import Parallel, delayed
 
     from music_emotion.datasets.audio_folder_dataset import _write_audio
+    from bench_training import project_parameters
+
     from music_emotion.pipelines.demo_data.synthesis import demo_song
 
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
-    todo = [(folder / f"{i}.mp3", demo_song(i, *rng.uniform(-1, 1, 2), seconds, rate, 2, 0)) for i in range(n)]
+    cues = project_parameters(None)["demo_data"]["cues"]
+    todo = [(folder / f"{i}.mp3", demo_song(i, *rng.uniform(-1, 1, 2), seconds, rate, 2, 0, cues)) for i in range(n)]
     Parallel(n_jobs=-1)(delayed(_write_audio)(path, song) for path, song in todo if not path.exists())
     release_workers()
     return [(path.stem, str(path)) for path, _ in todo]
@@ -88,6 +91,34 @@ def decode_floor(items: list[tuple[str, str]], config: MelConfig, n_jobs: int) -
     Parallel(n_jobs=n_jobs, batch_size=4)(delayed(_decode_length)(path, config) for _, path in items)
 
 
+def crossover(sizes: list[int], seconds: float, repeats: int, cache_dir: Path, out_dir: Path | None) -> dict:
+    """One process vs a cold Dask LocalCluster at each size: where Dask starts to pay (`dask.engine: auto`).
+
+    Fits time = start + audio_seconds / rate to each engine (least squares over the sizes) and reports the audio
+    duration at which the two lines cross: the `dask.min_audio_seconds` that `auto` uses."""
+    config = MelConfig()
+    single = EngineParams(engine="single", scheduler_address=None, n_workers=None, connect_timeout_s=5, min_audio_seconds=0.0)
+    dask = EngineParams(engine="dask", scheduler_address=None, n_workers=None, connect_timeout_s=5, min_audio_seconds=0.0)
+    rows, fits = [], {}
+    for n in sizes:
+        items = make_clips(cache_dir / f"{n}x{seconds:g}s", n, seconds)
+        for name, engine in (("one process", single), ("Dask LocalCluster, cold", dask)):
+            rows.append(measure(f"{name}, {n} clips", lambda e=engine, i=items: extract_many(i, config, e), n, "clips",
+                                repeats, warmup=0, track_rss=True))
+    audio = np.array([n * seconds for n in sizes], dtype=float)
+    for k, name in enumerate(("single", "dask")):
+        times = np.array([rows[2 * i + k].summary()["seconds_median"] for i in range(len(sizes))])
+        slope, start = np.polyfit(audio, times, 1)
+        fits[name] = {"start_s": float(start), "seconds_per_audio_second": float(slope)}
+    gain = fits["single"]["seconds_per_audio_second"] - fits["dask"]["seconds_per_audio_second"]
+    crossing = (fits["dask"]["start_s"] - fits["single"]["start_s"]) / gain if gain > 0 else float("inf")
+    ratios = {f"dask / one process throughput at {n} clips": rows[2 * i + 1].summary()["rate_median"]
+              / rows[2 * i].summary()["rate_median"] for i, n in enumerate(sizes)}
+    ratios["crossover audio seconds (fit)"] = crossing
+    print(f"fits: {fits}; Dask pays from about {crossing:,.0f} s of audio ({crossing / seconds:,.0f} clips of {seconds:g} s)")
+    return report("extraction_crossover", rows, ratios, {"a crossover exists": np.isfinite(crossing)}, out_dir)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", type=int, default=100)
@@ -96,7 +127,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--n-jobs", type=int, default=-1)
     parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "music_emotion_bench_clips")
     parser.add_argument("--out-dir", type=Path, default=None)
+    parser.add_argument("--crossover", type=int, nargs="+", metavar="N", default=None,
+                        help="measure one process vs a cold Dask cluster at these sizes (e.g. 100 500 1800) instead")
     args = parser.parse_args(argv)
+    if args.crossover:
+        return crossover(args.crossover, args.seconds, args.repeats, args.cache_dir, args.out_dir)
 
     config = MelConfig()
     items = make_clips(args.cache_dir / f"{args.clips}x{args.seconds:g}s", args.clips, args.seconds)
@@ -104,7 +139,7 @@ def main(argv: list[str] | None = None) -> dict:
     seed = measure("seed: sequential librosa.load loop", lambda: seed_loop(items, config), n, "clips",
                    args.repeats, track_rss=True)
     workers = None if args.n_jobs < 1 else args.n_jobs
-    engine = EngineParams(engine="dask", scheduler_address=None, n_workers=workers, connect_timeout_s=5, min_items=1)
+    engine = EngineParams(engine="dask", scheduler_address=None, n_workers=workers, connect_timeout_s=5, min_audio_seconds=0.0)
     project = measure("project: extract_many on a Dask LocalCluster (started in every repeat)",
                       lambda: extract_many(items, config, engine), n, "clips", args.repeats, track_rss=True)
     # Both engines start cold in every repeat, as each does once per pipeline run (worker processes, imports)

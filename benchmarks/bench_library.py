@@ -69,7 +69,7 @@ def run_library(root: Path, parts_dir: Path, engine: str, resume: bool = True, q
 
     params = {"model": "bench", "min_window_fraction": 0.5, "batch_size": 16, "files_per_batch": BATCH,
               "resume": resume}
-    dask = {"engine": engine, "scheduler_address": None, "n_workers": None, "connect_timeout_s": 5, "min_items": 1}
+    dask = {"engine": engine, "scheduler_address": None, "n_workers": None, "connect_timeout_s": 5, "min_audio_seconds": 0.0}
     listing = AudioFolderDataset(path=str(root), recursive=True).load()
     parts = ParquetPartsDataset(path=str(parts_dir))
     model, written = build_model(quick), 0

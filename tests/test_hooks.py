@@ -99,3 +99,40 @@ def test_a_mistyped_pipeline_name_is_one_line_with_a_suggestion(tmp_path):
     assert code == 1, output[-2000:]
     assert "Error: no pipeline named 'data_procesing' (did you mean 'data_processing'?)" in output
     assert "Traceback" not in output and "╭" not in output
+
+
+def test_an_unreachable_hub_checkpoint_stops_the_run_before_any_node(monkeypatch, tmp_path):
+    """The base AST arm offline: one paragraph naming the parameter and the `hf download` line, before the first
+    node, and once per checkpoint however many arms train on it."""
+    from music_emotion.bound_function import BoundFunction
+    from music_emotion.pipelines.vit_training.nodes import train_vit_arm
+    from music_emotion.run_parameters import run_parameters, set_run_parameters
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    params = run_parameters()
+    try:
+        set_run_parameters({**params, "arms": {"ast": {"model": "ast"}, "ast_b": {"model": "ast"},
+                                               "mean": {"model": "mean_baseline"}}})
+        nodes = [Node(BoundFunction(train_vit_arm, arm_name=arm), inputs=[
+            "mel_spectrograms", "emotion_labels", "song_splits", f"params:arms.{arm}", "params:vit_training",
+            "params:seed", "params:device"], outputs=[f"{arm}.model", f"{arm}.history"], name=arm)
+                 for arm in ("ast", "ast_b")]
+        with pytest.raises(MissingInputsError) as caught:
+            InputCheckHooks().before_pipeline_run({"env": None}, Pipeline(nodes), DataCatalog({}))
+    finally:
+        set_run_parameters(params)
+    message = caught.value.message
+    assert message.count("hf download MIT/ast-finetuned-audioset-10-10-0.4593 --local-dir") == 1
+    assert "vit_training.ast.checkpoint" in message and "HF_HUB_OFFLINE is set" in message
+
+
+def test_a_random_init_or_local_checkpoint_needs_no_hub(monkeypatch, tmp_path):
+    from music_emotion.models.backbone_loading import checkpoint_problem
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert checkpoint_problem("vit", None, 1.0) == ""
+    (tmp_path / "vit").mkdir()
+    assert "has no config.json" in checkpoint_problem("vit", str(tmp_path / "vit"), 1.0)
+    (tmp_path / "vit" / "config.json").write_text("{}")
+    assert checkpoint_problem("vit", str(tmp_path / "vit"), 1.0) == ""

@@ -7,6 +7,7 @@ runs under ParallelRunner) are in tests/e2e/test_tracking_run.py.
 from __future__ import annotations
 
 import http.server
+import logging
 import threading
 import time
 from pathlib import Path
@@ -139,3 +140,22 @@ def test_tracking_switch_decides_whether_a_store_is_created(tmp_path, monkeypatc
     if enabled:
         experiment = mlflow.MlflowClient(f"sqlite:///{store}").get_experiment_by_name("music_emotion_demo")
         assert experiment.artifact_location.endswith(str(store.parent / "artifacts"))
+
+
+@pytest.mark.parametrize("breakage", ["garbage db", "store folder is a file"])
+def test_a_broken_store_warns_once_and_the_run_goes_on_untracked(tmp_path, monkeypatch, caplog, breakage):
+    """The docs promise tracking failures only warn: a store that cannot be opened must not stop the run."""
+    if breakage == "garbage db":
+        store = tmp_path / "mlflow.db"
+        store.write_bytes(b"this is not an sqlite database" * 100)
+    else:
+        (tmp_path / "mlruns").write_text("a file where the store's folder should be")
+        store = tmp_path / "mlruns" / "mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
+    bootstrap_project(PROJECT)
+    with caplog.at_level(logging.WARNING, logger="music_emotion.tracking"), KedroSession.create(
+            project_path=PROJECT, env="demo", runtime_params={"tracking": {"enabled": True}}) as session:
+        session.load_context()  # was: 195-695 lines of traceback, no run
+    warnings = [r.getMessage() for r in caplog.records if r.name == "music_emotion.tracking"]
+    assert len(warnings) == 1 and "MLflow tracking is off for this run" in warnings[0]
+    assert "tracking.enabled=false" in warnings[0] and str(store) in warnings[0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -104,12 +105,13 @@ def audio_duration(path: str | Path) -> float:
 
     if Path(path).stat().st_size == 0:
         raise AudioDecodeError("empty file (0 bytes)")
-    try:
-        with decoder_messages():
-            info = sf.info(str(path))
-    except Exception as exc:  # noqa: BLE001 - libsndfile raises several types
-        raise AudioDecodeError(_decode_reason(path, exc)) from exc
-    return info.frames / info.samplerate if info.samplerate else 0.0
+    with Path(path).open("rb") as handle:  # as in decode_audio: the OS's errors, any file name
+        try:
+            with decoder_messages(), sf.SoundFile(handle) as f:
+                frames, rate = f.frames, f.samplerate
+        except Exception as exc:  # noqa: BLE001 - libsndfile raises several types
+            raise AudioDecodeError(_decode_reason(path, exc)) from exc
+    return frames / rate if rate else 0.0
 
 
 def decode_audio(
@@ -128,20 +130,23 @@ def decode_audio(
     path = Path(path)
     if path.stat().st_size == 0:
         raise AudioDecodeError("empty file (0 bytes)")
-    try:
-        with decoder_messages() as messages, sf.SoundFile(str(path)) as f:
-            native_rate = f.samplerate
-            start = int(offset * native_rate)
-            if f.frames and start >= f.frames:
-                start = 0
-            if start:
-                f.seek(start)
-            n_read = -1 if duration is None else int(math.ceil(duration * native_rate))
-            samples = f.read(n_read, dtype="float32", always_2d=True)
-    except AudioDecodeError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - libsndfile raises several types
-        raise AudioDecodeError(_decode_reason(path, exc)) from exc
+    # Opened here, not by name in libsndfile: the OS's own words for a file it cannot open (Permission denied,
+    # not libsndfile's "System error."), and names that are not UTF-8, which libsndfile cannot be given.
+    with path.open("rb") as handle:
+        try:
+            with decoder_messages() as messages, sf.SoundFile(handle) as f:
+                native_rate = f.samplerate
+                start = int(offset * native_rate)
+                if f.frames and start >= f.frames:
+                    start = 0
+                if start:
+                    f.seek(start)
+                n_read = -1 if duration is None else int(math.ceil(duration * native_rate))
+                samples = f.read(n_read, dtype="float32", always_2d=True)
+        except AudioDecodeError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - libsndfile raises several types
+            raise AudioDecodeError(_decode_reason(path, exc)) from exc
     if skipped := skipped_data(messages):
         logger.warning("%s: the decoder skipped damaged data (%s); the rest of the file is used", path.name, skipped)
     if samples.size == 0:
@@ -157,8 +162,8 @@ def decode_audio(
 def _decode_reason(path: str | Path, exc: Exception) -> str:
     """libsndfile's message without the path, and in plain words for files it does not recognise."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    text = text.replace(f"Error opening {str(path)!r}: ", "")
-    if "does not exist" in text and Path(path).is_file():
+    text = re.sub(r"^Error opening .*?: (?=[A-Z])", "", text)
+    if ("does not exist" in text or "Format not recognised" in text) and Path(path).is_file():
         text = "not a recognised audio format, or the file is corrupt"
     return f"unreadable audio: {text}"
 

@@ -2,7 +2,9 @@
 
 `functools.partial` + `update_wrapper` keeps `__name__` for Kedro and kedro-viz, but multiprocessing pickles a
 partial without its `__dict__` (`multiprocessing.reduction._reduce_partial`), so under `ParallelRunner` every
-worker saw a nameless partial and Kedro warned once per node. This small class pickles whole.
+worker saw a nameless partial and Kedro warned once per node. This small class pickles whole, and carries what
+`typing.get_type_hints` reads (`__annotations__` less the bound arguments, `__wrapped__` for the function's module
+globals), so Kedro's parameter validation reads its hints like a plain function's instead of warning per node.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ class BoundFunction:
         self.__name__, self.__qualname__ = func.__name__, func.__qualname__
         self.__module__, self.__doc__ = func.__module__, func.__doc__
         self.__signature__ = inspect.signature(functools.partial(func, **bound))
+        self.__annotations__ = {k: v for k, v in getattr(func, "__annotations__", {}).items() if k not in bound}
+        self.__wrapped__ = func
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.func(*args, **self.bound, **kwargs)

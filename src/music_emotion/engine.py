@@ -2,6 +2,11 @@
 for tiny inputs and tests, this one process. Both run the same per-file function on the same inputs, so they
 give the same results; only throughput differs.
 
+`auto` chooses from the work at hand: Dask pays once the audio to decode exceeds `min_audio_seconds` (the measured
+crossover where a cold LocalCluster's start is earned back; `benchmarks/bench_extraction.py --crossover`), and the
+choice and its reason are one log line. A cluster, once started, serves every later step of the same process (the
+log-mel and the AST features of one run share it) until `close_shared_clusters()` (the run's end, or exit).
+
 `FileEngine.map_batches` submits the next batch before handing back the current one, so decoding on the
 workers overlaps the model on the client. A file whose task raises, or whose worker dies twice, comes back as
 an `EngineFailure` with the reason: one bad file never stops the others.
@@ -9,6 +14,7 @@ an `EngineFailure` with the reason: one bad file never stops the others.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -33,11 +39,11 @@ class EngineFailure:
 class EngineParams:
     """`dask` in conf/base/parameters.yml."""
 
-    engine: str                    # "dask", "single" or "auto" (dask from `min_items` items on)
+    engine: str                    # "dask", "single" or "auto" (dask from `min_audio_seconds` of audio on)
     scheduler_address: str | None  # an existing scheduler (tcp://host:8786); None = a LocalCluster here
     n_workers: int | None          # LocalCluster workers; None = one per core
     connect_timeout_s: float
-    min_items: int
+    min_audio_seconds: float       # auto: below this much audio, one process is faster than starting a cluster
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> EngineParams:
@@ -54,27 +60,34 @@ def _describe(exc: BaseException) -> str:
 
 
 class FileEngine:
-    """Context manager: `with FileEngine(params, n_items) as engine: for batch in engine.map_batches(...)`."""
+    """Context manager: `with FileEngine(params, n_items, seconds) as engine: for batch in engine.map_batches(...)`.
 
-    def __init__(self, params: EngineParams, n_items: int) -> None:
-        self.params = params
-        use_dask = params.engine == "dask" or (params.engine == "auto" and n_items >= params.min_items)
+    `seconds_per_item` is the audio each item decodes (the stored span), for `auto`'s choice."""
+
+    def __init__(self, params: EngineParams, n_items: int, seconds_per_item: float) -> None:
         if params.engine not in ("dask", "single", "auto"):
             raise EngineError(f"dask.engine must be dask, single or auto, got '{params.engine}'")
+        self.params = params
+        audio = n_items * seconds_per_item
+        if params.engine == "auto":
+            use_dask = audio >= params.min_audio_seconds
+            self.reason = (f"auto: {n_items} file(s), ~{audio / 60:,.0f} min of audio, "
+                           f"{'at or above' if use_dask else 'below'} the {params.min_audio_seconds / 60:,.0f} min "
+                           "where a cluster pays (dask.min_audio_seconds)")
+        else:
+            use_dask = params.engine == "dask"
+            self.reason = f"dask.engine: {params.engine}"
         self.kind = "dask" if use_dask else "single"
         self._client: Any = None
-        self._cluster: Any = None
 
     def __enter__(self) -> FileEngine:
         if self.kind == "dask":
-            self._client, self._cluster = _start_dask(self.params)
+            self._client = _shared_client(self.params)
+        logger.info("Decoding on %s (%s)", self.description, self.reason)
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self._client is not None:
-            self._client.close()
-        if self._cluster is not None:
-            self._cluster.close()
+        """The cluster stays up for the next step of the run (see `close_shared_clusters`)."""
 
     @property
     def client_threads(self) -> int | None:
@@ -123,6 +136,28 @@ def _call(func: Callable[..., Any], item: Any, *args: Any) -> Any:
         return func(item, *args)
     except Exception as exc:  # noqa: BLE001 - reported per file, the run goes on
         return EngineFailure(_describe(exc))
+
+
+_SHARED: dict[EngineParams, tuple[Any, Any]] = {}
+
+
+def _shared_client(params: EngineParams) -> Any:
+    """This process's client for `params`, started on first use (one cluster per run, however many steps)."""
+    if params not in _SHARED:
+        _SHARED[params] = _start_dask(params)
+    return _SHARED[params][0]
+
+
+def close_shared_clusters() -> None:
+    """Close every client and local cluster this process started (a hook calls it at the end of each run)."""
+    while _SHARED:
+        _, (client, cluster) = _SHARED.popitem()
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+atexit.register(close_shared_clusters)
 
 
 def _start_dask(params: EngineParams) -> tuple[Any, Any]:

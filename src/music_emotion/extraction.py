@@ -30,7 +30,7 @@ def extract_many(items: Sequence[tuple[str, str]], config: FeatureConfig, engine
     kept = 0
     batches = [list(items[start : start + BATCH]) for start in range(0, len(items), BATCH)]
     progress = progress_bar(total=len(items), desc=config.kind, unit="clip")
-    with FileEngine(engine, len(items)) as running:
+    with FileEngine(engine, len(items), config.duration) as running:
         for batch, batch_results in zip(batches, running.map_batches(extract_item, batches, config), strict=True):
             for (key, _), result in zip(batch, batch_results, strict=True):
                 if isinstance(result, EngineFailure):

@@ -94,6 +94,36 @@ def _empty_reason(name: str, catalog: Any) -> str:
     return check() if callable(check) else ""
 
 
+def _parameter_problems(pipeline: Pipeline) -> list[str]:
+    from music_emotion.parameter_check import parameter_problems
+    from music_emotion.run_parameters import run_parameters
+
+    sections = {name.removeprefix("params:") for name in pipeline.inputs() if name.startswith("params:")}
+    return parameter_problems(run_parameters(), sections)
+
+
+def checkpoint_problems(pipeline: Pipeline) -> list[str]:
+    """One paragraph per pretrained checkpoint that a training node of this run needs and cannot get (not on
+    disk, not cached, hub unreachable): checked once per checkpoint, before the first node runs."""
+    from music_emotion.bound_function import BoundFunction
+    from music_emotion.models.backbone_loading import BACKBONES, checkpoint_problem
+    from music_emotion.run_parameters import run_parameters
+
+    params = run_parameters()
+    families = {params["arms"][node.func.bound["arm_name"]]["model"] for node in pipeline.nodes
+                if isinstance(node.func, BoundFunction) and "arm_name" in node.func.bound
+                and params["arms"].get(node.func.bound["arm_name"], {}).get("model") in BACKBONES}
+    problems = []
+    for family in sorted(families):
+        section = params
+        for key in BACKBONES[family].section.split("."):
+            section = section[key]
+        problem = checkpoint_problem(family, section["checkpoint"], float(section["hub_probe_timeout_s"]))
+        if problem:
+            problems.append(problem)
+    return problems
+
+
 class InputCheckHooks:
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline, catalog: Any) -> None:
@@ -111,9 +141,27 @@ class InputCheckHooks:
                 dataset = catalog.get(name)
                 hint = getattr(dataset, "_missing_hint", "")
                 missing.append(f"  - {name} ({_location(dataset)}): {reason}" + (f". {hint}" if hint else ""))
-        if missing:
+        missing += [f"  - {problem}" for problem in checkpoint_problems(pipeline)]
+        bad = [f"  - {problem}" for problem in _parameter_problems(pipeline)]
+        if missing or bad:
             env = run_params.get("env") or "local (the default env)"
-            raise MissingInputsError(
-                f"this run cannot start (env '{env}'): {len(missing)} input(s) do not exist yet or are empty.\n"
-                + "\n".join(missing)
-            )
+            said = ([f"{len(missing)} input(s) do not exist yet or are empty"] if missing else []) + (
+                [f"{len(bad)} parameter(s) are out of range (set them in conf/local/ or with --params)"] if bad else [])
+            raise MissingInputsError(f"this run cannot start (env '{env}'): {'; '.join(said)}.\n"
+                                     + "\n".join(missing + bad))
+
+
+class EngineHooks:
+    """A Dask cluster started by a run's first engine step serves its later steps; it ends with the run."""
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        from music_emotion.engine import close_shared_clusters
+
+        close_shared_clusters()
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        from music_emotion.engine import close_shared_clusters
+
+        close_shared_clusters()

@@ -5,10 +5,13 @@ import os
 from kedro.config import OmegaConfigLoader
 
 from music_emotion import dependency_warnings, log_output
-from music_emotion.hooks import InputCheckHooks
+from music_emotion.hooks import EngineHooks, InputCheckHooks
 from music_emotion.hooks_lineage import LineageHook
+from music_emotion.library_lock import LibraryLockHook
 from music_emotion.progress import ExperimentProgressHook
 from music_emotion.run_parameters import RunParametersHook
+from music_emotion.run_summary import RunSummaryHook
+from music_emotion.save_rollback import HalfSavedVersionHook
 from music_emotion.tracking import TrackingHooks
 
 # Our dependencies' warnings that no user can act on, each by its exact message (never all warnings).
@@ -18,7 +21,8 @@ log_output.plain_when_not_a_terminal()
 
 # Check every external input of a run before any node runs (clear message instead of a stack trace).
 # RunParametersHook first: pipelines are built from the run's parameters (arms, folds, seeds).
-HOOKS = (RunParametersHook(), InputCheckHooks(), ExperimentProgressHook(), LineageHook(), TrackingHooks())
+HOOKS = (RunParametersHook(), InputCheckHooks(), ExperimentProgressHook(), LineageHook(), TrackingHooks(),
+         EngineHooks(), RunSummaryHook(), LibraryLockHook(), HalfSavedVersionHook())
 
 # kedro-mlflow registers its hook on install; ours (music_emotion.tracking) drives it instead, so tracking can be
 # switched off by a parameter, the local store is project-relative and a dead server fails fast.

@@ -16,10 +16,13 @@ files. A failure to log warns once and never costs a catalog output.
 
 from __future__ import annotations
 
+import atexit
 import copy
 import logging
 import multiprocessing
 import os
+import signal
+import threading
 import urllib.error
 import urllib.request
 import warnings
@@ -110,6 +113,10 @@ def _import_mlflow_hook() -> type:
     return MlflowHook
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"stopped by signal {signum}")
+
+
 class TrackingHooks:
     """Drives kedro-mlflow's `MlflowHook` when `tracking.enabled`, and logs saved outputs as configured."""
 
@@ -137,17 +144,18 @@ class TrackingHooks:
         check_server(server["mlflow_tracking_uri"], float(self._settings["server_timeout_s"]), context.env)
         default_artifact_location(config)
         context.config_loader["mlflow"] = config
+        self._store = server["mlflow_tracking_uri"]
         self._mlflow_hook = _import_mlflow_hook()()
-        self._mlflow_hook.after_context_created(context=context)
+        self._guarded("opening the store", self._mlflow_hook.after_context_created, context=context)
 
     @hook_impl
     def after_catalog_created(self, catalog: Any, conf_catalog: Any, conf_creds: Any, parameters: Any,
                               save_version: str, load_versions: Any) -> None:
         self._catalog = catalog
         if self.active:
-            self._mlflow_hook.after_catalog_created(
-                catalog=catalog, conf_catalog=conf_catalog, conf_creds=conf_creds, parameters=parameters,
-                save_version=save_version, load_versions=load_versions)
+            self._guarded("reading the catalog", self._mlflow_hook.after_catalog_created,
+                          catalog=catalog, conf_catalog=conf_catalog, conf_creds=conf_creds, parameters=parameters,
+                          save_version=save_version, load_versions=load_versions)
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
@@ -156,12 +164,18 @@ class TrackingHooks:
         check_runner(str(run_params.get("runner", "")))
         names = "+".join(run_params.get("pipeline_names") or ["__default__"])
         self._mlflow_hook.mlflow_config.tracking.run.name = f"{names} ({run_params.get('env') or 'local'})"
-        self._mlflow_hook.before_pipeline_run(run_params=run_params, pipeline=pipeline, catalog=catalog)
+        self._guarded("starting the run", self._mlflow_hook.before_pipeline_run, run_params=run_params,
+                      pipeline=pipeline, catalog=catalog)
+        if self.active:  # a kill (SIGTERM) or Ctrl-C marks the run KILLED instead of leaving it RUNNING/FINISHED
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, _interrupt)
+            atexit.register(self._end_if_running, "KILLED")
 
     @hook_impl
     def before_node_run(self, node: Any, catalog: Any, inputs: dict[str, Any], is_async: bool) -> None:
         if self.active:
-            self._mlflow_hook.before_node_run(node=node, catalog=catalog, inputs=inputs, is_async=is_async)
+            self._guarded("logging a node's parameters", self._mlflow_hook.before_node_run, node=node,
+                          catalog=catalog, inputs=inputs, is_async=is_async)
 
     @hook_impl
     def after_dataset_saved(self, dataset_name: str, data: Any) -> None:
@@ -178,14 +192,39 @@ class TrackingHooks:
     @hook_impl
     def after_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
         if self.active:
-            self._mlflow_hook.after_pipeline_run(run_params=run_params, pipeline=pipeline, catalog=catalog)
+            self._guarded("ending the run", self._mlflow_hook.after_pipeline_run, run_params=run_params,
+                          pipeline=pipeline, catalog=catalog)
+        if self.active:
             self._close_leftover_runs("FINISHED")
 
     @hook_impl
     def on_pipeline_error(self, error: Exception, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
         if self.active:
-            self._mlflow_hook.on_pipeline_error(error=error, run_params=run_params, pipeline=pipeline, catalog=catalog)
-            self._close_leftover_runs("FAILED")
+            self._guarded("ending the run", self._mlflow_hook.on_pipeline_error, error=error, run_params=run_params,
+                          pipeline=pipeline, catalog=catalog)
+        if self.active:
+            self._close_leftover_runs("KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
+
+    def _guarded(self, what: str, call: Any, **kwargs: Any) -> None:
+        """A store that cannot be used (a garbage or locked mlflow.db, a read-only or misplaced mlruns/) turns
+        tracking off for this run with one warning; the run itself and every catalog output go on."""
+        try:
+            call(**kwargs)
+        except Exception as exc:  # noqa: BLE001 - tracking never costs a run
+            self._mlflow_hook = None
+            first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+            logger.warning(
+                "MLflow tracking is off for this run: %s failed at the store %s (%s: %s). Every catalog output is "
+                "saved as usual. Repair or move that store (or set server.mlflow_tracking_uri in conf/local/"
+                "mlflow.yml), or run with --params tracking.enabled=false to skip tracking without this warning",
+                what, getattr(self, "_store", "?"), type(exc).__name__, first)
+
+    def _end_if_running(self, status: str) -> None:
+        if self.active:
+            import mlflow
+
+            while mlflow.active_run():
+                mlflow.end_run(status)
 
     def _close_leftover_runs(self, status: str) -> None:
         """kedro-mlflow re-enters the run in every node and ends it once: without this, the next session in

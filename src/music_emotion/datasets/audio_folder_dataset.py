@@ -33,15 +33,23 @@ class AudioListing(dict):
         self.problems = dict(problems or {})
 
 
+def display_name(name: str) -> str:
+    """A file name as every output shows it: bytes that are not UTF-8 (old disks, network shares: Python keeps
+    them as surrogates, which Parquet and CSV cannot store) become `\\xNN`, control characters (a carriage return
+    that would split a CSV row) `\\r`-style escapes. Deterministic, so a resume finds the same name again."""
+    text = os.fsencode(name).decode("utf-8", "backslashreplace")
+    return "".join(ch if ch.isprintable() or ch == " " else ascii(ch)[1:-1] for ch in text)
+
+
 def relative_name(audio_files: dict[str, str], path: str) -> str:
     """`path` as reports show it: relative to the listed folder (just the file name for a plain dict)."""
     root = getattr(audio_files, "root", None)
     if root is not None:
         try:
-            return Path(path).relative_to(Path(root).absolute()).as_posix()
+            return display_name(Path(path).relative_to(Path(root).absolute()).as_posix())
         except ValueError:
             pass
-    return Path(path).name
+    return display_name(Path(path).name)
 
 
 class AudioFolderDataset(AbstractDataset[dict[str, tuple[np.ndarray, int]], dict[str, str]]):
@@ -86,7 +94,13 @@ class AudioFolderDataset(AbstractDataset[dict[str, tuple[np.ndarray, int]], dict
         """(audio files, sorted; {relative name: why it cannot be read} for entries named like audio that are
         not readable files). Links to folders are not followed, so a link loop cannot trap the walk."""
         files, problems = [], {}
-        for folder, dirnames, filenames in os.walk(self._path, followlinks=False):
+
+        def unreadable(exc: OSError) -> None:  # a folder the walk cannot list: its files must not vanish silently
+            folder = Path(exc.filename or self._path)
+            name = self._relative(folder) if folder != Path(self._path) else "."
+            problems[name + "/"] = f"cannot list this folder ({exc.strerror or exc}): its files were not read"
+
+        for folder, dirnames, filenames in os.walk(self._path, followlinks=False, onerror=unreadable):
             for name in dirnames:
                 if Path(name).suffix.lower() in self._extensions:
                     problems[self._relative(Path(folder) / name)] = "a folder named like an audio file"
@@ -96,8 +110,10 @@ class AudioFolderDataset(AbstractDataset[dict[str, tuple[np.ndarray, int]], dict
                     continue
                 if path.is_file():
                     files.append(path)
-                elif path.is_symlink():
+                elif path.is_symlink() and not path.exists():
                     problems[self._relative(path)] = "a link to a file that does not exist"
+                elif path.is_symlink():
+                    problems[self._relative(path)] = "a link to something that is not a regular file (a device or a pipe)"
                 else:
                     problems[self._relative(path)] = "not a regular file"
             if not self._recursive:  # the folder itself only
@@ -105,7 +121,7 @@ class AudioFolderDataset(AbstractDataset[dict[str, tuple[np.ndarray, int]], dict
         return sorted(files), problems
 
     def _relative(self, path: Path) -> str:
-        return path.relative_to(self._path).as_posix()
+        return display_name(path.relative_to(self._path).as_posix())
 
     def save(self, data: dict[str, Any]) -> None:
         self._path.mkdir(parents=True, exist_ok=True)

@@ -113,6 +113,27 @@ def load_backbone(family: str, checkpoint: str | None, random_config: dict[str, 
     return model, _hub_preprocessor(checkpoint, spec, probe_timeout_s, reachable=True)
 
 
+def checkpoint_problem(family: str, checkpoint: str | None, probe_timeout_s: float) -> str:
+    """Why `load_backbone` would fail for this checkpoint (one paragraph with the fix), or "" when it can load:
+    the run's pre-flight check asks this before the first node, instead of a traceback hours into a run."""
+    spec = BACKBONES[family]
+    if checkpoint is None:
+        return ""
+    local = Path(str(checkpoint)).expanduser()
+    if local.is_dir():
+        return "" if (local / "config.json").is_file() else (
+            f"{spec.section}.checkpoint: the folder '{local}' has no config.json. {_how_to_fix(str(checkpoint), spec)}")
+    if _looks_like_path(str(checkpoint)):
+        return f"{spec.section}.checkpoint: the folder '{checkpoint}' does not exist. {_how_to_fix(str(checkpoint), spec)}"
+    if _cached_file(str(checkpoint), "config.json") is not None:
+        return ""
+    reachable, why = hub_reachable(probe_timeout_s)
+    if reachable:
+        return ""
+    return (f"{spec.section}.checkpoint: the pretrained {spec.name} '{checkpoint}' is not in the local Hugging Face "
+            f"cache and the hub is not reachable ({why}). {_how_to_fix(str(checkpoint), spec)}")
+
+
 def hub_reachable(timeout_s: float = 3.0) -> tuple[bool, str]:
     """A TCP connect to the hub (or the HTTPS proxy), bounded by `timeout_s` including DNS."""
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):

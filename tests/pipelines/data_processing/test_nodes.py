@@ -18,7 +18,7 @@ from tests.audio_fixtures import tone, write_audio, write_truncated_mp3
 LABEL_PARAMS = {"rating_min": 1, "rating_max": 9,
                 "required_columns": ["song_id", "valence_mean", "valence_std", "arousal_mean", "arousal_std"]}
 EXTRACTION = {"sample_rate": 8000, "duration": 2.0, "n_fft": 512, "hop_length": 256, "n_mels": 16}
-ONE_PROCESS = {"engine": "single", "scheduler_address": None, "n_workers": None, "connect_timeout_s": 5, "min_items": 16}
+ONE_PROCESS = {"engine": "single", "scheduler_address": None, "n_workers": None, "connect_timeout_s": 5, "min_audio_seconds": 0.0}
 
 
 def deam_table(rows, source="static_annotations_averaged_songs_1_2000.csv", quirky=True):

@@ -58,7 +58,7 @@ def test_pipeline_runs_on_a_deam_layout(tmp_path):
         "extraction": {"sample_rate": 8000, "duration": 3.0, "offset": 0.0, "n_fft": 512, "hop_length": 256, "n_mels": 16},
         "ast_features": parameters("data_processing.ast_features", n_mels=32)}
     catalog["params:dask"] = {"engine": "single", "scheduler_address": None, "n_workers": None,
-                              "connect_timeout_s": 5, "min_items": 16}
+                              "connect_timeout_s": 5, "min_audio_seconds": 0.0}
     catalog["params:data_processing.split"] = {"fractions": {"train": 0.5, "val": 0.25, "test": 0.25}, "stratify": "quadrant"}
 
     SequentialRunner().run(create_pipeline(), catalog)

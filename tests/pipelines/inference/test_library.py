@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from music_emotion.datasets import AudioFolderDataset, ParquetPartsDataset
-from music_emotion.engine import EngineError, EngineFailure, EngineParams, FileEngine
+from music_emotion.engine import EngineError, EngineFailure, EngineParams, FileEngine, close_shared_clusters
 from music_emotion.pipelines.inference.nodes import predict_library, summarise_library
 from tests.audio_fixtures import tone, write_audio
 from tests.pipelines.inference.test_inference import PARAMS, SINGLE, tiny_model
@@ -119,7 +119,7 @@ def test_a_worker_that_dies_is_retried_once_then_reported():
         return item.upper()
 
     params = EngineParams.from_params(DASK)
-    with FileEngine(params, 3) as engine:
+    with FileEngine(params, 3, 1.0) as engine:
         (results,) = list(engine.map_batches(decode, [["a", "poison", "b"]]))
     assert results[0] == "A" and results[2] == "B"
     assert isinstance(results[1], EngineFailure) and "died" in results[1].reason
@@ -129,7 +129,7 @@ def test_an_unreachable_scheduler_is_a_clear_error_within_seconds():
     params = EngineParams.from_params({**DASK, "scheduler_address": "tcp://127.0.0.1:9", "connect_timeout_s": 2})
     start = time.perf_counter()
     with pytest.raises(EngineError, match=r"(?s)tcp://127\.0\.0\.1:9 did not answer within 2 s.*scheduler_address"):
-        FileEngine(params, 100).__enter__()
+        FileEngine(params, 100, 1.0).__enter__()
     assert time.perf_counter() - start < 20  # a bound on hanging, not a speed measurement
 
 
@@ -139,6 +139,26 @@ def test_one_process_engine_reports_a_failing_item_and_goes_on():
             raise MemoryError("simulated")
         return item
 
-    with FileEngine(EngineParams.from_params(SINGLE), 3) as engine:
+    with FileEngine(EngineParams.from_params(SINGLE), 3, 1.0) as engine:
         (results,) = list(engine.map_batches(decode, [["a", "bad", "c"]]))
     assert results[0] == "a" and results[2] == "c" and results[1] == EngineFailure("MemoryError: simulated")
+
+
+@pytest.mark.parametrize("n_files, seconds, kind", [(127, 12.0, "single"), (100, 45.0, "single"), (200, 45.0, "dask")])
+def test_auto_picks_one_process_below_the_measured_crossover_and_says_why(n_files, seconds, kind, caplog):
+    from tests.conf_params import parameters
+
+    engine = FileEngine(EngineParams.from_params(parameters("dask")), n_files, seconds)
+    assert engine.kind == kind  # the demo (127 x 12 s) and 100 DEAM clips stay in one process; 200 clips use Dask
+    assert f"{n_files} file(s)" in engine.reason and "dask.min_audio_seconds" in engine.reason
+
+
+def test_one_run_starts_one_cluster_for_all_its_steps():
+    params = EngineParams.from_params(DASK)
+    with FileEngine(params, 3, 1.0) as first:
+        client = first._client
+    with FileEngine(params, 3, 1.0) as second:
+        assert second._client is client  # the AST features reuse the log-mel extraction's cluster
+    close_shared_clusters()
+    with FileEngine(params, 3, 1.0) as third:
+        assert third._client is not client

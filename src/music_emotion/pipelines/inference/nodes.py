@@ -70,9 +70,8 @@ def predict_library(
     work = batches(todo, int(params["files_per_batch"]))
     counts = {"ok": 0, "failed": 0}
     progress = progress_bar(total=len(todo), desc="inference", unit="file")
-    with FileEngine(EngineParams.from_params(dask), len(todo)) as engine, torch_threads(
+    with FileEngine(EngineParams.from_params(dask), len(todo), config.duration) as engine, torch_threads(
             engine.client_threads if torch_device.type == "cpu" else None):
-        logger.info("Decoding on %s", engine.description)
         decoded_batches = engine.map_batches(decode_file, [[f.path for f in b] for b in work], config,
                                              float(params["min_window_fraction"]))
         for number, (batch, decoded) in enumerate(zip(work, decoded_batches, strict=True), start=first_part):
@@ -91,7 +90,11 @@ def predict_library(
 
 def _part_table(rows: list[dict[str, Any]], model: str, folder: str) -> pd.DataFrame:
     table = pd.DataFrame(rows).reindex(columns=[*WINDOW_COLUMNS, "size", "mtime_ns"])
-    table = table.astype({"size": "Int64", "mtime_ns": "Int64", "segment": "Int64", "padded": "boolean"})
+    # From the raw ints: a part with one unreadable entry (size None) would make the column float64, whose 53-bit
+    # mantissa rounds nanosecond mtimes, so the resume key and the summary would no longer match the file.
+    for column in ("size", "mtime_ns"):
+        table[column] = pd.array([row.get(column) for row in rows], dtype="Int64")
+    table = table.astype({"segment": "Int64", "padded": "boolean"})
     return table.assign(model=model, run=folder)
 
 
@@ -101,20 +104,28 @@ def summarise_library(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(one row per file of the current run folder: mean V/A over its windows; the files that failed, with why).
 
-    Parts are read one at a time, so memory grows with the number of files, not of windows."""
+    Parts are read one at a time, so memory grows with the number of files, not of windows. One row per file of
+    the folder as it is now: a file predicted again (it changed, or a part was copied) counts once, from its last
+    part whose size and modification time are the file's current ones; rows of files no longer there are left out."""
     folder = choose_run_folder(predicted_parts, run_identity(inference_audio, inference_model), True, "")
-    per_file = []
+    current = {f.name: f.key for f in library_files(inference_audio)}
+    latest: dict[str, dict[str, Any]] = {}
     for key in sorted(k for k in predicted_parts if k.split("/", 1)[0] == folder):
         table = predicted_parts[key]()
         for file, rows in table.groupby("file", sort=False):
+            first = rows.iloc[0]
+            size, mtime = (None if pd.isna(first[c]) else int(first[c]) for c in ("size", "mtime_ns"))
+            if current.get(file) != (file, size, mtime):
+                continue  # a stale prediction of a file that has changed since, or is gone
             ok = rows[rows["status"] != "skipped"]
-            per_file.append({
+            latest[file] = {
                 "file": file, "status": "skipped" if ok.empty else ("padded" if ok["padded"].all() else "ok"),
                 "reason": rows["reason"].iloc[0] if ok.empty else "", "n_windows": len(ok),
                 "valence": ok["valence"].mean() if len(ok) else np.nan,
                 "arousal": ok["arousal"].mean() if len(ok) else np.nan,
                 "model": rows["model"].iloc[0], "run": folder,
-            })
+            }
+    per_file = list(latest.values())
     files = pd.DataFrame(per_file, columns=FILE_COLUMNS).sort_values("file", kind="stable").reset_index(drop=True)
     if not files.empty and (files["status"] == "skipped").all():
         raise ValueError(f"None of the {len(files)} file(s) could be decoded as audio; reasons: "
