@@ -9,12 +9,16 @@ from music_emotion.datasets import AnnotationCSVDataset, AudioFolderDataset
 from music_emotion.pipelines.data_processing.nodes import merge_annotations
 from music_emotion.pipelines.demo_data.nodes import synthesise_demo_dataset
 from music_emotion.pipelines.demo_data.synthesis import synthesise_song
+from tests.conf_params import parameters
+
+CUES = parameters("demo_data.cues")
 
 PARAMS = {
     "n_excerpts": 6, "n_full_songs": 2, "excerpt_seconds": 2.0, "full_song_seconds": 3.0, "sample_rate": 22050,
     "low_rate_every": 3, "rater_noise": 0.3,
     "messy": {"short_clip": True, "short_clip_seconds": 0.5, "missing_audio": True, "corrupt_audio": True,
               "unannotated_audio": True},
+    "cues": CUES,
 }
 LABEL_PARAMS = {"rating_min": 1, "rating_max": 9,
                 "required_columns": ["song_id", "valence_mean", "valence_std", "arousal_mean", "arousal_std"]}
@@ -54,20 +58,33 @@ def spectral_centroid(samples, rate):
 def test_arousal_and_valence_are_audible():
     rate, seconds = 16000, 4.0
     grid = np.linspace(-0.9, 0.9, 5)
-    centroid_by_arousal = [np.mean([spectral_centroid(synthesise_song(v, a, seconds, rate, 1, 0), rate) for v in (-0.5, 0.5)])
+    centroid_by_arousal = [np.mean([spectral_centroid(synthesise_song(v, a, seconds, rate, 1, 0, CUES), rate) for v in (-0.5, 0.5)])
                            for a in grid]
     assert np.all(np.diff(centroid_by_arousal) > 0)  # brighter when more excited
     onset_energy = []
     for a in grid:
-        spec = log_mel(synthesise_song(0.0, a, seconds, rate, 1, 0)[:, 0], MelConfig(sample_rate=rate, n_fft=512, n_mels=32))
+        spec = log_mel(synthesise_song(0.0, a, seconds, rate, 1, 0, CUES)[:, 0], MelConfig(sample_rate=rate, n_fft=512, n_mels=32))
         onset_energy.append(np.abs(np.diff(spec, axis=1)).mean())
     assert np.corrcoef(grid, onset_energy)[0, 1] > 0.8  # faster, more percussive when more excited
-    low_band = [np.argmax(np.abs(np.fft.rfft(synthesise_song(v, -0.9, seconds, rate, 1, 0)[:, 0]))) for v in grid]
+    low_band = [np.argmax(np.abs(np.fft.rfft(synthesise_song(v, -0.9, seconds, rate, 1, 0, CUES)[:, 0]))) for v in grid]
     assert np.corrcoef(grid, low_band)[0, 1] > 0.8  # higher register when more positive
+
+
+def test_a_cue_weight_of_zero_takes_that_cue_away():
+    """The second corpus changes the mix of cues: with `register: 0` the pitch no longer follows valence."""
+    seconds, rate, grid = 2.0, 22050, np.linspace(-0.9, 0.9, 5)
+    flat = {**CUES, "register": 0.0}
+
+    def lowest_peak(cues):
+        # minor/major keep their own triads, so compare within one mode: valence > 0 only
+        return [np.argmax(np.abs(np.fft.rfft(synthesise_song(v, -0.9, seconds, rate, 1, 0, cues)[:, 0])))
+                for v in grid[grid > 0]]
+
+    assert np.ptp(lowest_peak(CUES)) > 5 * max(1, np.ptp(lowest_peak(flat)))
 
 
 @pytest.mark.parametrize("channels", [1, 2])
 def test_songs_are_valid_audio(channels):
-    samples = synthesise_song(0.3, -0.2, 1.5, 22050, channels, seed=4)
+    samples = synthesise_song(0.3, -0.2, 1.5, 22050, channels, 4, CUES)
     assert samples.shape == (int(1.5 * 22050), channels)
     assert samples.dtype == np.float32 and np.abs(samples).max() <= 1.0 and np.abs(samples).max() > 0.1

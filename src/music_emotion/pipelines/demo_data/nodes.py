@@ -46,7 +46,7 @@ def synthesise_demo_dataset(params: dict[str, Any], seed: int) -> tuple[dict, pd
     arousal_std = np.round(rng.uniform(0.5, 2.0, len(ids)), 2)
 
     audio: dict[str, Any] = {}
-    messy = params["messy"]
+    messy, cues = params["messy"], {k: float(v) for k, v in params["cues"].items()}
     low_rate_every = int(params["low_rate_every"])
     for k, song_id in enumerate(ids):
         seconds = params["full_song_seconds"] if song_id > 2000 else params["excerpt_seconds"]
@@ -54,19 +54,19 @@ def synthesise_demo_dataset(params: dict[str, Any], seed: int) -> tuple[dict, pd
         if low_rate_every and k % low_rate_every == 0:  # some mp3s at 22.05 kHz mono, as users meet them
             rate, channels = 22050, 1
         audio[f"{song_id}.mp3"] = demo_song(int(song_id), float(valence[k]), float(arousal[k]), float(seconds),
-                                            rate, channels, seed)
+                                            rate, channels, seed, cues)
 
     # Deliberately messy cases, each reported by data_processing rather than crashing it.
     if messy.get("short_clip"):
         song_id = int(excerpt_ids[0])
         audio[f"{song_id}.mp3"] = demo_song(song_id, float(valence[0]), float(arousal[0]),
-                                            float(messy["short_clip_seconds"]), int(params["sample_rate"]), 2, seed)
+                                            float(messy["short_clip_seconds"]), int(params["sample_rate"]), 2, seed, cues)
     if messy.get("missing_audio"):
         del audio[f"{int(excerpt_ids[1])}.mp3"]
     if messy.get("corrupt_audio"):
         audio[f"{int(excerpt_ids[2])}.mp3"] = _broken_mp3(b"this is not an mp3 file\n" * 40)
     if messy.get("unannotated_audio"):
-        audio["2500.mp3"] = demo_song(2500, 0.0, 0.0, 3.0, 22050, 1, seed)
+        audio["2500.mp3"] = demo_song(2500, 0.0, 0.0, 3.0, 22050, 1, seed, cues)
 
     first = pd.DataFrame({"song_id": excerpt_ids, "valence_mean": valence_mean[:n_excerpts],
                           "valence_std": valence_std[:n_excerpts], "arousal_mean": arousal_mean[:n_excerpts],

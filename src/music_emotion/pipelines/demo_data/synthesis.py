@@ -8,24 +8,30 @@ signal — which is all the demo can show; it says nothing about accuracy on DEA
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 MAJOR = (0, 4, 7)
 MINOR = (0, 3, 7)
 
 
-def synthesise_song(valence: float, arousal: float, seconds: float, sample_rate: int, channels: int, seed: int) -> np.ndarray:
-    """(n_samples, channels) float32 in [-1, 1] for a song with the given valence/arousal in [-1, 1]."""
+def synthesise_song(valence: float, arousal: float, seconds: float, sample_rate: int, channels: int, seed: int,
+                    cues: Mapping[str, float]) -> np.ndarray:
+    """(n_samples, channels) float32 in [-1, 1] for a song with the given valence/arousal in [-1, 1].
+
+    `cues` (`demo_data.cues`) scales how strongly register, tempo, brightness and loudness follow the emotion
+    (1 = the demo's mix, 0 = constant); mode, chord progression and percussion always do."""
     rng = np.random.default_rng(seed)
     n = int(seconds * sample_rate)
     t_song = np.arange(n) / sample_rate
     signal = np.zeros(n, dtype=np.float64)
 
-    bpm = 70 + 55 * (arousal + 1)                    # 70 .. 180 beats per minute
+    bpm = 70 + 55 * (cues["tempo"] * arousal + 1)            # 70 .. 180 beats per minute
     beat = 60.0 / bpm
-    root_midi = 52 + 7 * valence + rng.uniform(-1, 1)  # register rises with valence
-    harmonics = 1 + int(round(3 + 3 * arousal))        # 1 .. 7 partials: brightness rises with arousal
-    loudness = 0.25 + 0.2 * (arousal + 1)              # quieter when calm
+    root_midi = 52 + 7 * (cues["register"] * valence) + rng.uniform(-1, 1)  # register rises with valence
+    harmonics = 1 + int(round(3 + 3 * (cues["brightness"] * arousal)))  # 1 .. 7 partials: brighter when excited
+    loudness = 0.25 + 0.2 * (cues["loudness"] * arousal + 1)            # quieter when calm
     triad = MAJOR if valence >= 0 else MINOR
     progression = [0, 5, 7, 0] if valence >= 0 else [0, 8, 5, 7]
 
@@ -56,10 +62,11 @@ def synthesise_song(valence: float, arousal: float, seconds: float, sample_rate:
     return np.stack([signal * (1 - pan), signal * (1 + pan)], axis=1).astype(np.float32) / 1.1
 
 
-def demo_song(song_id: int, valence: float, arousal: float, seconds: float, sample_rate: int, channels: int, seed: int):
+def demo_song(song_id: int, valence: float, arousal: float, seconds: float, sample_rate: int, channels: int, seed: int,
+              cues: Mapping[str, float]):
     """Zero-argument factory for `AudioFolderDataset.save`: synthesised only when written, one at a time."""
 
     def make() -> tuple[np.ndarray, int]:
-        return synthesise_song(valence, arousal, seconds, sample_rate, channels, seed + song_id), sample_rate
+        return synthesise_song(valence, arousal, seconds, sample_rate, channels, seed + song_id, cues), sample_rate
 
     return make

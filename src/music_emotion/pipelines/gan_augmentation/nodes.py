@@ -86,7 +86,8 @@ def _conditioning_probe(spectrograms: SpectrogramSet, train, window: int, latent
     conditions = sample_train_conditions(train.targets, int(params["n_samples"]), float(params["label_jitter"]), rng)
     noise = torch.randn(len(conditions), latent_dim, generator=torch.Generator().manual_seed(seed + 3))
     return ConditioningProbe(features, train.targets[positions], conditions, noise, float(params["ridge_alpha"]),
-                             float(params["frechet_ridge"]), int(params["batch_size"]), seed)
+                             float(params["frechet_ridge"]), int(params["batch_size"]), seed, str(params["select_on"]),
+                             None if params["max_frechet_ratio"] is None else float(params["max_frechet_ratio"]))
 
 
 def sample_conditions(

@@ -242,7 +242,7 @@ def train_conditional_gan(
                 )
             row.update(probe.measure(ema, device))
             row["seconds"] = time.perf_counter() - started
-            score = 0.5 * (row["conditioning_ccc_valence"] + row["conditioning_ccc_arousal"])
+            score = probe.score(row)
             if best is None or score > best[0]:
                 best = (score, step, _cpu_state(ema), _cpu_state(discriminator))
             history.append(row)
@@ -255,10 +255,10 @@ def train_conditional_gan(
     kept.load_state_dict(g_state)
     discriminator.load_state_dict(d_state)
     kept.config = {**kept.config, "selected_step": best_step, "total_steps": total,
-                   "selected_by": "mean conditioning CCC of a ridge fit on real TRAIN windows (never val/test songs)"}
+                   "selected_by": probe.rule}
     frame = pd.DataFrame(history)
     frame["is_best"] = frame["step"] == best_step
-    logger.info("GAN: %d steps (%.0f s); kept the step-%d generator%s (conditioning CCC mean %.3f)",
+    logger.info("GAN: %d steps (%.0f s); kept the step-%d generator%s (selection score %.3f)",
                 total, time.perf_counter() - started, best_step, " (EMA weights)" if config.ema_decay else "", score)
     return kept.to("cpu").eval(), discriminator.to("cpu").eval(), frame
 
