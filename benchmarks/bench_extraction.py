@@ -116,7 +116,7 @@ def crossover(sizes: list[int], seconds: float, repeats: int, cache_dir: Path, o
               / rows[2 * i].summary()["rate_median"] for i, n in enumerate(sizes)}
     ratios["crossover audio seconds (fit)"] = crossing
     print(f"fits: {fits}; Dask pays from about {crossing:,.0f} s of audio ({crossing / seconds:,.0f} clips of {seconds:g} s)")
-    return report("extraction_crossover", rows, ratios, {"a crossover exists": np.isfinite(crossing)}, out_dir)
+    return report("extraction_crossover", rows, ratios, {"a crossover exists": bool(np.isfinite(crossing))}, out_dir)
 
 
 def main(argv: list[str] | None = None) -> dict:

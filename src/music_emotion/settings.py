@@ -13,6 +13,7 @@ from music_emotion.run_parameters import RunParametersHook
 from music_emotion.run_summary import RunSummaryHook
 from music_emotion.save_rollback import HalfSavedVersionHook
 from music_emotion.tracking import TrackingHooks
+from music_emotion.user_errors import UserErrorHook
 
 # Our dependencies' warnings that no user can act on, each by its exact message (never all warnings).
 dependency_warnings.silence()
@@ -22,7 +23,8 @@ log_output.plain_when_not_a_terminal()
 # Check every external input of a run before any node runs (clear message instead of a stack trace).
 # RunParametersHook first: pipelines are built from the run's parameters (arms, folds, seeds).
 HOOKS = (RunParametersHook(), InputCheckHooks(), ExperimentProgressHook(), LineageHook(), TrackingHooks(),
-         EngineHooks(), RunSummaryHook(), LibraryLockHook(), HalfSavedVersionHook())
+         EngineHooks(), RunSummaryHook(), LibraryLockHook(), HalfSavedVersionHook(),
+         UserErrorHook())
 
 # kedro-mlflow registers its hook on install; ours (music_emotion.tracking) drives it instead, so tracking can be
 # switched off by a parameter, the local store is project-relative and a dead server fails fast.

@@ -146,6 +146,8 @@ class TrackingHooks:
         context.config_loader["mlflow"] = config
         self._store = server["mlflow_tracking_uri"]
         self._mlflow_hook = _import_mlflow_hook()()
+        # kedro_mlflow sets its own logger to INFO on import, over conf/logging.yml; our hook logs what matters
+        logging.getLogger("kedro_mlflow").setLevel(logging.getLevelName(self._settings["plugin_log_level"]))
         self._guarded("opening the store", self._mlflow_hook.after_context_created, context=context)
 
     @hook_impl
@@ -166,6 +168,13 @@ class TrackingHooks:
         self._mlflow_hook.mlflow_config.tracking.run.name = f"{names} ({run_params.get('env') or 'local'})"
         self._guarded("starting the run", self._mlflow_hook.before_pipeline_run, run_params=run_params,
                       pipeline=pipeline, catalog=catalog)
+        if self.active:
+            import mlflow
+
+            run = mlflow.active_run()
+            if run is not None:
+                logger.info("Tracking as MLflow run '%s' (%s) in %s: `kedro mlflow ui` shows it", run.info.run_name,
+                            run.info.run_id, self._store)
         if self.active:  # a kill (SIGTERM) or Ctrl-C marks the run KILLED instead of leaving it RUNNING/FINISHED
             if threading.current_thread() is threading.main_thread():
                 signal.signal(signal.SIGTERM, _interrupt)

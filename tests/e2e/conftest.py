@@ -50,32 +50,19 @@ def subprocess_env() -> dict[str, str]:
     return env
 
 
-PLAIN_LOGGING = """\
-version: 1
-disable_existing_loggers: False
-formatters:
-  plain: {format: "%(asctime)s %(name)s %(levelname)s %(message)s"}
-handlers:
-  console: {class: logging.StreamHandler, level: INFO, formatter: plain, stream: ext://sys.stdout}
-loggers:
-  kedro: {level: INFO}
-  music_emotion: {level: INFO}
-root: {handlers: [console], level: WARNING}
-"""
 
 
 def run_kedro(project: Path, *args: str, log_name: str, timeout: float = RUN_TIMEOUT_S,
               extra_env: dict[str, str] | None = None) -> float:
     """Run `kedro <args>` in `project`; fail the test with the log's tail if it fails. Returns wall seconds.
 
-    Logs go, one unwrapped line per record, to <project>/logs/<log_name>.log.
+    Logs go to <project>/logs/<log_name>.log exactly as a user's `kedro run > run.log` gets them: the project's own
+    conf/logging.yml, whose rich lines `settings.py` turns plain when the output is not a terminal.
     """
     log_path = project / "logs" / f"{log_name}.log"
     log_path.parent.mkdir(exist_ok=True)
-    logging_config = project / "logs" / "logging.yml"
-    logging_config.write_text(PLAIN_LOGGING)
     # MLflow tracks into the project copy's own store (mlruns/ under it), not the test session's temporary one
-    env = subprocess_env() | {"KEDRO_LOGGING_CONFIG": str(logging_config), "MLFLOW_TRACKING_URI": ""} | (extra_env or {})
+    env = subprocess_env() | {"MLFLOW_TRACKING_URI": ""} | (extra_env or {})
     start = time.perf_counter()
     with log_path.open("w") as log:
         completed = subprocess.run([sys.executable, "-m", "kedro", *args], cwd=project, env=env,

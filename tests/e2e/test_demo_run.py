@@ -123,3 +123,17 @@ def test_the_demo_shows_none_of_our_dependencies_warnings(demo_project):
         text = (demo_project.path / "logs" / f"{name}.log").read_text(errors="replace")
         leaked = [line for line in text.splitlines() if re.search(r"\b[A-Z]\w*Warning: ", line)]
         assert leaked == [], name
+
+
+def test_the_demo_log_is_ours(demo_project):
+    """The first command's log (the first-hour issue, round two): no traceback, no dependency's warning, no Dask
+    chatter, at most 200 lines, and our own summary at the end."""
+    import re
+
+    lines = (demo_project.path / "logs" / "default_run.log").read_text(errors="replace").splitlines()
+    assert len(lines) <= 200, f"{len(lines)} lines"
+    assert not [line for line in lines if "Traceback" in line]
+    assert not [line for line in lines if re.search(r"\bWARNING\s+(?!music_emotion)[\w.]+:", line)]
+    assert not [line for line in lines if "distributed." in line]
+    tail = "\n".join(lines[-15:])
+    assert "TEST CCC  real_only" in tail and "GAN       conditioning CCC" in tail and "Saved     report_archive" in tail
