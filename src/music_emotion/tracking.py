@@ -126,6 +126,8 @@ class TrackingHooks:
         self._catalog: Any = None
         self._project_path = Path.cwd()
         self._broken = False
+        self._previous_sigterm: Any = None
+        self._exit_guard = False
 
     @property
     def active(self) -> bool:
@@ -177,8 +179,10 @@ class TrackingHooks:
                             run.info.run_id, self._store)
         if self.active:  # a kill (SIGTERM) or Ctrl-C marks the run KILLED instead of leaving it RUNNING/FINISHED
             if threading.current_thread() is threading.main_thread():
-                signal.signal(signal.SIGTERM, _interrupt)
-            atexit.register(self._end_if_running, "KILLED")
+                self._previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
+            if not self._exit_guard:  # after mlflow's own exit handler (which ends a run FINISHED), so it runs first
+                atexit.register(self._end_if_running, "KILLED")
+                self._exit_guard = True
 
     @hook_impl
     def before_node_run(self, node: Any, catalog: Any, inputs: dict[str, Any], is_async: bool) -> None:
@@ -205,6 +209,7 @@ class TrackingHooks:
                           pipeline=pipeline, catalog=catalog)
         if self.active:
             self._close_leftover_runs("FINISHED")
+        self._restore_sigterm()
 
     @hook_impl
     def on_pipeline_error(self, error: Exception, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
@@ -213,6 +218,12 @@ class TrackingHooks:
                           pipeline=pipeline, catalog=catalog)
         if self.active:
             self._close_leftover_runs("KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
+        self._restore_sigterm()
+
+    def _restore_sigterm(self) -> None:
+        if self._previous_sigterm is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
+        self._previous_sigterm = None
 
     def _guarded(self, what: str, call: Any, **kwargs: Any) -> None:
         """A store that cannot be used (a garbage or locked mlflow.db, a read-only or misplaced mlruns/) turns
