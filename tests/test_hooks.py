@@ -110,10 +110,14 @@ def test_an_unreachable_hub_checkpoint_stops_the_run_before_any_node(monkeypatch
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    import copy
+
     params = run_parameters()
+    offline = copy.deepcopy(params)  # whatever env an earlier test left: the base AST arm's hub checkpoint
+    offline["vit_training"]["ast"]["checkpoint"] = "MIT/ast-finetuned-audioset-10-10-0.4593"
+    offline["arms"] = {"ast": {"model": "ast"}, "ast_b": {"model": "ast"}, "mean": {"model": "mean_baseline"}}
     try:
-        set_run_parameters({**params, "arms": {"ast": {"model": "ast"}, "ast_b": {"model": "ast"},
-                                               "mean": {"model": "mean_baseline"}}})
+        set_run_parameters(offline)
         nodes = [Node(BoundFunction(train_vit_arm, arm_name=arm), inputs=[
             "mel_spectrograms", "emotion_labels", "song_splits", f"params:arms.{arm}", "params:vit_training",
             "params:seed", "params:device"], outputs=[f"{arm}.model", f"{arm}.history"], name=arm)
