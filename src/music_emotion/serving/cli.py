@@ -199,17 +199,15 @@ class ProjectRecords:
 
     def emotion_model(self, device: str):
         from music_emotion.engine import EngineParams
-        from music_emotion.serving.model_folder import PredictionSettings
         from music_emotion.serving.predictor import EmotionModel
 
         model = self._load("inference_model", f"the '{self.params['inference']['model']}' arm")
-        settings = PredictionSettings.from_run(self.params["inference"], self.params["data_processing"]["labels"])
-        return EmotionModel(model, settings, name=self.params["inference"]["model"], device=device,
+        return EmotionModel(model, self.settings(), name=self.params["inference"]["model"], device=device,
                             engine=EngineParams.from_params(self.params["dask"]))
 
     def export(self, arm: str, directory: Path) -> Path:
         from music_emotion.serving.model_card import card_facts, model_card
-        from music_emotion.serving.model_folder import PredictionSettings, write_model_folder
+        from music_emotion.serving.model_folder import write_model_folder
 
         arms = self.params["arms"]
         if arm not in arms or arms[arm]["model"] not in ("vit", "ast"):
@@ -219,8 +217,13 @@ class ProjectRecords:
         facts = card_facts(arm, arms[arm], model, self._load("test_metrics", "test_metrics"),
                            self._load("song_splits", "song_splits"), self.params["seed"],
                            self.params["reporting"]["model_card"])
-        settings = PredictionSettings.from_run(self.params["inference"], self.params["data_processing"]["labels"])
-        return write_model_folder(model, directory, settings, model_card(facts))
+        return write_model_folder(model, directory, self.settings(), model_card(facts))
+
+    def settings(self):
+        """How this project predicts (its `inference` parameters and label scale), for a model and its export."""
+        from music_emotion.serving.model_folder import PredictionSettings
+
+        return PredictionSettings.from_run(self.params["inference"], self.params["data_processing"]["labels"])
 
     def _load(self, name: str, what: str) -> Any:
         from kedro.io import DatasetError
