@@ -1,8 +1,8 @@
 """AST fine-tuning throughput: windows/s of the AST train step, side by side with the ViT's, and MFU on a GPU.
 
-The step is the training loop's (`vit_training.training.train_regressor`): feature windows already on the device ->
+The step is the training loop's (`training.training.train_regressor`): feature windows already on the device ->
 `model.predict` -> MSE -> backward -> gradient clipping -> AdamW (`make_optimizer`), bf16 autocast and fused AdamW
-on CUDA, with the production model (`build_ast_regressor`) and conf's `vit_training.ast` / `.training`:
+on CUDA, with the production model (`build_ast_regressor`) and conf's `training.ast` / `.training`:
   - `ast-base`: the architecture of `MIT/ast-finetuned-audioset-10-10-0.4593` (ASTConfig defaults: hidden 768,
     12 layers, 128 mel bins x 1,024 frames, 16 x 16 patches 10 apart = 12 x 101 + 2 = 1,214 tokens), random
     weights (the speed does not depend on them);
@@ -30,16 +30,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_training import add_mfu, gpu_peak_tflops, project_parameters, synchronised, vit_case  # noqa: E402
 from harness import Measurement, measure, report  # noqa: E402
 
-from music_emotion.runtime import autocast, resolve_device, seed_everything, torch_threads  # noqa: E402
+from music_emotion.models.runtime import autocast, resolve_device, seed_everything, torch_threads  # noqa: E402
 
 AST_BASE: dict[str, Any] = {}  # ASTConfig() is the MIT AudioSet checkpoints' architecture
 
 
 def ast_features_stand_in(params: dict[str, Any], n_mels: int, frames: int):
     """A small `ast_features` set and its TRAIN part: what `build_ast_regressor` reads (shapes, normalisation)."""
-    from music_emotion.corpus import Part
-    from music_emotion.fbank import FbankConfig
-    from music_emotion.spectrograms import SpectrogramSet
+    from music_emotion.audio.fbank import FbankConfig
+    from music_emotion.data.corpus import Part
+    from music_emotion.data.spectrograms import SpectrogramSet
 
     processing = params["data_processing"]
     config = FbankConfig.from_params({**processing["ast_features"], "n_mels": n_mels}, processing["extraction"])
@@ -53,10 +53,10 @@ def ast_case(config_name: str, params: dict[str, Any], batch_size: int, steps: i
     from bench_training import vit_flops_per_image
 
     from music_emotion.models.ast_regression import ASTModelParams, build_ast_regressor
-    from music_emotion.pipelines.vit_training.training import TrainingConfig, make_optimizer
+    from music_emotion.study.training_loop import TrainingConfig, make_optimizer
 
     seed_everything(seed)
-    section = copy.deepcopy(params["vit_training"]["ast"])
+    section = copy.deepcopy(params["training"]["ast"])
     if config_name == "ast-base":
         section["ast_config"] = dict(AST_BASE)
     section.update(checkpoint=None, normalisation="dataset")
@@ -68,7 +68,7 @@ def ast_case(config_name: str, params: dict[str, Any], batch_size: int, steps: i
     model = build_ast_regressor(ASTModelParams.from_params(section), features, train).to(device).train()
     embeddings = model.backbone.embeddings
     tokens = int(np.prod(embeddings.get_shape(architecture))) + 2
-    config = TrainingConfig.from_params(params["vit_training"]["training"])
+    config = TrainingConfig.from_params(params["training"]["training"])
     optimizer = make_optimizer(model, config, device)
     trainable = [p for p in model.parameters() if p.requires_grad]
     x = torch.randn((batch_size, architecture.num_mel_bins, model.window_frames), device=device) * 3 - 5
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> dict:
         slow_cpu = device.type == "cpu" and env == "base"
         batch = args.batch_size or (2 if slow_cpu else 16)
         steps = args.steps or (1 if slow_cpu else 20 if device.type == "cuda" else 5)
-        threads = params["demo"]["vit_training"]["training"]["cpu_threads"] if env == "demo" and device.type == "cpu" else None
+        threads = params["demo"]["training"]["training"]["cpu_threads"] if env == "demo" and device.type == "cpu" else None
         ast = ast_case(config, params[env], batch, steps, args.repeats, device, peak, threads, args.seed)
         vit = vit_case(vit_config, "native", params[env], batch, steps, args.repeats, device, peak, False, threads,
                        args.seed)

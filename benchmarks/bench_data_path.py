@@ -8,7 +8,7 @@ of batches:
   - seed: a per-item `torch.utils.data.Dataset.__getitem__` (read one row's window, scale to [0, 1], resize
     to 224 x 224 with its own `F.interpolate`, repeat to 3 channels, normalise), batched by a
     `DataLoader(num_workers=2)` (persistent workers, start-up not timed);
-  - project: the training loop's way, `vit_training.training.TrainingWindows.batches` (a sorted index batch ->
+  - project: the training loop's way, `training.training.TrainingWindows.batches` (a sorted index batch ->
     one `np.asarray(mmap[idx])` read -> one `gather` of the crops) -> `prepare_vit_inputs` on the whole batch
     (what `model.predict` does first).
 Both produce the same pixels (checked on one batch before timing). With `--device cuda` each batch goes to
@@ -34,11 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_training import busy_cores, project_parameters, spectrogram_shape, vit_window  # noqa: E402
 from harness import measure, report  # noqa: E402
 
+from music_emotion.data.windows import random_crop_starts  # noqa: E402
 from music_emotion.models.backbone_loading import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
+from music_emotion.models.runtime import resolve_device  # noqa: E402
 from music_emotion.models.vit_regression import prepare_vit_inputs  # noqa: E402
-from music_emotion.pipelines.vit_training.training import TrainingWindows  # noqa: E402
-from music_emotion.runtime import resolve_device  # noqa: E402
-from music_emotion.windows import random_crop_starts  # noqa: E402
+from music_emotion.study.training_loop import TrainingWindows  # noqa: E402
 
 DB_RANGE = (-80.0, 0.0)
 

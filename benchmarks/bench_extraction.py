@@ -20,18 +20,17 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import measure, report  # noqa: E402
 
-from music_emotion.audio import MelConfig, decode_audio, extract_clip  # noqa: E402
-from music_emotion.engine import EngineParams  # noqa: E402
-from music_emotion.extraction import extract_many  # noqa: E402
+from music_emotion.audio.decoding import MelConfig, decode_audio, extract_clip  # noqa: E402
+from music_emotion.audio.engine import EngineParams  # noqa: E402
+from music_emotion.audio.extraction import extract_many  # noqa: E402
 
 
 def make_clips(folder: Path, n: int, seconds: float = 45.0, rate: int = 44100) -> list[tuple[str, str]]:
     """DEAM-like clips (45 s, 44.1 kHz, stereo mp3) of synthesised music, written once and reused."""
+    from bench_training import project_parameters
     from joblib import Parallel, delayed
 
     from music_emotion.datasets.audio_folder_dataset import _write_audio
-    from bench_training import project_parameters
-
     from music_emotion.pipelines.demo_data.synthesis import demo_song
 
     folder.mkdir(parents=True, exist_ok=True)

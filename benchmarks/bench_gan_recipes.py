@@ -59,11 +59,8 @@ def toy_inputs() -> tuple[Any, Any, Any, dict[str, Any], int]:
 
 
 def run_recipe(name: str, inputs: tuple, override: dict[str, Any]) -> dict[str, Any]:
-    from music_emotion.pipelines.gan_augmentation.nodes import (
-        assess_gan_quality,
-        generate_synthetic_spectrograms,
-        train_gan,
-    )
+    from music_emotion.gan.fitting import generate_synthetic_spectrograms, train_gan
+    from music_emotion.pipelines.gan_augmentation.nodes import assess_gan_quality
 
     mel, labels, splits, params, seed = inputs
     params = merge(params, override)

@@ -5,7 +5,7 @@ Times the inference pipeline's node, `inference.nodes.predict_audio_files`, on a
 + log-mel of every stored-span chunk (conf/base: 45 s, so a 45 s file is one chunk) + every model window
 of it (conf/base: 10 s windows 5 s apart = 9 windows) through the batched ViT forward and the song-level
 average (`predict_songs`). The model is ViT-B/16 (hidden 768, 12 layers, 12 heads, MLP 3072, patch 16, 224)
-built with `build_vit_regressor` from the conf/base `vit_training.model` parameters (input mode,
+built with `build_vit_regressor` from the conf/base `training.model` parameters (input mode,
 `patch_stride`, normalisation, window) with random weights (the timing does not depend on them) and the
 conf/base extraction settings. The two stages are also timed on their own (decode + log-mel; forward).
 
@@ -29,11 +29,11 @@ from bench_extraction import make_clips  # noqa: E402
 from bench_training import VIT_B16, busy_cores, input_normalisation, project_parameters, vit_window  # noqa: E402
 from harness import Measurement, measure, report  # noqa: E402
 
-from music_emotion.audio import MelConfig, iter_windows  # noqa: E402
+from music_emotion.audio.decoding import MelConfig, iter_windows  # noqa: E402
+from music_emotion.models.runtime import resolve_device, seed_everything  # noqa: E402
 from music_emotion.models.song_prediction import predict_songs  # noqa: E402
 from music_emotion.models.vit_regression import ViTModelParams, build_vit_regressor  # noqa: E402
 from music_emotion.pipelines.inference.nodes import predict_audio_files  # noqa: E402
-from music_emotion.runtime import resolve_device, seed_everything  # noqa: E402
 
 TINY_VIT = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
             "patch_size": 16, "image_size": 64}
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seconds", type=float, default=45.0, help="length of the mp3")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--input-mode", default=None, choices=["resize", "native"],
-                        help="default: vit_training.model.input_mode of conf/base")
+                        help="default: training.model.input_mode of conf/base")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--quick", action="store_true", help="a 4 s clip and a tiny ViT (smoke test)")
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.quick:  # 2 s stored chunks, each one model window
         extraction = MelConfig(duration=2.0, n_mels=32)
         window = (extraction.n_frames, extraction.n_frames)
-    model_conf = copy.deepcopy(params["vit_training"]["model"])
+    model_conf = copy.deepcopy(params["training"]["model"])
     model_conf.update(checkpoint=None, vit_config=dict(TINY_VIT if args.quick else VIT_B16, attn_implementation="sdpa"))
     if args.input_mode:
         model_conf["input_mode"] = args.input_mode

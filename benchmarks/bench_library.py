@@ -34,9 +34,9 @@ BATCH = 16
 
 
 def build_model(quick: bool):
-    from music_emotion.audio import MelConfig
+    from music_emotion.audio.decoding import MelConfig
+    from music_emotion.models.runtime import seed_everything
     from music_emotion.models.vit_regression import ViTModelParams, build_vit_regressor
-    from music_emotion.runtime import seed_everything
 
     base, demo = project_parameters(None), project_parameters("demo")
     extraction = MelConfig.from_params(base["data_processing"]["extraction"])
@@ -44,7 +44,7 @@ def build_model(quick: bool):
     if quick:
         extraction = MelConfig(duration=2.0, n_mels=32)
         window = (extraction.n_frames, extraction.n_frames)
-    model_conf = copy.deepcopy(demo["vit_training"]["model"])
+    model_conf = copy.deepcopy(demo["training"]["model"])
     model_conf["checkpoint"] = None
     params = ViTModelParams.from_params(model_conf)
     seed_everything(0)

@@ -1,9 +1,9 @@
-"""Memory of `vit_training` on the demo env: peak RSS does not grow with the number of spectrograms.
+"""Memory of `training` on the demo env: peak RSS does not grow with the number of spectrograms.
 
 For each scale (default 1x, 4x and 16x the demo dataset: 128 songs stored at 64 x 517 (12 s) + 320 GAN
 windows at 64 x 258 (6 s)), the parent writes seeded random inputs the way the upstream pipelines store them
 (`SpectrogramDataset` .npy + .json with `valid_frames` and the GAN's provenance, labels CSV, splits JSON) and
-runs the whole `vit_training` pipeline (the arms of `--arms`, by default mean, ridge, real_only and gan: both
+runs the whole `training` pipeline (the arms of `--arms`, by default mean, ridge, real_only and gan: both
 baselines, a ViT on real songs and one on real + GAN windows, then the test evaluation) with Kedro's
 SequentialRunner in a fresh subprocess, with the conf/demo parameters and 1 epoch.
 It samples the subprocess tree every 20 ms and reports:
@@ -99,8 +99,8 @@ def write_inputs(folder: Path, n_songs: int, n_synthetic: int, shape: tuple[int,
     songs of `shape` (n_mels, stored frames), GAN windows of (n_mels, `synthetic_frames`)."""
     import pandas as pd
 
+    from music_emotion.data.spectrograms import SpectrogramSet
     from music_emotion.datasets import SpectrogramDataset
-    from music_emotion.spectrograms import SpectrogramSet
 
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -146,15 +146,15 @@ def flatten_parameters(params: dict[str, Any], prefix: str = "params:") -> dict[
 
 
 def run_pipeline(folder: Path) -> dict[str, Any]:
-    """The vit_training pipeline on the inputs in `folder` (runs inside the measured subprocess)."""
+    """The training pipeline on the inputs in `folder` (runs inside the measured subprocess)."""
     from kedro.io import DataCatalog, MemoryDataset
     from kedro.runner import SequentialRunner
     from kedro_datasets.json import JSONDataset
     from kedro_datasets.pandas import CSVDataset
 
-    from music_emotion import run_parameters
     from music_emotion.datasets import SpectrogramDataset
-    from music_emotion.pipelines.vit_training import create_pipeline
+    from music_emotion.framework import run_parameters
+    from music_emotion.pipelines.training import create_pipeline
 
     params = json.loads((folder / "parameters.json").read_text())
     run_parameters._current["parameters"] = params  # the arms the pipeline is built for (no Kedro session here)
@@ -190,7 +190,7 @@ def measure_run(folder: Path, log: Path) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     if code != 0 or not result.is_file():
         tail = "\n".join(log.read_text().splitlines()[-30:])
-        raise RuntimeError(f"the vit_training subprocess failed (exit {code}); log {log}:\n{tail}")
+        raise RuntimeError(f"the training subprocess failed (exit {code}); log {log}:\n{tail}")
     return {"seconds": seconds, "peak_rss_mb": memory.peak_rss / 2**20, "peak_anon_mb": memory.peak_anon / 2**20,
             **json.loads(result.read_text())}
 
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> dict:
                         help="GAN samples at 1x (default: gan_augmentation.generation.n_synthetic of conf/demo)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--arms", nargs="+", default=["mean", "ridge", "real_only", "gan"],
-                        help="arms of `arms:` the pipeline trains (vit_training.arms); default: both baselines, "
+                        help="arms of `arms:` the pipeline trains (training.arms); default: both baselines, "
                              "a ViT on real songs and one on real + GAN windows")
     parser.add_argument("--repeats", type=int, default=1, help="fresh subprocesses per scale")
     parser.add_argument("--device", default="cpu", help="the pipeline's `device` parameter (host memory is measured)")
@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> dict:
     synthetic_frames = gan_window(params)  # the GAN's samples are windows of gan_augmentation.window_seconds
     n_synthetic = args.synthetic if args.synthetic is not None else int(
         params["gan_augmentation"]["generation"]["n_synthetic"])
-    vit = params["vit_training"]
+    vit = params["training"]
     vit["arms"] = list(args.arms)
     vit["training"]["epochs"] = args.epochs
     if args.quick:  # 16 x 64 songs, 16 x 40 GAN windows, a 32-frame ViT window: sizes consistent with conf
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> dict:
                             patch_stride=8)
         vit["model"]["vit_config"].update(image_size=16, patch_size=8, hidden_size=16, intermediate_size=32)
         vit["evaluation"]["n_resamples"] = 20
-    params = {"seed": args.seed, "device": args.device, "arms": params["arms"], "vit_training": vit,
+    params = {"seed": args.seed, "device": args.device, "arms": params["arms"], "training": vit,
               "data_processing": params["data_processing"]}
 
     rows, runs = [], {}
@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> dict:
             results = [measure_run(folder, folder / f"run{r}.log") for r in range(args.repeats)]
             peak_rss = max(r["peak_rss_mb"] for r in results)
             peak_anon = max(r["peak_anon_mb"] for r in results)
-            row = Measurement(f"vit_training demo x{scale}: {info['n_songs']} songs + {info['n_synthetic']} GAN",
+            row = Measurement(f"training demo x{scale}: {info['n_songs']} songs + {info['n_synthetic']} GAN",
                               [r["seconds"] for r in results], info["n_songs"] + info["n_synthetic"], "spectrograms",
                               peak_rss)
             row.extra.update({**info, "scale": scale, "peak_anon_rss_mb": peak_anon, "epochs": args.epochs,

@@ -1,12 +1,12 @@
 """Training throughput: images/s of the ViT and GAN train steps, and model FLOPs utilisation on a GPU.
 
-ViT: the step is the training loop's (`vit_training.training.train_regressor`): dB windows already on the
+ViT: the step is the training loop's (`training.training.train_regressor`): dB windows already on the
 device -> `model.predict` (= `prepare_vit_inputs` + forward) -> MSE -> backward -> gradient clipping
 (`grad_clip_norm`) -> AdamW step (`make_optimizer`), with the production model (`build_vit_regressor`) and
-the conf's `vit_training.model` / `vit_training.training` parameters. Measured for
+the conf's `training.model` / `training.training` parameters. Measured for
   - `vit-b16`: ViT-B/16 (hidden 768, 12 layers, 12 heads, MLP 3072, patch 16, 224) on 128 x 431 windows
     (conf/base: 10 s windows cropped from the 45 s stored songs; random weights: the speed does not depend on them);
-  - `demo`: the tiny ViT of conf/demo/parameters_vit_training.yml on its 64 x 258 windows (6 s);
+  - `demo`: the tiny ViT of conf/demo/parameters_training.yml on its 64 x 258 windows (6 s);
 each in `resize` (to the backbone's image size: 224 x 224 for ViT-B/16, 197 tokens) and `native`
 (the n_mels x frames grid padded to whole patches, `patch_stride` apart: 8 x 27 + 1 = 217 tokens for
 ViT-B/16 at stride 16) input modes.
@@ -43,13 +43,13 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import Measurement, measure, report  # noqa: E402
 
-from music_emotion.pipelines.gan_augmentation.training import (  # noqa: E402
+from music_emotion.gan.training import (  # noqa: E402
     GanTrainingConfig,
     gan_train_step,
     make_gan_optimizers,
     update_ema,
 )
-from music_emotion.runtime import autocast, resolve_device, seed_everything, torch_threads  # noqa: E402
+from music_emotion.models.runtime import autocast, resolve_device, seed_everything, torch_threads  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[1]
 VIT_B16 = {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072,
@@ -76,7 +76,7 @@ def project_parameters(env: str | None = None) -> dict[str, Any]:
 
 def spectrogram_shape(env: str | None) -> tuple[int, int]:
     """(n_mels, n_frames) of the songs data_processing stores in `env` (the whole stored span)."""
-    from music_emotion.audio import MelConfig
+    from music_emotion.audio.decoding import MelConfig
 
     config = MelConfig.from_params(project_parameters(env)["data_processing"]["extraction"])
     return config.n_mels, config.n_frames
@@ -84,23 +84,23 @@ def spectrogram_shape(env: str | None) -> tuple[int, int]:
 
 def extraction_of(params: dict[str, Any]) -> dict[str, Any]:
     """The `MelConfig` dict data_processing records with the spectrograms (`meta["extraction"]`)."""
-    from music_emotion.audio import MelConfig
+    from music_emotion.audio.decoding import MelConfig
 
     return MelConfig.from_params(params["data_processing"]["extraction"]).to_dict()
 
 
 def vit_window(params: dict[str, Any]) -> tuple[int, int]:
-    """(window_frames, window_stride) in frames of `vit_training.model`, as the train node computes them."""
-    from music_emotion.windows import frames_for_seconds
+    """(window_frames, window_stride) in frames of `training.model`, as the train node computes them."""
+    from music_emotion.data.windows import frames_for_seconds
 
-    model, extraction = params["vit_training"]["model"], extraction_of(params)
-    return (frames_for_seconds(model["window_seconds"], extraction, "vit_training.model.window_seconds"),
-            frames_for_seconds(model["window_stride_seconds"], extraction, "vit_training.model.window_stride_seconds"))
+    model, extraction = params["training"]["model"], extraction_of(params)
+    return (frames_for_seconds(model["window_seconds"], extraction, "training.model.window_seconds"),
+            frames_for_seconds(model["window_stride_seconds"], extraction, "training.model.window_stride_seconds"))
 
 
 def gan_window(params: dict[str, Any]) -> int:
     """Frames of one GAN window (`gan_augmentation.window_seconds`), as the train_gan node computes them."""
-    from music_emotion.windows import frames_for_seconds
+    from music_emotion.data.windows import frames_for_seconds
 
     return frames_for_seconds(params["gan_augmentation"]["window_seconds"], extraction_of(params),
                               "gan_augmentation.window_seconds")
@@ -159,7 +159,7 @@ def add_mfu(row: Measurement, flops_per_image: float, peak_tflops: float | None)
 
 
 # ---- ViT ------------------------------------------------------------------------------------------
-def vit_model_params(config_name: str, mode: str, params: dict[str, Any] | None = None):
+def trained_model_params(config_name: str, mode: str, params: dict[str, Any] | None = None):
     """`ViTModelParams` of conf (`vit-b16`: conf/base with ViT-B/16's architecture and random weights;
     `demo`: conf/demo's tiny ViT) in input `mode`, with SDPA attention. `params`: that env's parameters."""
     from music_emotion.models.vit_regression import ViTModelParams
@@ -168,7 +168,7 @@ def vit_model_params(config_name: str, mode: str, params: dict[str, Any] | None 
         raise ValueError(f"unknown ViT config {config_name!r}; use vit-b16 or demo")
     if params is None:
         params = project_parameters(None if config_name == "vit-b16" else "demo")
-    model = copy.deepcopy(params["vit_training"]["model"])
+    model = copy.deepcopy(params["training"]["model"])
     if config_name == "vit-b16":
         model["vit_config"] = dict(VIT_B16)
     model.update(checkpoint=None, input_mode=mode)
@@ -190,10 +190,10 @@ def vit_case(config_name: str, mode: str, params: dict[str, Any], batch_size: in
              device: torch.device, peak_tflops: float | None, compile_model: bool, threads: int | None,
              seed: int) -> Measurement:
     from music_emotion.models.vit_regression import build_vit_regressor, native_grid
-    from music_emotion.pipelines.vit_training.training import TrainingConfig, make_optimizer
+    from music_emotion.study.training_loop import TrainingConfig, make_optimizer
 
     seed_everything(seed)
-    model_params = vit_model_params(config_name, mode, params)
+    model_params = trained_model_params(config_name, mode, params)
     window = vit_window(params)
     extraction = extraction_of(params)
     model = build_vit_regressor(model_params, extraction, input_normalisation(model_params), window)
@@ -208,7 +208,7 @@ def vit_case(config_name: str, mode: str, params: dict[str, Any], batch_size: in
         h, w = spec["image_size"]
         grid = (h // patch, w // patch)
     tokens = math.prod(grid) + 1
-    config = TrainingConfig.from_params(params["vit_training"]["training"])
+    config = TrainingConfig.from_params(params["training"]["training"])
     optimizer = make_optimizer(model, config, device)  # the training loop's AdamW (fused on CUDA)
     trainable = [p for p in model.parameters() if p.requires_grad]
     forward = torch.compile(model.predict) if compile_model else model.predict
@@ -317,7 +317,7 @@ def main(argv: list[str] | None = None) -> dict:
                         help="the GPU's peak dense bf16 TFLOP/s for MFU (default: from its name, e.g. H100 SXM 989)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the ViT forward")
     parser.add_argument("--demo-threads", type=int, default=None,
-                        help="CPU threads for the demo configs (default: vit_training.training.cpu_threads of conf/demo)")
+                        help="CPU threads for the demo configs (default: training.training.cpu_threads of conf/demo)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--quick", action="store_true", help="demo configs only, 1 step, 1 repeat (smoke test)")
     parser.add_argument("--out-dir", type=Path, default=None)
@@ -334,7 +334,7 @@ def main(argv: list[str] | None = None) -> dict:
         torch.backends.cudnn.benchmark = True
     peak = gpu_peak_tflops(device, args.peak_tflops)
     params = {"base": project_parameters(None), "demo": project_parameters("demo")}
-    demo_threads = args.demo_threads or params["demo"]["vit_training"]["training"].get("cpu_threads")
+    demo_threads = args.demo_threads or params["demo"]["training"]["training"].get("cpu_threads")
 
     rows = []
     for config in args.configs:

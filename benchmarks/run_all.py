@@ -34,7 +34,7 @@ WHAT = {
     "extraction": "clips/s of the extraction node vs the seed's sequential librosa loop, and the decode-only floor",
     "data_path": "batches/s from memory-mapped songs to cropped, normalised 3-channel 224 x 224 ViT batches",
     "training": "train-step images/s (forward + backward + optimiser); MFU on a GPU only",
-    "memory": "peak RSS of the whole vit_training pipeline (demo env, 1 epoch) at 1x, 4x and 16x the data",
+    "memory": "peak RSS of the whole training pipeline (demo env, 1 epoch) at 1x, 4x and 16x the data",
     "inference": "latency of one 45 s mp3 -> valence/arousal with ViT-B/16 on CPU",
     "ast": "AST train-step windows/s next to the ViT's on the same device (the cost of `model: ast`)",
 }

@@ -19,6 +19,6 @@ import pytest  # noqa: E402
 def _no_cluster_outlives_a_test():
     """A Dask cluster serves one run (as `EngineHooks` ends it after each run): one per test, never shared."""
     yield
-    from music_emotion.engine import close_shared_clusters
+    from music_emotion.audio.engine import close_shared_clusters
 
     close_shared_clusters()

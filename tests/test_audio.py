@@ -3,15 +3,15 @@
 import numpy as np
 import pytest
 
-from music_emotion.audio import (
+from music_emotion.audio.decoding import (
     MelConfig,
     audio_duration,
     decode_audio,
     extract_clip,
     iter_windows,
 )
-from music_emotion.engine import EngineParams
-from music_emotion.extraction import extract_many
+from music_emotion.audio.engine import EngineParams
+from music_emotion.audio.extraction import extract_many
 from tests.audio_fixtures import tone, write_audio, write_truncated_mp3
 
 ONE_PROCESS = EngineParams("single", None, None, 5, 16)
@@ -146,7 +146,7 @@ def test_the_configured_resampler_is_the_one_used(tmp_path, monkeypatch):
 
 def test_a_long_file_is_decoded_one_stored_span_at_a_time(tmp_path, monkeypatch):
     """A 20-minute file must not be decoded whole: every read is bounded by the stored span."""
-    import music_emotion.audio as audio
+    import music_emotion.audio.decoding as audio
 
     path = write_audio(tmp_path / "long.wav", tone(9.0, 8000, 1, freq=300.0), 8000)
     whole = decode_audio(path, SMALL.sample_rate)
@@ -169,7 +169,7 @@ def test_a_long_file_is_decoded_one_stored_span_at_a_time(tmp_path, monkeypatch)
 
 def test_any_error_a_file_causes_is_a_skip_with_its_reason(tmp_path, monkeypatch):
     """Not only decode errors: whatever one file makes the feature code throw is reported, never a crash."""
-    import music_emotion.audio as audio
+    import music_emotion.audio.decoding as audio
 
     good = write_audio(tmp_path / "good.wav", tone(2.0, 8000), 8000)
     odd = write_audio(tmp_path / "odd.wav", tone(2.0, 8000, amplitude=0.9), 8000)
@@ -192,7 +192,7 @@ def test_the_mp3_decoders_own_notes_never_reach_the_terminal(tmp_path, capfd, ca
     data = bytearray(path.read_bytes())
     data[3000:3400] = bytes(400)  # a burst of zeros in the middle of the stream
     path.write_bytes(bytes(data))
-    with caplog.at_level("WARNING", logger="music_emotion.audio"):
+    with caplog.at_level("WARNING", logger="music_emotion.audio.decoding"):
         samples = decode_audio(path, 22050)
     assert len(samples) > 22050 * 5
     assert "resync" not in capfd.readouterr().err.lower()

@@ -55,7 +55,7 @@ def test_vit_b16_flops_and_gpu_peaks():
 
     from music_emotion.models.vit_regression import build_vit_regressor
 
-    params = bench_training.vit_model_params("vit-b16", "resize")
+    params = bench_training.trained_model_params("vit-b16", "resize")
     model = build_vit_regressor(params, {}, bench_training.input_normalisation(params), (431, 215))
     gflop = bench_training.vit_flops_per_image(model, 197) / 1e9
     assert 100 < gflop < 110  # ~6 x 86M x 197 + attention
@@ -72,15 +72,15 @@ def test_memory_benchmark_smoke(tmp_path):
                                   "--out-dir", str(tmp_path)])
     (row,) = document["results"]
     assert row["n_songs"] == 20 and row["peak_rss_mb"] > row["peak_anon_rss_mb"] > 0
-    assert {"real_only.vit_history", "gan.vit_history", "test_metrics"} <= set(row["outputs"])
+    assert {"real_only.training_history", "gan.training_history", "test_metrics"} <= set(row["outputs"])
 
 
 def test_memory_benchmark_feeds_parameters_as_kedro_does():
     import bench_memory
 
-    flat = bench_memory.flatten_parameters({"seed": 1, "vit_training": {"baselines": {"ridge": {"alphas": [1.0]}}}})
+    flat = bench_memory.flatten_parameters({"seed": 1, "training": {"baselines": {"ridge": {"alphas": [1.0]}}}})
     assert flat["params:seed"] == 1
-    assert flat["params:vit_training.baselines.ridge"] == {"alphas": [1.0]}
+    assert flat["params:training.baselines.ridge"] == {"alphas": [1.0]}
 
 
 def test_inference_benchmark_smoke(tmp_path):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from music_emotion.audio import decode_audio, extract_clip, feature_config
-from music_emotion.fbank import FbankConfig, kaldi_fbank, kaldi_mel_filters
+from music_emotion.audio.decoding import decode_audio, extract_clip, feature_config
+from music_emotion.audio.fbank import FbankConfig, kaldi_fbank, kaldi_mel_filters
 from tests.audio_fixtures import write_audio
 from tests.conf_params import parameters
 

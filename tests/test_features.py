@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from music_emotion.features import pooled_mel_statistics
+from music_emotion.data.features import pooled_mel_statistics
 
 
 def test_band_means_and_stds_match_a_direct_computation(tmp_path):

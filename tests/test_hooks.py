@@ -11,7 +11,7 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Node, Pipeline
 
 from music_emotion.datasets import AudioFolderDataset, SpectrogramDataset
-from music_emotion.hooks import InputCheckHooks, MissingInputsError
+from music_emotion.framework.hooks import InputCheckHooks, MissingInputsError
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -104,9 +104,9 @@ def test_a_mistyped_pipeline_name_is_one_line_with_a_suggestion(tmp_path):
 def test_an_unreachable_hub_checkpoint_stops_the_run_before_any_node(monkeypatch, tmp_path):
     """The base AST arm offline: one paragraph naming the parameter and the `hf download` line, before the first
     node, and once per checkpoint however many arms train on it."""
-    from music_emotion.bound_function import BoundFunction
-    from music_emotion.pipelines.vit_training.nodes import train_vit_arm
-    from music_emotion.run_parameters import run_parameters, set_run_parameters
+    from music_emotion.framework.bound_function import BoundFunction
+    from music_emotion.framework.run_parameters import run_parameters, set_run_parameters
+    from music_emotion.study.arm_fitting import train_arm
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
@@ -114,12 +114,12 @@ def test_an_unreachable_hub_checkpoint_stops_the_run_before_any_node(monkeypatch
 
     params = run_parameters()
     offline = copy.deepcopy(params)  # whatever env an earlier test left: the base AST arm's hub checkpoint
-    offline["vit_training"]["ast"]["checkpoint"] = "MIT/ast-finetuned-audioset-10-10-0.4593"
+    offline["training"]["ast"]["checkpoint"] = "MIT/ast-finetuned-audioset-10-10-0.4593"
     offline["arms"] = {"ast": {"model": "ast"}, "ast_b": {"model": "ast"}, "mean": {"model": "mean_baseline"}}
     try:
         set_run_parameters(offline)
-        nodes = [Node(BoundFunction(train_vit_arm, arm_name=arm), inputs=[
-            "mel_spectrograms", "emotion_labels", "song_splits", f"params:arms.{arm}", "params:vit_training",
+        nodes = [Node(BoundFunction(train_arm, arm_name=arm), inputs=[
+            "mel_spectrograms", "emotion_labels", "song_splits", f"params:arms.{arm}", "params:training",
             "params:seed", "params:device"], outputs=[f"{arm}.model", f"{arm}.history"], name=arm)
                  for arm in ("ast", "ast_b")]
         with pytest.raises(MissingInputsError) as caught:
@@ -128,7 +128,7 @@ def test_an_unreachable_hub_checkpoint_stops_the_run_before_any_node(monkeypatch
         set_run_parameters(params)
     message = caught.value.message
     assert message.count("hf download MIT/ast-finetuned-audioset-10-10-0.4593 --local-dir") == 1
-    assert "vit_training.ast.checkpoint" in message and "HF_HUB_OFFLINE is set" in message
+    assert "training.ast.checkpoint" in message and "HF_HUB_OFFLINE is set" in message
 
 
 def test_a_random_init_or_local_checkpoint_needs_no_hub(monkeypatch, tmp_path):

@@ -9,7 +9,7 @@ from kedro.pipeline import Node
 from kedro_datasets.pandas import CSVDataset
 
 from music_emotion.datasets import RunLineageDataset
-from music_emotion.hooks_lineage import LineageHook
+from music_emotion.framework.lineage_hook import LineageHook
 
 
 def _table(tmp_path, save_version: str) -> CSVDataset:

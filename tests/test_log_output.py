@@ -8,7 +8,7 @@ import logging
 from kedro.logging import RichHandler
 from rich.console import Console
 
-from music_emotion.log_output import plain_when_not_a_terminal
+from music_emotion.framework.log_output import plain_when_not_a_terminal
 
 LONG = "a message longer than eighty columns " * 5
 

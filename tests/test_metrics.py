@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from music_emotion.metrics import bootstrap_ci, ccc, mae, pearson, r2, regression_report, rmse
+from music_emotion.study.metrics import bootstrap_ci, ccc, mae, pearson, r2, regression_report, rmse
 
 
 def test_ccc_of_identical_vectors_is_one_and_penalises_bias():

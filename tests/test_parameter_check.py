@@ -2,7 +2,7 @@
 
 import pytest
 
-from music_emotion.parameter_check import parameter_problems
+from music_emotion.framework.parameter_check import parameter_problems
 from tests.conf_params import _load
 
 
@@ -13,8 +13,8 @@ def test_the_shipped_configuration_passes(env):
 
 
 @pytest.mark.parametrize("section, key, value, message", [
-    ("vit_training", "training.learning_rate", "abc", "must be a positive number"),
-    ("vit_training", "training.batch_size", 0, "whole number of at least 1"),
+    ("training", "training.learning_rate", "abc", "must be a positive number"),
+    ("training", "training.batch_size", 0, "whole number of at least 1"),
     ("inference", "files_per_batch", 0, "whole number of at least 1"),
     ("inference", "files_per_batch", -1, "whole number of at least 1"),
     ("seed", None, -5, "number of at least 0"),
@@ -41,5 +41,5 @@ def test_a_bad_value_is_named_with_what_it_accepts(section, key, value, message)
 
 def test_only_the_sections_the_run_reads_are_checked():
     params = {**_load("demo"), "inference": {"files_per_batch": 0}}
-    assert parameter_problems(params, {"vit_training"}) == []
+    assert parameter_problems(params, {"training"}) == []
     assert parameter_problems(params, {"inference"}) == ["inference.files_per_batch = 0: must be a whole number of at least 1"]

@@ -25,13 +25,13 @@ def context(request):
 
 def test_registry_has_every_pipeline_and_default_excludes_demo_and_inference():
     bootstrap_project(PROJECT)
-    assert {"data_processing", "gan_augmentation", "vit_training", "reporting", "inference", "demo_data"} <= set(pipelines)
+    assert {"data_processing", "gan_augmentation", "training", "reporting", "inference", "demo_data"} <= set(pipelines)
     default_nodes = {n.name for n in pipelines["__default__"].nodes}
     assert "synthesise_demo_dataset" not in default_nodes and "predict_audio_files" not in default_nodes
     assert {"extract_mel_spectrograms", "train_gan", "evaluate_test_set", "build_report_archive"} <= default_nodes
 
 
-@pytest.mark.parametrize("name", ["data_processing", "gan_augmentation", "vit_training", "reporting", "inference", "demo_data"])
+@pytest.mark.parametrize("name", ["data_processing", "gan_augmentation", "training", "reporting", "inference", "demo_data"])
 def test_inputs_resolve_and_outputs_are_versioned(context, name):
     bootstrap_project(PROJECT)
     pipeline = pipelines[name]
@@ -100,8 +100,8 @@ def test_bound_node_functions_keep_their_name_in_worker_processes():
     import pickle
     from multiprocessing.reduction import ForkingPickler
 
+    from music_emotion.pipelines.arm_wiring import configured_arms
     from music_emotion.pipelines.experiment.pipeline import unit_pipeline
-    from music_emotion.pipelines.vit_training.pipeline import configured_arms
 
     bootstrap_project(PROJECT)
     for node in unit_pipeline(0, 1, configured_arms("experiment.arms")).nodes:

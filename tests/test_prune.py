@@ -1,6 +1,6 @@
 """Pruning old versions: the newest ones of every dataset stay, nothing is deleted without --delete."""
 
-from music_emotion.prune import main, old_versions
+from music_emotion.tools.prune import main, old_versions
 
 
 def _versions(folder, *stamps):
@@ -10,7 +10,7 @@ def _versions(folder, *stamps):
 
 
 def test_prune_keeps_the_newest_versions_and_deletes_only_when_asked(tmp_path):
-    a, b = tmp_path / "06_models" / "gan" / "vit_model", tmp_path / "08_reporting" / "m.json"
+    a, b = tmp_path / "06_models" / "gan" / "trained_model", tmp_path / "08_reporting" / "m.json"
     _versions(a, "2026-11-24T10.00.00.000Z", "2026-11-25T10.00.00.000Z", "2026-11-23T10.00.00.000Z")
     _versions(b, "2026-11-25T09.00.00.000Z")
     listed = main(["--root", str(tmp_path), "--keep", "1"])

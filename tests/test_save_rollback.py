@@ -9,7 +9,7 @@ from kedro.io import DataCatalog
 from kedro.pipeline import Node, Pipeline
 from kedro.runner import SequentialRunner
 
-from music_emotion.save_rollback import HalfSavedVersionHook
+from music_emotion.framework.save_rollback import HalfSavedVersionHook
 
 
 def _catalog(tmp_path):

@@ -1,10 +1,10 @@
-"""Reading song_splits and the labels of its songs (shared by gan_augmentation, vit_training, reporting)."""
+"""Reading song_splits and the labels of its songs (shared by gan_augmentation, training, reporting)."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from music_emotion.splits import split_ids, targets_for_ids
+from music_emotion.data.splits import split_ids, targets_for_ids
 
 LABELS = pd.DataFrame({"song_id": [3, 1, 2, 2], "valence": [0.3, 0.1, 0.2, 0.2], "arousal": [-0.3, -0.1, -0.2, -0.2]})
 

@@ -18,15 +18,14 @@ import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from music_emotion.metrics import regression_report
-from music_emotion.tracking import (
+from music_emotion.framework.tracking import (
     TrackingError,
     check_runner,
     check_server,
     default_artifact_location,
     project_relative_uri,
 )
-from music_emotion.tracking_records import (
+from music_emotion.framework.tracking_records import (
     experiment_children,
     history_metrics,
     matching,
@@ -34,6 +33,7 @@ from music_emotion.tracking_records import (
     namespace_of,
     report_metrics,
 )
+from music_emotion.study.metrics import regression_report
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -80,9 +80,9 @@ def test_experiment_units_become_one_child_per_seed_fold_and_arm():
 
 
 def test_patterns_and_names():
-    assert matching("real_only.vit_history", {"gan_history": "step", "*.vit_history": "epoch"}) == "*.vit_history"
-    assert matching("vit_history", ["*.vit_history"]) is None
-    assert namespace_of("real_only.vit_history", "*.vit_history") == "real_only"
+    assert matching("real_only.training_history", {"gan_history": "step", "*.training_history": "epoch"}) == "*.training_history"
+    assert matching("training_history", ["*.training_history"]) is None
+    assert namespace_of("real_only.training_history", "*.training_history") == "real_only"
     assert namespace_of("gan_history", "gan_history") == "gan_history"
     assert metric_key("a", "b c", "d(e)") == "a.b c.d_e_"
 
@@ -153,9 +153,9 @@ def test_a_broken_store_warns_once_and_the_run_goes_on_untracked(tmp_path, monke
         store = tmp_path / "mlruns" / "mlflow.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
     bootstrap_project(PROJECT)
-    with caplog.at_level(logging.WARNING, logger="music_emotion.tracking"), KedroSession.create(
+    with caplog.at_level(logging.WARNING, logger="music_emotion.framework.tracking"), KedroSession.create(
             project_path=PROJECT, env="demo", runtime_params={"tracking": {"enabled": True}}) as session:
         session.load_context()  # was: 195-695 lines of traceback, no run
-    warnings = [r.getMessage() for r in caplog.records if r.name == "music_emotion.tracking"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "music_emotion.framework.tracking"]
     assert len(warnings) == 1 and "MLflow tracking is off for this run" in warnings[0]
     assert "tracking.enabled=false" in warnings[0] and str(store) in warnings[0]

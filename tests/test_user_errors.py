@@ -1,11 +1,13 @@
 """A run stopped by bad input ends with one paragraph (`Error: ...`, exit 1), a bug keeps its traceback."""
 
 import errno
+
 import click
 import pytest
 from kedro.io import DatasetError
 
-from music_emotion.user_errors import RunStopped, UserErrorHook, user_message
+from music_emotion.framework.user_errors import RunStopped, UserErrorHook, user_message
+
 
 @pytest.mark.parametrize("error, expected", [
     (ValueError("Annotation file 'x.csv' lacks required column(s) ['valence_mean']"), "lacks required column"),

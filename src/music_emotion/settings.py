@@ -4,16 +4,16 @@ import os
 
 from kedro.config import OmegaConfigLoader
 
-from music_emotion import dependency_warnings, log_output
-from music_emotion.hooks import EngineHooks, InputCheckHooks
-from music_emotion.hooks_lineage import LineageHook
-from music_emotion.library_lock import LibraryLockHook
-from music_emotion.progress import ExperimentProgressHook
-from music_emotion.run_parameters import RunParametersHook
-from music_emotion.run_summary import RunSummaryHook
-from music_emotion.save_rollback import HalfSavedVersionHook
-from music_emotion.tracking import TrackingHooks
-from music_emotion.user_errors import UserErrorHook
+from music_emotion.framework import dependency_warnings, log_output
+from music_emotion.framework.experiment_progress import ExperimentProgressHook
+from music_emotion.framework.hooks import EngineHooks, InputCheckHooks
+from music_emotion.framework.library_lock import LibraryLockHook
+from music_emotion.framework.lineage_hook import LineageHook
+from music_emotion.framework.run_parameters import RunParametersHook
+from music_emotion.framework.run_summary import RunSummaryHook
+from music_emotion.framework.save_rollback import HalfSavedVersionHook
+from music_emotion.framework.tracking import TrackingHooks
+from music_emotion.framework.user_errors import UserErrorHook
 
 # Our dependencies' warnings that no user can act on, each by its exact message (never all warnings).
 dependency_warnings.silence()
@@ -26,7 +26,7 @@ HOOKS = (RunParametersHook(), InputCheckHooks(), ExperimentProgressHook(), Linea
          EngineHooks(), RunSummaryHook(), LibraryLockHook(), HalfSavedVersionHook(),
          UserErrorHook())
 
-# kedro-mlflow registers its hook on install; ours (music_emotion.tracking) drives it instead, so tracking can be
+# kedro-mlflow registers its hook on install; ours (music_emotion.framework.tracking) drives it instead, so tracking can be
 # switched off by a parameter, the local store is project-relative and a dead server fails fast.
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow",)
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from kedro.io import DatasetError, Version
 
+from music_emotion.data.spectrograms import SpectrogramSet
 from music_emotion.datasets import SpectrogramDataset
-from music_emotion.spectrograms import SpectrogramSet
 
 
 def make_set(n=4, seed=0):
@@ -83,7 +83,7 @@ def test_a_half_written_version_is_never_loaded_as_latest(tmp_path, caplog):
 
     from kedro.io import Version
 
-    from music_emotion.spectrograms import SpectrogramSet as _Set
+    from music_emotion.data.spectrograms import SpectrogramSet as _Set
 
     dataset = SpectrogramDataset(filepath=str(tmp_path / "mel.npy"), version=Version(None, None))
     good = _Set(ids=[1, 2], values=np.zeros((2, 3, 4), np.float32), meta={})

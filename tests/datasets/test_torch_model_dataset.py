@@ -66,9 +66,9 @@ def test_saved_files_follow_the_users_umask(tmp_path):
     import numpy as np
     import torch
 
+    from music_emotion.data.spectrograms import SpectrogramSet
     from music_emotion.datasets import SpectrogramDataset, ZipArchiveDataset
     from music_emotion.models.gan import SpectrogramGenerator
-    from music_emotion.spectrograms import SpectrogramSet
     from tests.conf_params import parameters
 
     config = {"n_mels": 8, "n_frames": 16, "channels": 1, "condition_dim": 2, "latent_dim": 4,

@@ -17,10 +17,10 @@ from .conftest import catalog_outputs, run_kedro, snapshot
 pytestmark = pytest.mark.slow
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}\.\d{2}\.\d{2}\.\d{3}Z$")
-PIPELINES = ("data_processing", "gan_augmentation", "vit_training", "reporting")
+PIPELINES = ("data_processing", "gan_augmentation", "training", "reporting")
 MODELS = set(parameters("arms", "demo"))  # the arms of conf/base/parameters.yml (the ViT and AST arms, baselines)
 FIGURES = ("spectrogram_examples", "gan_training_curves", "real_vs_synthetic", "augmented_dataset_comparison",
-           "vit_training_curves", "prediction_scatter", "va_space_comparison")
+           "training_curves", "prediction_scatter", "va_space_comparison")
 
 
 def _versions(project: Path, filepath: str) -> list[str]:
@@ -35,7 +35,7 @@ def outputs(demo_project):
 
 def test_every_default_output_is_catalogued_versioned_and_written(demo_project, outputs):
     assert set(FIGURES) | {"metrics_summary", "metrics_summary_table", "report_archive", "mel_spectrograms",
-                           "generator", "real_only.vit_model", "gan.vit_model", "test_metrics"} <= set(outputs)
+                           "generator", "real_only.trained_model", "gan.trained_model", "test_metrics"} <= set(outputs)
     problems = []
     for name, entry in outputs.items():
         if entry["memory"] or entry["type"] == "NoneType":
@@ -76,7 +76,7 @@ def test_demo_report_archive_holds_this_runs_artefacts(demo_project, outputs):
             assert archive.read(f"figures/{figure}.png") == stored, figure
         metrics = json.loads(archive.read("metrics/test_metrics.json"))
     assert set(metrics) == MODELS
-    for model in ("generator", "discriminator", "real_only/vit_model", "gan/vit_model"):
+    for model in ("generator", "discriminator", "real_only/trained_model", "gan/trained_model"):
         assert {f"models/{model}/config.json", f"models/{model}/model.safetensors"} <= names
     assert {"tables/metrics_summary.md", "tables/metrics_summary_table.csv", "MANIFEST.json"} <= names
 

@@ -17,17 +17,17 @@ from .conftest import PROJECT, run_kedro
 
 pytestmark = pytest.mark.slow
 
-PIPELINES = {"__default__", "data_processing", "gan_augmentation", "vit_training", "reporting"}
+PIPELINES = {"__default__", "data_processing", "gan_augmentation", "training", "reporting"}
 FIGURES = ("spectrogram_examples", "gan_training_curves", "real_vs_synthetic", "augmented_dataset_comparison",
-           "vit_training_curves", "prediction_scatter", "va_space_comparison")
+           "training_curves", "prediction_scatter", "va_space_comparison")
 NAMED_DATASETS = {
-    "mel_spectrograms", "song_splits", "generator", "synthetic_spectrograms", "real_only.vit_model",
-    "gan.vit_model", "test_metrics", "metrics_summary", "report_archive", *FIGURES,
+    "mel_spectrograms", "song_splits", "generator", "synthetic_spectrograms", "real_only.trained_model",
+    "gan.trained_model", "test_metrics", "metrics_summary", "report_archive", *FIGURES,
 }
 CONTRACT_DATASETS = {
     "mel_spectrograms", "emotion_labels", "song_splits", "synthetic_spectrograms", "synthetic_labels", "gan_history",
-    "gan_quality", "generator", "real_only.vit_model", "gan.vit_model", "real_only.vit_history",
-    "gan.vit_history", "test_predictions", "test_metrics",
+    "gan_quality", "generator", "real_only.trained_model", "gan.trained_model", "real_only.training_history",
+    "gan.training_history", "test_predictions", "test_metrics",
 }
 LAYERS = {"raw", "primary", "feature", "model_input", "augmentation", "models", "model_output", "reporting"}
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -74,8 +74,8 @@ def test_build_shows_layers(viz_main, demo_project):
     assert LAYERS <= set(layers)
     assert layers[0] == "raw" and layers[-1] == "reporting", layers
     data = _data_nodes(viz_main)
-    expected = {"mel_spectrograms": "feature", "song_splits": "model_input", "real_only.vit_model": "models",
-                "gan.vit_model": "models", "test_predictions": "model_output", "test_metrics": "reporting",
+    expected = {"mel_spectrograms": "feature", "song_splits": "model_input", "real_only.trained_model": "models",
+                "gan.trained_model": "models", "test_predictions": "model_output", "test_metrics": "reporting",
                 "prediction_scatter": "reporting", "report_archive": "reporting"}
     assert {name: data[name]["layer"] for name in expected} == expected
     unlayered = sorted(name for name, node in data.items() if not node.get("layer"))

@@ -17,8 +17,8 @@ pytestmark = pytest.mark.slow
 ARMS = parameters("arms", "demo")
 VIT_ARMS = tuple(name for name, arm in ARMS.items() if arm["model"] in ("vit", "ast"))  # trained networks
 FIGURES = {"spectrogram_examples", "gan_training_curves", "real_vs_synthetic", "augmented_dataset_comparison",
-           "vit_training_curves", "prediction_scatter", "va_space_comparison"}
-EPOCHS = int(dict(item.split("=") for item in SHORT_TRAINING.split(","))["vit_training.training.epochs"])
+           "training_curves", "prediction_scatter", "va_space_comparison"}
+EPOCHS = int(dict(item.split("=") for item in SHORT_TRAINING.split(","))["training.training.epochs"])
 
 
 def _client(project):
@@ -39,12 +39,12 @@ def test_the_demo_run_is_one_mlflow_run_with_curves_metrics_figures_and_models(d
     # the demo run (seed 42); the browser test adds a second default run with seed 7
     (run,) = [r for r in _runs(client, "__default__ (demo)") if r.data.params.get("seed") == "42"]
     assert run.info.status == "FINISHED"
-    assert run.data.params["vit_training.training.epochs"] == str(EPOCHS)  # the --params override, flattened
+    assert run.data.params["training.training.epochs"] == str(EPOCHS)  # the --params override, flattened
     assert run.data.params["seed"] == "42"
     for arm in VIT_ARMS:  # one point per epoch the arm trained (the gan arm's step budget spans fewer epochs)
         history = client.get_metric_history(run.info.run_id, f"{arm}.val_ccc_mean")
-        version = Path(run.data.tags[f"catalog.{arm}.vit_model"]).parent.name  # this run's save version
-        saved = demo_project.path / "data/demo/07_model_output" / arm / "vit_history.csv" / version / "vit_history.csv"
+        version = Path(run.data.tags[f"catalog.{arm}.trained_model"]).parent.name  # this run's save version
+        saved = demo_project.path / "data/demo/07_model_output" / arm / "training_history.csv" / version / "training_history.csv"
         epochs = pd.read_csv(saved)["epoch"].tolist()
         assert [point.step for point in history] == epochs and 1 <= len(epochs) <= EPOCHS, arm
     assert len(client.get_metric_history(run.info.run_id, "real_only.val_ccc_mean")) == EPOCHS
@@ -55,14 +55,14 @@ def test_the_demo_run_is_one_mlflow_run_with_curves_metrics_figures_and_models(d
     figures = {a.path.split("/")[-1].removesuffix(".png") for a in client.list_artifacts(run.info.run_id, "figures")}
     assert figures == FIGURES
     models = {a.path.split("/")[-1] for a in client.list_artifacts(run.info.run_id, "models")}
-    assert models == {"generator", *(f"{arm}.vit_model" for arm in VIT_ARMS)}
+    assert models == {"generator", *(f"{arm}.trained_model" for arm in VIT_ARMS)}
     references = {k: v for k, v in run.data.tags.items() if k.startswith("catalog.")}
     assert references and all(v.startswith("data/demo/") for v in references.values())  # relative catalog paths
 
 
 def test_the_experiment_under_parallel_runner_is_one_parent_with_a_child_per_unit(demo_project):
     tiny = ("experiment.n_folds=2,experiment.n_resamples=50,"
-            "experiment.overrides.vit_training.training.epochs=2,"
+            "experiment.overrides.training.training.epochs=2,"
             "experiment.overrides.gan_augmentation.training.steps=20,"
             "experiment.overrides.gan_augmentation.training.eval_every_steps=10")
     run_kedro(demo_project.path, "run", "--env", "demo", "--pipelines", "experiment", "--runner", "ParallelRunner",

@@ -31,7 +31,7 @@ DB_RANGE_NORM = {"db_range": [-80.0, 0.0], "pad_db": -80.0}
 
 
 def model_params(**overrides) -> ViTModelParams:
-    return ViTModelParams.from_params(parameters("vit_training.model", **{
+    return ViTModelParams.from_params(parameters("training.model", **{
         "checkpoint": None, "vit_config": TINY_VIT, "head_hidden_size": 8, "patch_stride": 8, **overrides}))
 
 
@@ -162,7 +162,7 @@ def test_patch_stride_larger_than_the_patch_is_an_error():
 
 
 def test_missing_or_unknown_keys_point_at_the_conf_file():
-    params = parameters("vit_training.model")
+    params = parameters("training.model")
     del params["window_seconds"]
     params["windw"] = 3
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['windw'\], missing key\(s\) \['window_seconds'\]"):

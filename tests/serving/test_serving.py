@@ -17,12 +17,16 @@ import torch
 import yaml
 
 from music_emotion import EmotionModel
-from music_emotion.lineage import fingerprint
 from music_emotion.pipelines.inference.nodes import predict_audio_files
 from music_emotion.serving import cli
 from music_emotion.serving.model_card import card_facts, model_card
-from music_emotion.serving.model_folder import ModelFolderError, PredictionSettings, write_model_folder
+from music_emotion.serving.model_folder import (
+    ModelFolderError,
+    PredictionSettings,
+    write_model_folder,
+)
 from music_emotion.serving.web_app import analyse
+from music_emotion.study.lineage import fingerprint
 from tests.audio_fixtures import tone, write_audio
 from tests.pipelines.inference.test_inference import PARAMS, tiny_model
 

@@ -18,7 +18,8 @@ import numpy as np
 from kedro.io import AbstractVersionedDataset, DatasetError, Version
 from kedro_datasets._typing import ImagePreview
 
-from music_emotion.spectrograms import SpectrogramSet
+from music_emotion.data.spectrograms import SpectrogramSet
+from music_emotion.jsonable import json_default
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class SpectrogramDataset(AbstractVersionedDataset[SpectrogramSet, SpectrogramSet
         # The sidecar first, then the array streamed to a temporary name through a memory map (never a second
         # in-RAM copy), flushed and renamed last: the array's final name marks a complete version.
         header = {"ids": list(data.ids), "shape": list(data.values.shape), "meta": data.meta}
-        self._sidecar(array_path).write_text(json.dumps(header, indent=1, default=_json_default))
+        self._sidecar(array_path).write_text(json.dumps(header, indent=1, default=json_default))
         partial = array_path.with_name(array_path.stem + ".partial.npy")
         out = np.lib.format.open_memmap(partial, mode="w+", dtype=np.float32, shape=data.values.shape)
         chunk = 256
@@ -126,12 +127,3 @@ class SpectrogramDataset(AbstractVersionedDataset[SpectrogramSet, SpectrogramSet
         plt.close(fig)
         return ImagePreview(base64.b64encode(buffer.getvalue()).decode("utf-8"))
 
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

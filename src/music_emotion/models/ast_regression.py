@@ -20,21 +20,21 @@ from typing import Any
 import torch
 from torch import nn
 
+from music_emotion.audio.fbank import KIND as FBANK_KIND
 from music_emotion.config import from_section
-from music_emotion.corpus import Part
-from music_emotion.fbank import KIND as FBANK_KIND
+from music_emotion.data import TARGETS
+from music_emotion.data.corpus import Part
+from music_emotion.data.spectrograms import SpectrogramSet, db_statistics
+from music_emotion.data.windows import frames_for_seconds
 from music_emotion.models.backbone_loading import load_backbone
 from music_emotion.models.base import PretrainedModelMixin, check_family
 from music_emotion.models.regression_head import (
     ACTIVATIONS,
-    TARGETS,
     WindowedRegressor,
     bounded,
     parameter_counts,
     regression_head,
 )
-from music_emotion.spectrograms import SpectrogramSet, db_statistics
-from music_emotion.windows import frames_for_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ BACKBONE_TYPE = "audio-spectrogram-transformer"
 
 @dataclass(frozen=True)
 class ASTModelParams:
-    """`vit_training.ast`: every key is required here; the defaults live in conf/base."""
+    """`training.ast`: every key is required here; the defaults live in conf/base."""
 
     checkpoint: str | None
     ast_config: dict[str, Any] | None
@@ -58,13 +58,13 @@ class ASTModelParams:
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> ASTModelParams:
-        config = from_section(cls, params, "vit_training.ast", "conf/base/parameters_vit_training.yml")
+        config = from_section(cls, params, "training.ast", "conf/base/parameters_training.yml")
         if config.normalisation not in NORMALISATIONS:
-            raise ValueError(f"vit_training.ast.normalisation must be one of {NORMALISATIONS}, got {config.normalisation!r}")
+            raise ValueError(f"training.ast.normalisation must be one of {NORMALISATIONS}, got {config.normalisation!r}")
         if config.head_activation not in ACTIVATIONS:
-            raise ValueError(f"vit_training.ast.head_activation must be one of {ACTIVATIONS}, got {config.head_activation!r}")
+            raise ValueError(f"training.ast.head_activation must be one of {ACTIVATIONS}, got {config.head_activation!r}")
         if config.window_stride_seconds <= 0:
-            raise ValueError("vit_training.ast.window_stride_seconds must be positive")
+            raise ValueError("training.ast.window_stride_seconds must be positive")
         return config
 
 
@@ -111,7 +111,7 @@ def build_ast_regressor(params: ASTModelParams, features: SpectrogramSet, train:
     backbone_config = backbone.config
     check_features_match(backbone_config, preprocessor, extraction, random_init=params.checkpoint is None)
     window = int(backbone_config.max_length)
-    stride = frames_for_seconds(params.window_stride_seconds, extraction, "vit_training.ast.window_stride_seconds")
+    stride = frames_for_seconds(params.window_stride_seconds, extraction, "training.ast.window_stride_seconds")
     config = {
         "family": "ast",
         "checkpoint": params.checkpoint,
@@ -142,7 +142,7 @@ def check_features_match(backbone_config: Any, preprocessor: dict[str, Any], ext
         problems.append(f"the checkpoint expects {preprocessor['sampling_rate']} Hz audio, ast_features are at "
                         f"{extraction['sample_rate']} Hz")
     if problems:
-        fix = ("set vit_training.ast.ast_config.num_mel_bins to the features' n_mels, or data_processing.ast_features."
+        fix = ("set training.ast.ast_config.num_mel_bins to the features' n_mels, or data_processing.ast_features."
                "n_mels to the AST's" if random_init else "set data_processing.ast_features to the checkpoint's settings")
         raise ValueError("; ".join(problems) + f". Fix: {fix}, and re-run data_processing.")
 
@@ -159,8 +159,8 @@ def feature_normalisation(how: str, preprocessor: dict[str, Any], features: Spec
                    else "the checkpoint's preprocessor_config.json with mean/std is not available (not in its "
                    "directory or the Hugging Face cache, and the hub did not answer); `hf download <checkpoint> "
                    "--local-dir DIR` fetches it with the weights")
-            raise ValueError(f"vit_training.ast.normalisation is 'checkpoint' but {why}. Or set "
-                             "vit_training.ast.normalisation: dataset (the TRAIN songs' statistics).")
+            raise ValueError(f"training.ast.normalisation is 'checkpoint' but {why}. Or set "
+                             "training.ast.normalisation: dataset (the TRAIN songs' statistics).")
         return {"feature_mean": float(preprocessor["mean"]), "feature_std": float(preprocessor["std"]),
                 "normalisation": "checkpoint"}
     mean, std = db_statistics(features.values, train.rows, train.valid_frames)

@@ -47,9 +47,9 @@ class Backbone:
 
 
 BACKBONES = {
-    "vit": Backbone("ViT", "ViTConfig", "ViTModel", {"add_pooling_layer": False}, "vit_training.model",
+    "vit": Backbone("ViT", "ViTConfig", "ViTModel", {"add_pooling_layer": False}, "training.model",
                     "vit_config", ("image_mean", "image_std"), "data/06_models/pretrained/vit"),
-    "ast": Backbone("AST", "ASTConfig", "ASTModel", {}, "vit_training.ast", "ast_config",
+    "ast": Backbone("AST", "ASTConfig", "ASTModel", {}, "training.ast", "ast_config",
                     ("mean", "std", "sampling_rate", "num_mel_bins", "do_normalize"),
                     "data/06_models/pretrained/ast"),
 }

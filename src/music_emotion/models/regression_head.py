@@ -13,7 +13,6 @@ import torch
 from torch import nn
 
 ACTIVATIONS = ("tanh", "none")
-TARGETS = ("valence", "arousal")
 
 
 def regression_head(hidden: int, head: dict[str, Any]) -> nn.Sequential:

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from music_emotion.runtime import autocast
-from music_emotion.windows import average_by_song, song_windows
+from music_emotion.data.windows import average_by_song, cut_windows, song_windows
+from music_emotion.models.runtime import autocast
 
 
 @dataclass(frozen=True)
@@ -52,31 +52,3 @@ def predict_songs(
         with autocast(device, mixed_precision):
             out[take] = model.predict(batch.to(device)).float().cpu().numpy()
     return SongPredictions(average_by_song(out, positions, len(rows)), positions, starts, out)
-
-
-def cut_windows(block: torch.Tensor, index: torch.Tensor, starts: torch.Tensor, window: int) -> torch.Tensor:
-    """(n, H, W) spectrograms -> (B, H, window): window b = block[index[b], :, starts[b]:starts[b]+window].
-
-    Frames past the end (a song shorter than one window) take the block's lowest value (the dB floor).
-    """
-    width = block.shape[-1]
-    if width < window:
-        block = torch.nn.functional.pad(block, (0, window - width), value=float(block.min()))
-    frames = starts.to(block.device)[:, None] + torch.arange(window, device=block.device)[None, :]
-    frames = frames.clamp_(max=block.shape[-1] - 1)
-    rows = block[index.to(block.device)]  # (B, H, W)
-    return torch.gather(rows, 2, frames[:, None, :].expand(-1, rows.shape[1], -1))
-
-
-def read_crops(array: np.ndarray, rows: np.ndarray, starts: np.ndarray, window: int) -> torch.Tensor:
-    """(B, H, window) crops `array[rows[b], :, starts[b]:starts[b] + window]` read straight from a (memory-mapped)
-    array: only the crop's frames are read, not the whole stored song (a 10 s crop of a 45 s song is under a
-    quarter of it). Pass `rows` ascending for sequential reads. Stored songs shorter than a window are padded
-    as `cut_windows` pads them."""
-    if array.shape[-1] < window:
-        block = torch.from_numpy(np.asarray(array[rows], dtype=np.float32))
-        return cut_windows(block, torch.arange(len(rows)), torch.from_numpy(starts), window)
-    out = np.empty((len(rows), array.shape[1], window), dtype=np.float32)
-    for i, (row, start) in enumerate(zip(rows, starts, strict=True)):
-        out[i] = array[row, :, start : start + window]
-    return torch.from_numpy(out)

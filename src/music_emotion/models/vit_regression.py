@@ -27,11 +27,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from music_emotion.config import from_section
+from music_emotion.data import TARGETS
 from music_emotion.models.backbone_loading import image_normalisation, load_backbone
 from music_emotion.models.base import PretrainedModelMixin, check_family
 from music_emotion.models.regression_head import (
     ACTIVATIONS,
-    TARGETS,
     WindowedRegressor,
     bounded,
     parameter_counts,
@@ -47,7 +47,7 @@ POOLINGS = ("cls", "mean")
 
 @dataclass(frozen=True)
 class ViTModelParams:
-    """`vit_training.model`: every key is required here; the defaults live in conf/base."""
+    """`training.model`: every key is required here; the defaults live in conf/base."""
 
     checkpoint: str | None
     vit_config: dict[str, Any] | None
@@ -68,7 +68,7 @@ class ViTModelParams:
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> ViTModelParams:
-        config = from_section(cls, params, "vit_training.model", "conf/base/parameters_vit_training.yml")
+        config = from_section(cls, params, "training.model", "conf/base/parameters_training.yml")
         for value, allowed, key in (
             (config.input_mode, INPUT_MODES, "input_mode"),
             (config.normalisation, NORMALISATIONS, "normalisation"),
@@ -76,9 +76,9 @@ class ViTModelParams:
             (config.head_activation, ACTIVATIONS, "head_activation"),
         ):
             if value not in allowed:
-                raise ValueError(f"vit_training.model.{key} must be one of {allowed}, got {value!r}")
+                raise ValueError(f"training.model.{key} must be one of {allowed}, got {value!r}")
         if config.window_seconds <= 0 or config.window_stride_seconds <= 0:
-            raise ValueError("vit_training.model.window_seconds and window_stride_seconds must be positive")
+            raise ValueError("training.model.window_seconds and window_stride_seconds must be positive")
         return config
 
 
@@ -132,8 +132,8 @@ class ViTForEmotionRegression(WindowedRegressor, PretrainedModelMixin, nn.Module
         missing = [k for k in ("normalisation", "window_frames", "window_stride", "patch_stride") if k not in spec]
         if missing or "pooling" not in head:
             raise ValueError(
-                f"this vit_model's config lacks input settings {missing or ['head.pooling']}: it was saved by an older "
-                "version of the project; retrain it with `kedro run --pipelines vit_training`"
+                f"this trained_model's config lacks input settings {missing or ['head.pooling']}: it was saved by an older "
+                "version of the project; retrain it with `kedro run --pipelines training`"
             )
         if backbone is None:  # reload path: architecture from the stored config, weights loaded afterwards
             backbone = ViTModel(ViTConfig.from_dict(config["backbone"]), add_pooling_layer=False)
@@ -141,7 +141,7 @@ class ViTForEmotionRegression(WindowedRegressor, PretrainedModelMixin, nn.Module
         if int(head["input_size"]) != hidden:
             raise ValueError(f"Regression head expects {head['input_size']} features but the ViT's hidden size is {hidden}")
         if spec["mode"] not in INPUT_MODES:
-            raise ValueError(f"vit_training.model.input_mode must be one of {INPUT_MODES}, got {spec['mode']!r}")
+            raise ValueError(f"training.model.input_mode must be one of {INPUT_MODES}, got {spec['mode']!r}")
         backbone.embeddings = StridedViTEmbeddings(backbone.embeddings, spec["patch_stride"])
         self.backbone = backbone
         self.head = regression_head(hidden, head)
@@ -210,9 +210,9 @@ def build_vit_regressor(
     patch = _pair(backbone_config.patch_size)[0]
     stride = patch if params.input_mode == "resize" or params.patch_stride is None else int(params.patch_stride)
     if not 1 <= stride <= patch:
-        raise ValueError(f"vit_training.model.patch_stride must be in [1, patch size {patch}], got {stride}")
+        raise ValueError(f"training.model.patch_stride must be in [1, patch size {patch}], got {stride}")
     if int(getattr(backbone_config, "num_channels", 3)) != 3:
-        raise ValueError("vit_training.model: the backbone must take 3-channel images (num_channels: 3)")
+        raise ValueError("training.model: the backbone must take 3-channel images (num_channels: 3)")
     config = {
         "family": "vit",
         "checkpoint": params.checkpoint,

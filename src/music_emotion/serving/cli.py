@@ -103,7 +103,7 @@ def load_model(model: str | None, args: argparse.Namespace):
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from music_emotion.runtime import progress_bar
+    from music_emotion.console import progress_bar
     from music_emotion.serving.predictor import audio_paths
 
     model = load_model(args.model, args)
@@ -198,7 +198,7 @@ class ProjectRecords:
         self._session.close()
 
     def emotion_model(self, device: str):
-        from music_emotion.engine import EngineParams
+        from music_emotion.audio.engine import EngineParams
         from music_emotion.serving.predictor import EmotionModel
 
         model = self._load("inference_model", f"the '{self.params['inference']['model']}' arm")
@@ -213,7 +213,7 @@ class ProjectRecords:
         if arm not in arms or arms[arm]["model"] not in ("vit", "ast"):
             trained = sorted(a for a, spec in arms.items() if spec["model"] in ("vit", "ast"))
             raise UsageError(f"'{arm}' is not a trained arm of this project; choose one of {trained}")
-        model = self._load(f"{arm}.vit_model", f"the '{arm}' arm")
+        model = self._load(f"{arm}.trained_model", f"the '{arm}' arm")
         facts = card_facts(arm, arms[arm], model, self._load("test_metrics", "test_metrics"),
                            self._load("song_splits", "song_splits"), self.params["seed"],
                            self.params["reporting"]["model_card"])

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from music_emotion.audio import FeatureConfig, feature_config
-from music_emotion.engine import EngineFailure
-from music_emotion.file_tasks import Decoded
+from music_emotion.audio.decoding import FeatureConfig, feature_config
+from music_emotion.audio.engine import EngineFailure
+from music_emotion.audio.file_tasks import Decoded
 from music_emotion.models.regression_head import WindowedRegressor
 from music_emotion.models.song_prediction import predict_songs
 
@@ -47,7 +47,7 @@ def model_feature_config(model: WindowedRegressor) -> FeatureConfig:
     if not extraction:
         raise ValueError(
             "The loaded model stores no extraction settings, so its input cannot be reproduced; "
-            "retrain it with `kedro run --pipelines vit_training`"
+            "retrain it with `kedro run --pipelines training`"
         )
     return feature_config(extraction)
 

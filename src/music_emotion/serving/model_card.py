@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from music_emotion.lineage import fingerprint
-from music_emotion.models.regression_head import TARGETS
+from music_emotion.data import TARGETS
+from music_emotion.study.lineage import fingerprint
 
 METRICS = ("ccc", "pearson", "r2", "rmse", "mae")
 
@@ -21,11 +21,11 @@ def card_facts(arm: str, arm_spec: dict[str, Any], model: Any, test_metrics: dic
     """Everything the card states, checked: the metrics must be this model's."""
     if arm not in test_metrics:
         raise ValueError(f"test_metrics has no '{arm}' entry: evaluate the arm first (`kedro run --pipelines "
-                         "vit_training`)")
+                         "training`)")
     recorded = (test_metrics[arm].get("lineage") or {}).get("model")
     if recorded != fingerprint(model):
         raise ValueError(f"the newest test_metrics were computed for another '{arm}' model than the newest saved one "
-                         "(an interrupted or partial run?): re-run `kedro run --pipelines vit_training` so the card's "
+                         "(an interrupted or partial run?): re-run `kedro run --pipelines training` so the card's "
                          "numbers are this model's")
     return {
         "arm": arm, "label": arm_spec.get("label", arm), "family": model.family,

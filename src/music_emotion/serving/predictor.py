@@ -18,15 +18,19 @@ from typing import Any
 
 import pandas as pd
 
-from music_emotion.engine import EngineParams, FileEngine
-from music_emotion.file_tasks import decode_file
+from music_emotion.audio.engine import EngineParams, FileEngine
+from music_emotion.audio.file_tasks import decode_file
 from music_emotion.serving.file_prediction import (
     WINDOW_COLUMNS,
     model_feature_config,
     quadrant_of,
     window_rows,
 )
-from music_emotion.serving.model_folder import PredictionSettings, read_settings, resolve_model_folder
+from music_emotion.serving.model_folder import (
+    PredictionSettings,
+    read_settings,
+    resolve_model_folder,
+)
 
 SCALES = ("unit", "deam")  # [-1, 1], or the training labels' rating scale (DEAM: 1-9)
 # One process unless asked: a library call never starts a cluster behind the caller's back.
@@ -54,7 +58,7 @@ class EmotionModel:
 
     def __init__(self, model: Any, settings: PredictionSettings, name: str = "", device: str = "auto",
                  engine: EngineParams = ONE_PROCESS) -> None:
-        from music_emotion.runtime import resolve_device
+        from music_emotion.models.runtime import resolve_device
 
         self.model, self.settings, self.engine = model, settings, engine
         self.name = name or model.description

@@ -23,7 +23,7 @@ TABLE_COLUMNS = ["file", "valence", "arousal", "quadrant", "windows", "status", 
 
 def analyse(model: Any, paths: list[str], max_seconds: float) -> tuple[pd.DataFrame, list[Any]]:
     """(one row per uploaded file, the predicted songs): files over `max_seconds` are refused with the reason."""
-    from music_emotion.audio import audio_duration
+    from music_emotion.audio.decoding import audio_duration
 
     rows, accepted, names = [], [], []
     for path in paths:
@@ -47,8 +47,8 @@ def analyse(model: Any, paths: list[str], max_seconds: float) -> tuple[pd.DataFr
 
 
 def plane_figure(songs: list[Any], model_name: str) -> Figure:
-    from music_emotion.pipelines.reporting.figures import inference_va_figure
     from music_emotion.serving.file_prediction import QUADRANTS
+    from music_emotion.serving.va_figure import inference_va_figure
 
     files = pd.DataFrame({"valence": [s.valence for s in songs], "arousal": [s.arousal for s in songs]},
                          index=[s.file for s in songs])

@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from music_emotion.data.spectrograms import SpectrogramSet
 from music_emotion.pipelines.data_processing.nodes import (
     build_extraction_report,
     extract_mel_spectrograms,
     merge_annotations,
     split_songs,
 )
-from music_emotion.spectrograms import SpectrogramSet
 from tests.audio_fixtures import tone, write_audio, write_truncated_mp3
 
 LABEL_PARAMS = {"rating_min": 1, "rating_max": 9,

@@ -86,8 +86,8 @@ def test_pipeline_runs_on_a_deam_layout(tmp_path):
 
 
 def test_ast_features_are_built_only_when_an_arm_needs_them(monkeypatch):
-    from music_emotion.arms import parse_arms
     from music_emotion.pipelines.data_processing import pipeline as data_pipeline
+    from music_emotion.study.arms import parse_arms
 
     vit_only = parse_arms({"real_only": {"model": "vit"}, "ridge": {"model": "ridge_baseline"}}, None, "arms")
     monkeypatch.setattr(data_pipeline, "configured_arms", lambda parameter: vit_only)

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from music_emotion.audio import MelConfig, log_mel
+from music_emotion.audio.decoding import MelConfig, log_mel
 from music_emotion.datasets import AnnotationCSVDataset, AudioFolderDataset
 from music_emotion.pipelines.data_processing.nodes import merge_annotations
 from music_emotion.pipelines.demo_data.nodes import synthesise_demo_dataset

@@ -10,22 +10,19 @@ import torch
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
-from music_emotion import run_parameters
+from music_emotion.data.spectrograms import SpectrogramSet
 from music_emotion.datasets import RunLineageDataset
+from music_emotion.framework import run_parameters
 from music_emotion.pipelines.experiment import create_pipeline
-from music_emotion.pipelines.experiment.nodes import (
-    aggregate_experiment,
-    assign_folds,
-    fold_splits,
-    verdict,
-)
-from music_emotion.pipelines.experiment.statistics import corrected_resampled_t_test
-from music_emotion.spectrograms import SpectrogramSet
+from music_emotion.pipelines.experiment.comparison import verdict
+from music_emotion.pipelines.experiment.folds import assign_folds, fold_splits
+from music_emotion.pipelines.experiment.nodes import aggregate_experiment
+from music_emotion.study.statistics import corrected_resampled_t_test
 from tests.catalog_config import catalog_entries_for
 from tests.conf_params import parameters
 from tests.pipelines.gan_augmentation.conftest import TINY_OVERRIDES as GAN_OVERRIDES
-from tests.pipelines.vit_training.conftest import TINY_OVERRIDES as VIT_OVERRIDES
-from tests.pipelines.vit_training.conftest import brightness_spectrograms
+from tests.pipelines.training.conftest import TINY_OVERRIDES as VIT_OVERRIDES
+from tests.pipelines.training.conftest import brightness_spectrograms
 
 
 class KeptMemoryDataset(MemoryDataset):
@@ -69,7 +66,7 @@ def test_too_many_folds_for_a_quadrant_or_a_batch_is_a_clear_error():
     mel, labels = corpus(24)
     with pytest.raises(ValueError, match="experiment.n_folds = 20 is larger than"):
         assign_folds(mel, labels, {**EXPERIMENT, "n_folds": 20}, 42, 8, 8)
-    with pytest.raises(ValueError, match="vit_training.training.batch_size = 64"):
+    with pytest.raises(ValueError, match="training.training.batch_size = 64"):
         assign_folds(mel, labels, EXPERIMENT, 42, 64, 8)
 
 
@@ -134,14 +131,14 @@ def experiment_runner(monkeypatch, arms: list[str]):
     monkeypatch.setitem(run_parameters._current, "parameters", params)
     pipeline = create_pipeline()
     values = {
-        "params:vit_training": parameters("vit_training", **VIT_OVERRIDES),
+        "params:training": parameters("training", **VIT_OVERRIDES),
         "params:gan_augmentation": parameters("gan_augmentation", **GAN_OVERRIDES),
         "params:experiment": params["experiment"], "params:seed": 42, "params:device": "cpu",
         "params:reporting": parameters("reporting"), "params:arms": parameters("arms"),
         **{f"params:arms.{name}": spec for name, spec in parameters("arms").items()},
     }
-    values["params:vit_training.baselines.ridge"] = values["params:vit_training"]["baselines"]["ridge"]
-    values["params:vit_training.training.batch_size"] = values["params:vit_training"]["training"]["batch_size"]
+    values["params:training.baselines.ridge"] = values["params:training"]["baselines"]["ridge"]
+    values["params:training.training.batch_size"] = values["params:training"]["training"]["batch_size"]
     values["params:gan_augmentation.training.batch_size"] = values["params:gan_augmentation"]["training"]["batch_size"]
     values["params:gan_augmentation.generation"] = values["params:gan_augmentation"]["generation"]
 
@@ -198,21 +195,21 @@ def test_experiment_runs_every_fold_and_arm_and_never_fits_on_a_test_song(tiny_e
 
 
 def test_progress_names_the_fold_and_arm_of_every_fitting_node():
-    from music_emotion.progress import unit_and_step
+    from music_emotion.framework.experiment_progress import unit_and_step
 
-    assert unit_and_step("seed0_fold3.gan.train_vit") == ("seed0_fold3", "gan")
+    assert unit_and_step("seed0_fold3.gan.train_arm") == ("seed0_fold3", "gan")
     assert unit_and_step("seed1_fold0.train_gan") == ("seed1_fold0", "GAN")
     assert unit_and_step("seed0_fold0.ridge.fit_ridge_baseline") == ("seed0_fold0", "ridge")
-    assert unit_and_step("seed0_fold0.evaluate_fold") is None and unit_and_step("real_only.train_vit") is None
+    assert unit_and_step("seed0_fold0.evaluate_fold") is None and unit_and_step("real_only.train_arm") is None
 
 
 def test_an_ast_arm_runs_in_every_fold_on_its_own_features_and_never_sees_a_test_song(monkeypatch, tmp_path):
     """The AST arm reads the shared (not fold-namespaced) ast_features, is scored on each fold's test songs like the
     ViT, and poisoning fold 0's test songs in ast_features leaves fold 0's AST (normalisation included) bit-identical."""
-    from tests.pipelines.vit_training.conftest import fbank_set
+    from tests.pipelines.training.conftest import fbank_set
 
     pipeline, run = experiment_runner(monkeypatch, ["real_only", "ast"])
-    (train_ast,) = [n for n in pipeline.nodes if n.name == "seed0_fold0.ast.train_vit"]
+    (train_ast,) = [n for n in pipeline.nodes if n.name == "seed0_fold0.ast.train_arm"]
     assert "ast_features" in train_ast.inputs and "mel_spectrograms" not in train_ast.inputs
     torch.set_num_threads(1)
     mel, labels = corpus(36)

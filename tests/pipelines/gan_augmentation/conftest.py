@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from music_emotion.spectrograms import SpectrogramSet
+from music_emotion.data.spectrograms import SpectrogramSet
 from tests.conf_params import parameters
 from tests.torch_fixtures import one_torch_thread  # noqa: F401 - autouse for this module
 

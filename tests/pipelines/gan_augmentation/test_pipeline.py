@@ -10,9 +10,9 @@ import torch
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
+from music_emotion.data.spectrograms import SpectrogramSet
 from music_emotion.models.gan import SpectrogramDiscriminator, SpectrogramGenerator
 from music_emotion.pipelines.gan_augmentation import create_pipeline
-from music_emotion.spectrograms import SpectrogramSet
 from tests.catalog_config import catalog_entries_for
 from tests.conf_params import parameters
 
@@ -85,10 +85,10 @@ def test_catalog_entries_are_versioned_and_round_trip(tmp_path, toy_data, tiny_p
 
 @pytest.mark.parametrize("env", ["base", "demo"])
 def test_parameter_files_define_a_buildable_gan(env):
-    from music_emotion.pipelines.gan_augmentation.training import GanTrainingConfig
+    from music_emotion.gan.training import GanTrainingConfig
 
     params = parameters("gan_augmentation", env)
-    vit = parameters("vit_training.model", env)
+    vit = parameters("training.model", env)
     assert params["window_seconds"] >= vit["window_seconds"]  # the ViT crops its windows from GAN samples
     frames = round(params["window_seconds"] * 22050 / 512)
     n_mels = 128 if env == "base" else 64

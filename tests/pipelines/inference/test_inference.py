@@ -9,14 +9,14 @@ import torch
 from kedro.io import DataCatalog, DatasetError, Version
 from kedro.runner import SequentialRunner
 
-from music_emotion.audio import MelConfig, iter_windows
+from music_emotion.audio.decoding import MelConfig, iter_windows
+from music_emotion.data.windows import window_starts
 from music_emotion.datasets import TorchModelDataset
 from music_emotion.models.song_prediction import predict_songs
 from music_emotion.models.vit_regression import ViTModelParams, build_vit_regressor
 from music_emotion.pipelines.inference import create_pipeline
 from music_emotion.pipelines.inference.nodes import predict_audio_files
 from music_emotion.serving.file_prediction import quadrant_of
-from music_emotion.windows import window_starts
 from tests.audio_fixtures import tone, write_audio
 from tests.conf_params import parameters
 
@@ -33,7 +33,7 @@ WINDOW, STRIDE = 31, 16  # 1 s and 0.5 s at 8 kHz / hop 256
 
 def tiny_model(mode="resize", extraction=MEL):
     torch.manual_seed(0)
-    params = ViTModelParams.from_params(parameters("vit_training.model", **{
+    params = ViTModelParams.from_params(parameters("training.model", **{
         "checkpoint": None, "vit_config": TINY_VIT, "input_mode": mode, "head_hidden_size": 16, "patch_stride": 8}))
     stats = {"db_mean": -40.0, "db_std": 15.0, "db_range": [-80.0, 0.0], "pad_db": -80.0}
     return build_vit_regressor(params, extraction.to_dict(), stats, (WINDOW, STRIDE)).eval()
@@ -56,14 +56,14 @@ def folder_digest(folder):
 
 def test_pipeline_reloads_the_model_exactly_and_aggregates_windows(tmp_path, music_folder):
     model = tiny_model()
-    TorchModelDataset(filepath=str(tmp_path / "models" / "vit_model"), version=Version(None, None)).save(model)
+    TorchModelDataset(filepath=str(tmp_path / "models" / "trained_model"), version=Version(None, None)).save(model)
     before = folder_digest(music_folder)
     parts = {"type": "music_emotion.datasets.ParquetPartsDataset", "path": str(tmp_path / "parts")}
     catalog = DataCatalog.from_config({
         "inference_audio": {"type": "music_emotion.datasets.AudioFolderDataset", "path": str(music_folder),
                             "recursive": True},
         "inference_model": {"type": "music_emotion.datasets.TorchModelDataset",
-                            "filepath": str(tmp_path / "models" / "vit_model"), "versioned": True},
+                            "filepath": str(tmp_path / "models" / "trained_model"), "versioned": True},
         "library_predictions": parts, "library_predictions_done": parts,
         "inference_predictions": {"type": "pandas.CSVDataset", "filepath": str(tmp_path / "pred.csv")},
         "library_errors": {"type": "pandas.CSVDataset", "filepath": str(tmp_path / "errors.csv")},
@@ -143,8 +143,8 @@ def test_model_without_extraction_settings_is_refused(music_folder):
 
 def test_missing_model_says_which_pipeline_to_run(tmp_path):
     dataset = TorchModelDataset(filepath=str(tmp_path / "none"), version=Version(None, None),
-                                missing_hint="run `kedro run --pipelines vit_training`")
-    with pytest.raises(DatasetError, match="vit_training"):
+                                missing_hint="run `kedro run --pipelines training`")
+    with pytest.raises(DatasetError, match="training"):
         dataset.load()
 
 
@@ -194,10 +194,10 @@ def test_an_ast_model_gets_its_own_fbank_input_and_the_log_says_which_family(tmp
     16 kHz Kaldi filter banks (10 ms frames), and the log names the family it used."""
     import logging
 
-    from music_emotion.corpus import Part
-    from music_emotion.fbank import FbankConfig
+    from music_emotion.audio.fbank import FbankConfig
+    from music_emotion.data.corpus import Part
+    from music_emotion.data.spectrograms import SpectrogramSet
     from music_emotion.models.ast_regression import ASTModelParams, build_ast_regressor
-    from music_emotion.spectrograms import SpectrogramSet
 
     fbank = FbankConfig(16000, 16, 25.0, 10.0, 20.0, 0.97, "soxr_hq", 2.0, 0.0)
     values = np.random.default_rng(0).normal(-5, 2, (4, 16, fbank.n_frames)).astype(np.float32)
@@ -205,7 +205,7 @@ def test_an_ast_model_gets_its_own_fbank_input_and_the_log_says_which_family(tmp
     train = Part("train", [0, 1, 2, 3], np.arange(4), np.zeros((4, 2), np.float32), np.full(4, fbank.n_frames))
     tiny_ast = {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32,
                 "num_mel_bins": 16, "max_length": 64, "patch_size": 8, "frequency_stride": 8, "time_stride": 8}
-    params = ASTModelParams.from_params(parameters("vit_training.ast", checkpoint=None, ast_config=tiny_ast,
+    params = ASTModelParams.from_params(parameters("training.ast", checkpoint=None, ast_config=tiny_ast,
                                                    normalisation="dataset", window_stride_seconds=0.5))
     torch.manual_seed(0)
     dataset = TorchModelDataset(filepath=str(tmp_path / "ast_model"))

@@ -9,8 +9,14 @@ import time
 import pandas as pd
 import pytest
 
+from music_emotion.audio.engine import (
+    EngineError,
+    EngineFailure,
+    EngineParams,
+    FileEngine,
+    close_shared_clusters,
+)
 from music_emotion.datasets import AudioFolderDataset, ParquetPartsDataset
-from music_emotion.engine import EngineError, EngineFailure, EngineParams, FileEngine, close_shared_clusters
 from music_emotion.pipelines.inference.nodes import predict_library, summarise_library
 from tests.audio_fixtures import tone, write_audio
 from tests.pipelines.inference.test_inference import PARAMS, SINGLE, tiny_model

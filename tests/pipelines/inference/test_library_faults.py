@@ -16,8 +16,8 @@ import pytest
 from kedro.io import Version
 
 from music_emotion.datasets import AudioFolderDataset, ParquetPartsDataset, TorchModelDataset
-from music_emotion.library_lock import LibraryLock
-from music_emotion.pipelines.inference.library import run_identity
+from music_emotion.framework.library_lock import LibraryLock
+from music_emotion.serving.library import run_identity
 from tests.audio_fixtures import tone, write_audio
 from tests.pipelines.inference.test_inference import tiny_model
 from tests.pipelines.inference.test_library import _run, _windows

@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 import torch
 
-from music_emotion.audio import MelConfig
-from music_emotion.lineage import fingerprint
-from music_emotion.metrics import regression_report
+from music_emotion.audio.decoding import MelConfig
+from music_emotion.data.spectrograms import SpectrogramSet
 from music_emotion.models.base import PretrainedModelMixin
-from music_emotion.spectrograms import SpectrogramSet
+from music_emotion.study.lineage import fingerprint
+from music_emotion.study.metrics import regression_report
 
 MODELS = ("mean", "ridge", "real_only", "gan")
 ARMS = {  # the `arms` map of conf, as the reporting nodes receive it
@@ -101,7 +101,7 @@ def gan_history():
                          "is_best": [False, False, False, True, False]})
 
 
-def _vit_history(offset: float) -> pd.DataFrame:
+def _training_history(offset: float) -> pd.DataFrame:
     epochs = np.arange(1, 5)
     frame = {"epoch": epochs}
     frame["train_loss"] = 0.5 / epochs + offset
@@ -117,7 +117,7 @@ def _vit_history(offset: float) -> pd.DataFrame:
 
 @pytest.fixture
 def vit_histories():
-    return {"real_only": _vit_history(0.0), "gan": _vit_history(0.02)}
+    return {"real_only": _training_history(0.0), "gan": _training_history(0.02)}
 
 
 @pytest.fixture
@@ -144,7 +144,7 @@ def test_metrics(test_predictions, tiny_models, song_splits):
     for model, rows in test_predictions.groupby("model", sort=False):
         report = regression_report(rows[["valence_true", "arousal_true"]].to_numpy(),
                                    rows[["valence_pred", "arousal_pred"]].to_numpy(), n_resamples=50, seed=0)
-        scored = tiny_models.get(f"{model}.vit_model")
+        scored = tiny_models.get(f"{model}.trained_model")
         lineage = {"model": fingerprint(scored) if scored is not None else None, "song_splits": fingerprint(song_splits)}
         metrics[model] = {"n_songs": len(rows), **report, "lineage": lineage}
     return metrics
@@ -182,4 +182,4 @@ def reporting_params():
 @pytest.fixture
 def tiny_models():
     torch.manual_seed(0)
-    return {name: TinyModel({"width": 3}) for name in ("generator", "discriminator", "real_only.vit_model", "gan.vit_model")}
+    return {name: TinyModel({"width": 3}) for name in ("generator", "discriminator", "real_only.trained_model", "gan.trained_model")}

@@ -11,17 +11,13 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from music_emotion.lineage import LineageError
 from music_emotion.pipelines.reporting import nodes
-from music_emotion.pipelines.reporting.nodes import (
-    archive_members,
-    build_report_archive,
-    flatten_numeric,
-    format_with_ci,
-    nearest_synthetic,
-    pick_spread_ids,
-    summarise_metrics,
-)
+from music_emotion.pipelines.reporting.nodes import nearest_synthetic, pick_spread_ids
+from music_emotion.pipelines.reporting.summary import summarise_metrics
+from music_emotion.report.archive import archive_members, build_report_archive
+from music_emotion.report.tables import format_with_ci
+from music_emotion.study.lineage import LineageError
+from music_emotion.study.metrics import flatten_numeric
 from tests.pipelines.reporting.conftest import TinyModel
 
 from .conftest import ARMS, MODELS
@@ -136,8 +132,8 @@ def test_augmented_dataset_comparison_shows_expansion(emotion_labels, song_split
     assert heights == sorted([26, 6, 6, 12])
 
 
-def test_vit_training_curves_both_models_train_and_val(vit_histories, reporting_params):
-    figure = nodes.plot_vit_training_curves(reporting_params, ARMS, **vit_histories)
+def test_training_curves_both_models_train_and_val(vit_histories, reporting_params):
+    figure = nodes.plot_training_curves(reporting_params, ARMS, **vit_histories)
     loss_ax = figure.axes[0]
     colours = {line.get_color() for line in loss_ax.get_lines()}
     assert colours == {ARMS[m]["colour"] for m in ("real_only", "gan")}
@@ -237,11 +233,11 @@ def test_summarise_metrics_with_empty_gan_quality(test_metrics, song_splits, syn
 def test_archive_members_by_type(tiny_models, test_predictions):
     png = b"\x89PNG\r\n\x1a\nrest"
     assert archive_members("prediction_scatter", png) == {"figures/prediction_scatter.png": png}
-    assert list(archive_members("real_only.vit_history", test_predictions)) == ["tables/real_only/vit_history.csv"]
+    assert list(archive_members("real_only.training_history", test_predictions)) == ["tables/real_only/training_history.csv"]
     assert archive_members("metrics_summary", "# hi") == {"tables/metrics_summary.md": b"# hi"}
     assert json.loads(archive_members("test_metrics", {"a": np.float32(0.5)})["metrics/test_metrics.json"]) == {"a": 0.5}
-    assert sorted(archive_members("real_only.vit_model", tiny_models["real_only.vit_model"])) == [
-        "models/real_only/vit_model/config.json", "models/real_only/vit_model/model.safetensors"]
+    assert sorted(archive_members("real_only.trained_model", tiny_models["real_only.trained_model"])) == [
+        "models/real_only/trained_model/config.json", "models/real_only/trained_model/model.safetensors"]
     with pytest.raises(TypeError, match="'odd'.*object"):
         archive_members("odd", object())
 
@@ -254,7 +250,7 @@ def test_build_report_archive_manifest(tiny_models, test_metrics):
     members = build_report_archive(
         {"run": "2026-01-02T03.04.05.678Z", "input_versions": {"generator": "2026-01-01T00.00.00.000Z"}},
         spectrogram_examples=png, test_metrics=test_metrics, metrics_summary="# Results",
-        generator=tiny_models["generator"], gan__vit_model=tiny_models["gan.vit_model"],
+        generator=tiny_models["generator"], gan__trained_model=tiny_models["gan.trained_model"],
     )
     manifest = json.loads(members.pop("MANIFEST.json"))
     assert manifest["run"] == "2026-01-02T03.04.05.678Z"
@@ -264,19 +260,19 @@ def test_build_report_archive_manifest(tiny_models, test_metrics):
     assert set(members) == set(manifest) == {
         "figures/spectrogram_examples.png", "metrics/test_metrics.json", "tables/metrics_summary.md",
         "models/generator/config.json", "models/generator/model.safetensors",
-        "models/gan/vit_model/config.json", "models/gan/vit_model/model.safetensors",
+        "models/gan/trained_model/config.json", "models/gan/trained_model/model.safetensors",
     }
-    assert manifest["models/gan/vit_model/config.json"]["source"] == "gan.vit_model"
+    assert manifest["models/gan/trained_model/config.json"]["source"] == "gan.trained_model"
     assert json.loads(members["metrics/test_metrics.json"]) == json.loads(json.dumps(test_metrics))
 
 
 def test_archive_refuses_a_model_that_test_metrics_did_not_score(tiny_models, test_metrics):
     """Ctrl-C after one arm saved a new model: the latest model is not the one the latest test_metrics scored."""
     retrained = TinyModel({"width": 3})  # fresh weights: the interrupted run's never-tested model
-    with pytest.raises(LineageError, match=r"(?s)gan\.vit_model: test_metrics was computed from \w+.*--load-versions"):
-        build_report_archive(NO_LINEAGE, test_metrics=test_metrics, gan__vit_model=retrained)
-    members = build_report_archive(NO_LINEAGE, test_metrics=test_metrics, gan__vit_model=tiny_models["gan.vit_model"])
-    assert "models/gan/vit_model/model.safetensors" in members
+    with pytest.raises(LineageError, match=r"(?s)gan\.trained_model: test_metrics was computed from \w+.*--load-versions"):
+        build_report_archive(NO_LINEAGE, test_metrics=test_metrics, gan__trained_model=retrained)
+    members = build_report_archive(NO_LINEAGE, test_metrics=test_metrics, gan__trained_model=tiny_models["gan.trained_model"])
+    assert "models/gan/trained_model/model.safetensors" in members
 
 
 def test_archive_refuses_a_generator_that_gan_quality_did_not_assess(tiny_models, gan_quality, song_splits, test_metrics):
@@ -292,5 +288,5 @@ def test_archive_refuses_a_generator_that_gan_quality_did_not_assess(tiny_models
 
 def test_outputs_from_before_lineage_was_recorded_are_accepted(tiny_models, test_metrics):
     legacy = {arm: {k: v for k, v in report.items() if k != "lineage"} for arm, report in test_metrics.items()}
-    members = build_report_archive(NO_LINEAGE, test_metrics=legacy, gan__vit_model=TinyModel({"width": 3}))
+    members = build_report_archive(NO_LINEAGE, test_metrics=legacy, gan__trained_model=TinyModel({"width": 3}))
     assert "metrics/test_metrics.json" in members

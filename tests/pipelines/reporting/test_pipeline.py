@@ -11,7 +11,7 @@ import pytest
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
-from music_emotion import run_parameters
+from music_emotion.framework import run_parameters
 from music_emotion.pipelines.reporting.pipeline import FIGURES, create_pipeline
 from tests.catalog_config import catalog_entries_for
 
@@ -20,8 +20,8 @@ from .conftest import ARMS, MODELS
 PROJECT = Path(__file__).resolve().parents[3]
 CONTRACT_INPUTS = {
     "mel_spectrograms", "emotion_labels", "song_splits", "gan_history", "synthetic_spectrograms",
-    "synthetic_labels", "gan_quality", "real_only.vit_history", "gan.vit_history", "test_predictions",
-    "test_metrics", "generator", "discriminator", "real_only.vit_model", "gan.vit_model", "mean.baseline_model",
+    "synthetic_labels", "gan_quality", "real_only.training_history", "gan.training_history", "test_predictions",
+    "test_metrics", "generator", "discriminator", "real_only.trained_model", "gan.trained_model", "mean.baseline_model",
     "ridge.baseline_model", "extraction_report", "params:reporting", "params:arms", "run_lineage",
 }
 
@@ -30,7 +30,7 @@ CONTRACT_INPUTS = {
 def four_arms(monkeypatch):
     """Reporting is built for whatever arms conf lists: here mean, ridge, real_only and gan."""
     params = {**run_parameters.run_parameters(), "arms": ARMS}
-    params["vit_training"] = {**params["vit_training"], "arms": list(MODELS)}
+    params["training"] = {**params["training"], "arms": list(MODELS)}
     monkeypatch.setitem(run_parameters._current, "parameters", params)
 
 
@@ -63,12 +63,12 @@ def catalog(tmp_path, monkeypatch, mel_spectrograms, emotion_labels, song_splits
         "mel_spectrograms": mel_spectrograms, "emotion_labels": emotion_labels, "song_splits": song_splits,
         "gan_history": gan_history, "synthetic_spectrograms": synthetic_spectrograms,
         "synthetic_labels": synthetic_labels, "gan_quality": gan_quality,
-        "real_only.vit_history": vit_histories["real_only"], "gan.vit_history": vit_histories["gan"],
+        "real_only.training_history": vit_histories["real_only"], "gan.training_history": vit_histories["gan"],
         "test_predictions": test_predictions, "test_metrics": test_metrics, "params:reporting": reporting_params,
         "params:arms": ARMS, "mean.baseline_model": {"model": "mean_baseline", "valence": 0.1, "arousal": 0.0},
         "ridge.baseline_model": {"model": "ridge_baseline", "alpha": 1.0},
         "extraction_report": pd.DataFrame({"song_id": [1], "status": ["ok"], "reason": [""]}),
-        "run_lineage": {"run": "2026-01-01T00.00.00.000Z", "input_versions": {"gan.vit_model": "2025-12-31T00.00.00.000Z"}},
+        "run_lineage": {"run": "2026-01-01T00.00.00.000Z", "input_versions": {"gan.trained_model": "2025-12-31T00.00.00.000Z"}},
         **tiny_models,
     }
     for name, value in inputs.items():
@@ -93,11 +93,11 @@ def test_reporting_pipeline_writes_figures_tables_and_archive(catalog, tmp_path)
         assert archive.read("figures/prediction_scatter.png") == catalog.load("prediction_scatter")
     expected = {f"figures/{f}.png" for f in FIGURES} | {
         "tables/metrics_summary.md", "tables/metrics_summary_table.csv", "tables/test_predictions.csv",
-        "tables/gan_history.csv", "tables/real_only/vit_history.csv", "tables/gan/vit_history.csv",
+        "tables/gan_history.csv", "tables/real_only/training_history.csv", "tables/gan/training_history.csv",
         "tables/extraction_report.csv", "metrics/test_metrics.json", "metrics/gan_quality.json",
         "metrics/song_splits.json", "metrics/mean/baseline_model.json", "metrics/ridge/baseline_model.json",
         "MANIFEST.json",
-        *(f"models/{m}/{f}" for m in ("generator", "discriminator", "real_only/vit_model", "gan/vit_model")
+        *(f"models/{m}/{f}" for m in ("generator", "discriminator", "real_only/trained_model", "gan/trained_model")
           for f in ("config.json", "model.safetensors")),
     }
     assert names == expected  # baselines, splits and the discriminator too: the zip alone shows the whole result
@@ -105,4 +105,4 @@ def test_reporting_pipeline_writes_figures_tables_and_archive(catalog, tmp_path)
         "mel_spectrograms", "emotion_labels", "synthetic_spectrograms", "synthetic_labels", "params:reporting",
         "params:arms", "run_lineage"} | {*FIGURES, "metrics_summary", "metrics_summary_table"}
     assert manifest["run"] == "2026-01-01T00.00.00.000Z"
-    assert manifest["members"]["models/gan/vit_model/config.json"]["version"] == "2025-12-31T00.00.00.000Z"
+    assert manifest["members"]["models/gan/trained_model/config.json"]["version"] == "2025-12-31T00.00.00.000Z"

@@ -14,13 +14,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from music_emotion.audio import MelConfig
+from music_emotion.audio.decoding import MelConfig
+from music_emotion.audio.engine import EngineParams
+from music_emotion.audio.extraction import extract_many
+from music_emotion.audio.fbank import FbankConfig
+from music_emotion.data.spectrograms import SpectrogramSet
+from music_emotion.data.splits import SPLITS, deal_by_stratum, song_strata
+from music_emotion.data.tables import require_columns
 from music_emotion.datasets.audio_folder_dataset import relative_name
-from music_emotion.engine import EngineParams
-from music_emotion.extraction import extract_many
-from music_emotion.fbank import FbankConfig
-from music_emotion.spectrograms import SpectrogramSet
-from music_emotion.splits import SPLITS, deal_by_stratum, song_strata
 
 logger = logging.getLogger(__name__)
 
@@ -36,13 +37,9 @@ def _normalise_column(name: str) -> str:
 def _read_table(table: pd.DataFrame, required: list[str]) -> tuple[pd.DataFrame, str]:
     source = table.attrs.get("source_file", "<in-memory table>")
     table = table.rename(columns=_normalise_column)
-    missing = [c for c in required if c not in table.columns]
-    if missing:
-        raise ValueError(
-            f"Annotation file '{source}' lacks required column(s) {missing}; it has {list(table.columns)}. "
-            "Expected DEAM's static_annotations_averaged_songs_*.csv (song_id, valence_mean, valence_std, "
-            "arousal_mean, arousal_std, ...)."
-        )
+    require_columns(table, required, f"annotation file {source}",
+                    "expected DEAM's static_annotations_averaged_songs_*.csv (song_id, valence_mean, valence_std, "
+                    "arousal_mean, arousal_std, ...)")
     table = table[required].copy()
     table["source_file"] = source
     return table, source

@@ -3,6 +3,7 @@ and `ast_features` when an arm of the single-split run or of the experiment has 
 
 from kedro.pipeline import Node, Pipeline
 
+from music_emotion.pipelines.arm_wiring import configured_arms, feature_inputs
 from music_emotion.pipelines.data_processing.nodes import (
     build_extraction_report,
     extract_ast_features,
@@ -10,12 +11,11 @@ from music_emotion.pipelines.data_processing.nodes import (
     merge_annotations,
     split_songs,
 )
-from music_emotion.pipelines.vit_training.pipeline import configured_arms, feature_inputs
 
 
 def extra_feature_sets() -> set[str]:
     """Feature sets besides the log-mel spectrograms that some arm of the single-split run or the experiment reads."""
-    return set(feature_inputs({**configured_arms("vit_training.arms"), **configured_arms("experiment.arms")}))
+    return set(feature_inputs({**configured_arms("training.arms"), **configured_arms("experiment.arms")}))
 
 
 def create_pipeline(**kwargs) -> Pipeline:

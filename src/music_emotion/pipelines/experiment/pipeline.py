@@ -10,28 +10,25 @@ from __future__ import annotations
 
 from kedro.pipeline import Node, Pipeline
 
-from music_emotion.arms import Arm
-from music_emotion.bound_function import BoundFunction
-from music_emotion.pipelines.experiment.nodes import (
-    aggregate_experiment,
-    assign_folds,
-    evaluate_fold,
-    experiment_parameters,
-    fold_splits,
-    summarise_experiment,
-)
-from music_emotion.pipelines.gan_augmentation.nodes import (
-    generate_synthetic_spectrograms,
-    train_gan,
-)
-from music_emotion.pipelines.reporting.nodes import build_report_archive, plot_experiment_deltas
-from music_emotion.pipelines.vit_training.pipeline import (
+from music_emotion.framework.bound_function import BoundFunction
+from music_emotion.framework.run_parameters import run_parameters
+from music_emotion.gan.fitting import generate_synthetic_spectrograms, train_gan
+from music_emotion.pipelines.arm_wiring import (
     arm_pipeline,
     configured_arms,
     cross_namespace_node,
     feature_inputs,
 )
-from music_emotion.run_parameters import run_parameters
+from music_emotion.pipelines.experiment.comparison import summarise_experiment
+from music_emotion.pipelines.experiment.figures import plot_experiment_deltas
+from music_emotion.pipelines.experiment.folds import (
+    assign_folds,
+    experiment_parameters,
+    fold_splits,
+)
+from music_emotion.pipelines.experiment.nodes import aggregate_experiment, evaluate_fold
+from music_emotion.report.archive import build_report_archive
+from music_emotion.study.arms import Arm
 
 UNIT_OUTPUTS = {"model": "model", "history": "history", "baseline": "model"}
 ARCHIVE = ("experiment_folds", "experiment_predictions", "experiment_metrics", "experiment_comparison",
@@ -62,21 +59,21 @@ def unit_pipeline(seed_index: int, fold: int, arms: dict[str, Arm]) -> Pipeline:
     fitted = {"gan_history": "gan_history"} if gan else {}
     for arm in arms.values():
         template += arm_pipeline(arm, "song_splits", "seed", synthetic, UNIT_OUTPUTS,
-                                 vit_params="experiment_vit_training").nodes
+                                 vit_params="experiment_training").nodes
         fitted[f"model__{arm.name}"] = f"{arm.name}.model"
         if arm.is_transformer:
             fitted[f"history__{arm.name}"] = f"{arm.name}.history"
     template.append(cross_namespace_node(
         evaluate_fold,
         inputs={"mel_spectrograms": "mel_spectrograms", "emotion_labels": "emotion_labels", "song_splits": "song_splits",
-                "params": "experiment_vit_training", "seed": "seed", "device": "params:device", **feature_inputs(arms),
+                "params": "experiment_training", "seed": "seed", "device": "params:device", **feature_inputs(arms),
                 **fitted},
         outputs=["predictions", "facts"], name="evaluate_fold",
     ))
     template = Pipeline(template)
     parameters = {name for name in template.inputs() if name.startswith("params:")}
     return Pipeline(template, namespace=unit_name(seed_index, fold),
-                    inputs={"experiment_folds", "mel_spectrograms", "emotion_labels", "experiment_vit_training",
+                    inputs={"experiment_folds", "mel_spectrograms", "emotion_labels", "experiment_training",
                             *(["experiment_gan_augmentation"] if gan else []), *feature_inputs(arms)},
                     parameters=parameters,
                     tags=["experiment"])
@@ -88,12 +85,12 @@ def create_pipeline(**kwargs) -> Pipeline:
     arms = configured_arms("experiment.arms")
     units = [(s, f) for s in range(int(experiment["n_seeds"])) for f in range(int(experiment["n_folds"]))]
     folds = Node(assign_folds, inputs=["mel_spectrograms", "emotion_labels", "params:experiment", "params:seed",
-                                       "params:vit_training.training.batch_size",
+                                       "params:training.training.batch_size",
                                        "params:gan_augmentation.training.batch_size"],
                  outputs="experiment_folds", name="assign_folds")
     settings = Node(experiment_parameters,
-                    inputs=["params:vit_training", "params:gan_augmentation", "params:experiment"],
-                    outputs=["experiment_vit_training", "experiment_gan_augmentation"], name="experiment_parameters")
+                    inputs=["params:training", "params:gan_augmentation", "params:experiment"],
+                    outputs=["experiment_training", "experiment_gan_augmentation"], name="experiment_parameters")
     tables = {}
     for s, f in units:
         tables[f"predictions__{unit_name(s, f)}"] = f"{unit_name(s, f)}.predictions"

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from kedro.pipeline import Node, Pipeline
 
-from music_emotion.pipelines.gan_augmentation.nodes import (
-    assess_gan_quality,
-    generate_synthetic_spectrograms,
-    train_gan,
-)
+from music_emotion.gan.fitting import generate_synthetic_spectrograms, train_gan
+from music_emotion.pipelines.gan_augmentation.nodes import assess_gan_quality
 
 
 def create_pipeline(**kwargs) -> Pipeline:

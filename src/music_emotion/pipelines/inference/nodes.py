@@ -16,18 +16,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from music_emotion.audio.engine import EngineParams, FileEngine
+from music_emotion.audio.file_tasks import decode_file
+from music_emotion.console import progress_bar
 from music_emotion.datasets.audio_folder_dataset import relative_name
-from music_emotion.engine import EngineParams, FileEngine
-from music_emotion.file_tasks import decode_file
 from music_emotion.models.regression_head import WindowedRegressor
-from music_emotion.pipelines.inference.library import (
-    already_predicted,
-    batches,
-    choose_run_folder,
-    library_files,
-    part_name,
-    run_identity,
-)
+from music_emotion.models.runtime import resolve_device, torch_threads
 from music_emotion.serving.file_prediction import (
     QUADRANTS,
     WINDOW_COLUMNS,
@@ -35,7 +29,14 @@ from music_emotion.serving.file_prediction import (
     spreadsheet_safe,
     window_rows,
 )
-from music_emotion.runtime import progress_bar, resolve_device, torch_threads
+from music_emotion.serving.library import (
+    already_predicted,
+    batches,
+    choose_run_folder,
+    library_files,
+    part_name,
+    run_identity,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -136,16 +137,16 @@ def summarise_library(
     return files, errors
 
 
-def predict_audio_files(audio_files: Mapping[str, str], vit_model: WindowedRegressor,
+def predict_audio_files(audio_files: Mapping[str, str], trained_model: WindowedRegressor,
                         params: dict[str, Any], device: str) -> pd.DataFrame:
     """Window rows of a few files in this process, in memory (notebooks and scripts; the pipeline uses
     `predict_library`, which runs the same per-file code in batches on the engine)."""
-    config, torch_device = model_feature_config(vit_model), resolve_device(device)
-    logger.info("Model: the '%s' arm's %s", params["model"], vit_model.description)
+    config, torch_device = model_feature_config(trained_model), resolve_device(device)
+    logger.info("Model: the '%s' arm's %s", params["model"], trained_model.description)
     rows = []
     for absolute in audio_files.values():
         decoded = decode_file(absolute, config, float(params["min_window_fraction"]))
-        rows += window_rows(relative_name(audio_files, absolute), decoded, vit_model, int(params["batch_size"]),
+        rows += window_rows(relative_name(audio_files, absolute), decoded, trained_model, int(params["batch_size"]),
                             torch_device)
     table = pd.DataFrame(rows).reindex(columns=WINDOW_COLUMNS).assign(model=params["model"])
     table["file"] = table["file"].map(spreadsheet_safe)
@@ -155,10 +156,10 @@ def predict_audio_files(audio_files: Mapping[str, str], vit_model: WindowedRegre
 def plot_va_plane(inference_predictions: pd.DataFrame, params: dict[str, Any]) -> Figure:
     """Each file's mean valence/arousal (one row per file, as `summarise_library` writes) in the circumplex plane, named (numbered beyond `max_labels` files),
     with the four quadrant labels; drawn like every other figure of the project (`reporting.figures`)."""
-    from music_emotion.pipelines.reporting import figures
+    from music_emotion.serving.va_figure import inference_va_figure
 
     files = (inference_predictions[inference_predictions["status"] != "skipped"]
              .set_index("file").sort_index()[["valence", "arousal"]])
     model = inference_predictions["model"].dropna().unique()
-    return figures.inference_va_figure(files, QUADRANTS, str(model[0]) if len(model) else None,
+    return inference_va_figure(files, QUADRANTS, str(model[0]) if len(model) else None,
                                        int(params["max_labels"]), int(params["max_label_chars"]), int(params["dpi"]))

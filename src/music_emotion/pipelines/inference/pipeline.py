@@ -1,4 +1,4 @@
-"""`inference`: a folder (or a whole library) of the user's audio + a trained vit_model -> V/A per window
+"""`inference`: a folder (or a whole library) of the user's audio + a trained trained_model -> V/A per window
 (Parquet parts written batch by batch, resumable), per file, the files that failed, and a V/A plot."""
 
 from kedro.pipeline import Node, Pipeline

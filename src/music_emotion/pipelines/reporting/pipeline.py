@@ -2,31 +2,31 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from music_emotion.arms import Arm
-from music_emotion.pipelines.reporting.nodes import (
-    build_report_archive,
-    plot_augmented_dataset_comparison,
-    plot_gan_training_curves,
-    plot_prediction_scatter,
-    plot_real_vs_synthetic,
-    plot_spectrogram_examples,
-    plot_va_space_comparison,
-    plot_vit_training_curves,
-    summarise_metrics,
-)
-from music_emotion.pipelines.vit_training.pipeline import (
+from music_emotion.pipelines.arm_wiring import (
     SINGLE_SPLIT_OUTPUTS,
     arm_output,
     configured_arms,
     cross_namespace_node,
 )
+from music_emotion.pipelines.reporting.nodes import (
+    plot_augmented_dataset_comparison,
+    plot_gan_training_curves,
+    plot_prediction_scatter,
+    plot_real_vs_synthetic,
+    plot_spectrogram_examples,
+    plot_training_curves,
+    plot_va_space_comparison,
+)
+from music_emotion.pipelines.reporting.summary import summarise_metrics
+from music_emotion.report.archive import build_report_archive
+from music_emotion.study.arms import Arm
 
 FIGURES = (
     "spectrogram_examples",
     "gan_training_curves",
     "real_vs_synthetic",
     "augmented_dataset_comparison",
-    "vit_training_curves",
+    "training_curves",
     "prediction_scatter",
     "va_space_comparison",
 )
@@ -95,11 +95,11 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="plot_augmented_dataset_comparison",
             ),
             cross_namespace_node(
-                plot_vit_training_curves,
+                plot_training_curves,
                 inputs={"params": "params:reporting", "arms": "params:arms",
                         **{arm.name: f"{arm.name}.{SINGLE_SPLIT_OUTPUTS['history']}" for arm in vit_arms}},
-                outputs="vit_training_curves",
-                name="plot_vit_training_curves",
+                outputs="training_curves",
+                name="plot_training_curves",
             ),
             Node(
                 plot_prediction_scatter,

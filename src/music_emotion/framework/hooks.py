@@ -1,0 +1,167 @@
+"""Project hooks: a run's external inputs are checked before any node runs.
+
+A missing input (DEAM not unpacked, the demo data not generated, a pipeline run out of order)
+then stops the run with one short message per input: which dataset, where, and what to run or
+download. No deep stack trace. `MissingInputsError` is a `click.ClickException`, so `kedro run`
+prints it as `Error: ...` and exits with 1, while a notebook or script gets a normal exception.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import click
+from kedro.framework.hooks import hook_impl
+from kedro.pipeline import Pipeline
+
+logger = logging.getLogger(__name__)
+
+
+class MissingInputsError(click.ClickException):
+    """The run's inputs named in the message do not exist yet."""
+
+
+def _location(dataset: Any) -> str:
+    for attribute in ("_filepath", "_path"):
+        value = getattr(dataset, attribute, None)
+        if value:
+            return str(value)
+    return ""
+
+
+def _producers(name: str) -> list[str]:
+    """Pipelines that write `name`, from the project's pipeline packages themselves: during
+    `kedro run --pipelines X` Kedro's registry holds only X (and this runs only when something is missing)."""
+    import importlib
+    import pkgutil
+
+    import music_emotion.pipelines as package
+
+    found = []
+    for module in (m for m in pkgutil.iter_modules(package.__path__) if m.ispkg):
+        pipeline = importlib.import_module(f"{package.__name__}.{module.name}").create_pipeline()
+        if name in pipeline.all_outputs():
+            found.append(module.name)
+    return sorted(found)
+
+
+def _env_option(env: str | None) -> str:
+    """The user's own `--env` option, repeated in every command a hint suggests."""
+    return f" --env {env}" if env and env != "local" else ""
+
+
+def _versions_present(dataset: Any) -> list[str]:
+    """Timestamps of the versions saved for a versioned dataset, newest first (empty when none or unversioned)."""
+    folder = Path(str(getattr(dataset, "_filepath", "")))
+    if not folder.name or not folder.is_dir():
+        return []
+    return sorted((p.name for p in folder.iterdir() if p.is_dir()), reverse=True)
+
+
+def explain_missing(name: str, catalog: Any, env: str | None = None, load_versions: dict | None = None) -> str:
+    """One line: the dataset, where it should be, and how to get it (with the user's own env and options)."""
+    try:
+        dataset = catalog.get(name)
+    except Exception:  # noqa: BLE001 - not in the catalog at all
+        dataset = None
+    where = _location(dataset) if dataset is not None else ""
+    pinned = (load_versions or {}).get(name)
+    if pinned:
+        present = _versions_present(dataset)
+        hint = (f"the version {pinned} pinned with --load-versions does not exist; "
+                + (f"saved versions, newest first: {', '.join(present[:5])}" if present else "no version is saved yet")
+                + f"; pick one of them or drop --load-versions {name}:{pinned}")
+    else:
+        hint = getattr(dataset, "_missing_hint", "") if dataset is not None else ""
+        producers = _producers(name)
+        if not hint and producers:
+            hint = ("produced by " + " or ".join(f"`kedro run{_env_option(env)} --pipelines {p}`" for p in producers)
+                    + ": run that first")
+        if dataset is None and not hint:
+            hint = "it is not in the catalog and no pipeline produces it"
+    return f"  - {name}" + (f" ({where})" if where else "") + (f": {hint}" if hint else "")
+
+
+def _empty_reason(name: str, catalog: Any) -> str:
+    """Why an existing input still cannot feed the run (an audio folder with no audio in it), else ""."""
+    try:
+        dataset = catalog.get(name)
+    except Exception:  # noqa: BLE001 - checked as missing above
+        return ""
+    check = getattr(dataset, "empty_reason", None)
+    return check() if callable(check) else ""
+
+
+def _parameter_problems(pipeline: Pipeline) -> list[str]:
+    from music_emotion.framework.parameter_check import parameter_problems
+    from music_emotion.framework.run_parameters import run_parameters
+
+    sections = {name.removeprefix("params:") for name in pipeline.inputs() if name.startswith("params:")}
+    return parameter_problems(run_parameters(), sections)
+
+
+def checkpoint_problems(pipeline: Pipeline) -> list[str]:
+    """One paragraph per pretrained checkpoint that a training node of this run needs and cannot get (not on
+    disk, not cached, hub unreachable): checked once per checkpoint, before the first node runs."""
+    from music_emotion.framework.bound_function import BoundFunction
+    from music_emotion.framework.run_parameters import run_parameters
+    from music_emotion.models.backbone_loading import BACKBONES, checkpoint_problem
+
+    params = run_parameters()
+    families = {params["arms"][node.func.bound["arm_name"]]["model"] for node in pipeline.nodes
+                if isinstance(node.func, BoundFunction) and "arm_name" in node.func.bound
+                and params["arms"].get(node.func.bound["arm_name"], {}).get("model") in BACKBONES}
+    problems = []
+    for family in sorted(families):
+        section = params
+        for key in BACKBONES[family].section.split("."):
+            section = section[key]
+        problem = checkpoint_problem(family, section["checkpoint"], float(section["hub_probe_timeout_s"]))
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+class InputCheckHooks:
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline, catalog: Any) -> None:
+        missing = []
+        for name in sorted(pipeline.inputs()):
+            if name.startswith("params:") or name == "parameters":
+                continue
+            try:
+                present = catalog.exists(name)
+            except Exception:  # noqa: BLE001 - a dataset that cannot even be checked is not usable
+                present = False
+            if not present:
+                missing.append(explain_missing(name, catalog, run_params.get("env"), run_params.get("load_versions")))
+            elif reason := _empty_reason(name, catalog):
+                dataset = catalog.get(name)
+                hint = getattr(dataset, "_missing_hint", "")
+                missing.append(f"  - {name} ({_location(dataset)}): {reason}" + (f". {hint}" if hint else ""))
+        missing += [f"  - {problem}" for problem in checkpoint_problems(pipeline)]
+        bad = [f"  - {problem}" for problem in _parameter_problems(pipeline)]
+        if missing or bad:
+            env = run_params.get("env") or "local (the default env)"
+            said = ([f"{len(missing)} input(s) do not exist yet or are empty"] if missing else []) + (
+                [f"{len(bad)} parameter(s) are out of range (set them in conf/local/ or with --params)"] if bad else [])
+            raise MissingInputsError(f"this run cannot start (env '{env}'): {'; '.join(said)}.\n"
+                                     + "\n".join(missing + bad))
+
+
+class EngineHooks:
+    """A Dask cluster started by a run's first engine step serves its later steps; it ends with the run."""
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        from music_emotion.audio.engine import close_shared_clusters
+
+        close_shared_clusters()
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        from music_emotion.audio.engine import close_shared_clusters
+
+        close_shared_clusters()

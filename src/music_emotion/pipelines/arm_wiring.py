@@ -1,0 +1,101 @@
+"""How an arm of `arms:` becomes nodes, shared by every pipeline that trains or scores arms.
+
+`training` (one split), `experiment` (every fold x seed), `data_processing` (which feature sets exist) and
+`reporting` (which models to show) all follow whatever arms conf lists, through these builders; no
+pipeline imports another."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+
+from kedro.pipeline import Node, Pipeline
+
+from music_emotion.framework.bound_function import BoundFunction
+from music_emotion.framework.run_parameters import run_parameters
+from music_emotion.study.arm_fitting import fit_mean_baseline, fit_ridge_baseline, train_arm
+from music_emotion.study.arms import Arm, parse_arms
+
+SYNTHETIC_INPUTS = ("synthetic_spectrograms", "synthetic_labels")
+
+
+
+# Output dataset of each arm, inside its namespace, in the single-split run (catalog factories match them).
+SINGLE_SPLIT_OUTPUTS = {"model": "trained_model", "history": "training_history", "baseline": "baseline_model"}
+
+
+
+def configured_arms(parameter: str = "training.arms") -> dict[str, Arm]:
+    """The arms a pipeline is built for: the names listed at `parameter` (null = every arm of `arms:`)."""
+    params = run_parameters()
+    section, key = parameter.rsplit(".", 1)
+    selected = params.get(section, {}).get(key)
+    return parse_arms(params.get("arms", {}), selected, parameter)
+
+
+
+def arm_output(arm: Arm, outputs: Mapping[str, str]) -> str:
+    """The dataset (inside the arm's namespace) that holds the arm's fitted model."""
+    return outputs["model"] if arm.is_transformer else outputs["baseline"]
+
+
+
+def arm_pipeline(
+    arm: Arm,
+    splits: str = "song_splits",
+    seed: str = "params:seed",
+    synthetic: tuple[str, str] = SYNTHETIC_INPUTS,
+    outputs: Mapping[str, str] = SINGLE_SPLIT_OUTPUTS,
+    namespace: str | None = None,
+    vit_params: str = "params:training",
+) -> Pipeline:
+    """The nodes that fit one arm on `splits`, in the namespace `<namespace>.<arm>` (or `<arm>`)."""
+    shared = {"mel_spectrograms": arm.features, "emotion_labels": "emotion_labels", "song_splits": splits}
+    if arm.is_transformer:
+        inputs = {**shared, "arm": f"params:arms.{arm.name}", "params": vit_params, "seed": seed,
+                  "device": "params:device"}
+        if arm.synthetic:
+            inputs.update(zip(SYNTHETIC_INPUTS, synthetic, strict=True))
+        func = BoundFunction(train_arm, arm_name=arm.name)
+        node = Node(func, inputs=inputs, outputs=[outputs["model"], outputs["history"]], name="train_arm")
+    elif arm.model == "mean_baseline":
+        node = Node(fit_mean_baseline, inputs=[shared["emotion_labels"], splits], outputs=outputs["baseline"],
+                    name="fit_mean_baseline")
+    else:
+        node = Node(fit_ridge_baseline, inputs=[*shared.values(), "params:training.baselines.ridge"],
+                    outputs=outputs["baseline"], name="fit_ridge_baseline")
+    free_inputs = {name for name in node.inputs if not name.startswith("params:")}
+    parameters = {name for name in node.inputs if name.startswith("params:")}
+    return Pipeline([node], namespace=f"{namespace}.{arm.name}" if namespace else arm.name,
+                    inputs=free_inputs, parameters=parameters)
+
+
+
+def evaluation_node(
+    func,
+    arms: Mapping[str, Arm],
+    splits: str,
+    seed: str,
+    outputs: list[str] | str,
+    model_of=lambda arm: f"{arm.name}.{arm_output(arm, SINGLE_SPLIT_OUTPUTS)}",
+) -> Node:
+    """`func(mel, labels, splits, params, seed, device, **{arm: model})` over whatever arms exist."""
+    inputs = {"mel_spectrograms": "mel_spectrograms", "emotion_labels": "emotion_labels", "song_splits": splits,
+              "params": "params:training", "seed": seed, "device": "params:device",
+              **feature_inputs(arms), **{arm.name: model_of(arm) for arm in arms.values()}}
+    return cross_namespace_node(func, inputs=inputs, outputs=outputs, name=func.__name__)
+
+
+
+def feature_inputs(arms: Mapping[str, Arm]) -> dict[str, str]:
+    """The feature sets besides `mel_spectrograms` that the arms read (`ast_features` when an AST arm exists)."""
+    return {arm.features: arm.features for arm in arms.values() if arm.features != "mel_spectrograms"}
+
+
+
+def cross_namespace_node(func, **kwargs) -> Node:
+    """A top-level node that reads namespaced outputs (`real_only.trained_model`): by design, so Kedro's
+    warning about dotted dataset names is silenced here only."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="One or more dataset names contain")
+        return Node(func, **kwargs)

@@ -1,0 +1,21 @@
+"""`training`: one namespaced pipeline per arm of the `arms:` map in conf, then one evaluation.
+
+Which arms exist, and what each trains on, is data (`arms` and `training.arms` in
+conf/base/parameters*.yml): a ViT or AST arm's outputs are `<arm>.trained_model` / `<arm>.training_history`, a
+baseline arm's `<arm>.baseline_model` (catalog factories). `evaluate_test_set` takes whatever arms
+exist. The `experiment` pipeline builds its folds from the same `arm_pipeline` template.
+"""
+
+from __future__ import annotations
+
+from kedro.pipeline import Pipeline
+
+from music_emotion.pipelines.arm_wiring import arm_pipeline, configured_arms, evaluation_node
+from music_emotion.pipelines.training.nodes import evaluate_test_set
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    arms = configured_arms()
+    trained = [arm_pipeline(arm) for arm in arms.values()]
+    return Pipeline([*trained, evaluation_node(evaluate_test_set, arms, "song_splits", "params:seed",
+                                               ["test_predictions", "test_metrics"])])

@@ -1,0 +1,75 @@
+"""Which outputs belong together: content fingerprints recorded by producers and checked by consumers.
+
+Every catalog input loads its own latest version, so after an interrupted run the latest model can be one that
+was never tested while `test_metrics` is from an earlier run. Producers therefore record the fingerprint of what
+they consumed (`test_metrics` names the model and split it scored; the synthetic set names its generator;
+`gan_quality` names the synthetic set), and `reporting` refuses to combine outputs whose records disagree.
+A fingerprint is a hash of content, not a timestamp: the same seed on the same machine gives the same
+fingerprint, so determinism is kept and a re-run of one pipeline is recognised as compatible when it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import nn
+
+from music_emotion.jsonable import json_default
+
+LENGTH = 12  # hex digits shown to people; 48 bits is plenty to tell a handful of runs apart
+
+
+class LineageError(ValueError):
+    """Outputs from different runs were about to be combined."""
+
+
+def fingerprint(artefact: Any) -> str:
+    """A short content hash of a model (config + weights), a table, a spectrogram set's identity or a JSON value."""
+    digest = hashlib.sha256()
+    if isinstance(artefact, nn.Module):
+        digest.update(_canonical(getattr(artefact, "config", {})).encode())
+        for name, tensor in sorted(artefact.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    elif isinstance(artefact, pd.DataFrame):
+        digest.update(pd.util.hash_pandas_object(artefact, index=False).to_numpy().tobytes())
+        digest.update(_canonical(list(artefact.columns)).encode())
+    elif hasattr(artefact, "ids") and hasattr(artefact, "meta"):  # a SpectrogramSet: who and how, not 1 GB of floats
+        digest.update(_canonical({"ids": list(artefact.ids), "meta": artefact.meta,
+                                  "shape": list(artefact.values.shape)}).encode())
+    else:
+        digest.update(_canonical(artefact).encode())
+    return digest.hexdigest()[:LENGTH]
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=partial(json_default, fallback=str), separators=(",", ":"))
+
+
+
+def require_same(consumer: str, recorded_by: str, recorded: Mapping[str, str | None],
+                 actual: Mapping[str, Any], fix: str) -> None:
+    """Raise `LineageError` when an input's fingerprint differs from the one `recorded_by` recorded for it.
+
+    `recorded` maps input name -> fingerprint recorded at production time (None: an output from before lineage
+    was recorded, accepted with nothing to compare); `actual` maps the same names -> the loaded artefacts.
+    """
+    mismatches = []
+    for name, expected in recorded.items():
+        if expected is None or name not in actual:
+            continue
+        found = fingerprint(actual[name])
+        if found != expected:
+            mismatches.append(f"  {name}: {recorded_by} was computed from {expected}, the loaded one is {found}")
+    if mismatches:
+        raise LineageError(
+            f"{consumer}: its inputs come from different runs, so the result would mix them:\n"
+            + "\n".join(mismatches)
+            + f"\n(This happens after an interrupted run: each input loads its own latest version.) {fix}"
+        )

@@ -1,0 +1,1 @@
+"""Maintenance commands that are not pipelines (pruning old versions)."""
