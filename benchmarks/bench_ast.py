@@ -53,7 +53,8 @@ def ast_case(config_name: str, params: dict[str, Any], batch_size: int, steps: i
     from bench_training import vit_flops_per_image
 
     from music_emotion.models.ast_regression import ASTModelParams, build_ast_regressor
-    from music_emotion.study.training_loop import TrainingConfig, make_optimizer
+    from music_emotion.study.optimiser import make_optimizer
+    from music_emotion.study.training_loop import TrainingConfig
 
     seed_everything(seed)
     section = copy.deepcopy(params["training"]["ast"])

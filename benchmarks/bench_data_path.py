@@ -119,7 +119,7 @@ class ProjectWindows:
         table_rows = np.sort(rows)  # TrainingWindows sorts its table by row
         self.windows = TrainingWindows([values], np.zeros(len(rows), dtype=np.int64), rows, targets[rows],
                                        np.full(len(rows), values.shape[2], dtype=np.int64), window, device,
-                                       cache_on_device)
+                                       cache_on_device, cache_max_fraction=0.4)  # conf/base's device_cache_max_fraction
         self.order = np.searchsorted(table_rows, rows)  # the shuffled rows as table positions
         self.starts = np.asarray(starts_by_row, dtype=np.int64)[table_rows]
 

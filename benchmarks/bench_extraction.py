@@ -20,9 +20,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import measure, report  # noqa: E402
 
-from music_emotion.audio.decoding import MelConfig, decode_audio, extract_clip  # noqa: E402
+from music_emotion.audio.decoding import decode_audio, extract_clip
 from music_emotion.audio.engine import EngineParams  # noqa: E402
 from music_emotion.audio.extraction import extract_many  # noqa: E402
+from music_emotion.audio.log_mel import MelConfig
+from tests.conf_params import mel_config
 
 
 def make_clips(folder: Path, n: int, seconds: float = 45.0, rate: int = 44100) -> list[tuple[str, str]]:
@@ -95,7 +97,7 @@ def crossover(sizes: list[int], seconds: float, repeats: int, cache_dir: Path, o
 
     Fits time = start + audio_seconds / rate to each engine (least squares over the sizes) and reports the audio
     duration at which the two lines cross: the `dask.min_audio_seconds` that `auto` uses."""
-    config = MelConfig()
+    config = mel_config(duration=30.0)
     single = EngineParams(engine="single", scheduler_address=None, n_workers=None, connect_timeout_s=5, min_audio_seconds=0.0)
     dask = EngineParams(engine="dask", scheduler_address=None, n_workers=None, connect_timeout_s=5, min_audio_seconds=0.0)
     rows, fits = [], {}
@@ -132,7 +134,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.crossover:
         return crossover(args.crossover, args.seconds, args.repeats, args.cache_dir, args.out_dir)
 
-    config = MelConfig()
+    config = mel_config(duration=30.0)
     items = make_clips(args.cache_dir / f"{args.clips}x{args.seconds:g}s", args.clips, args.seconds)
     n = len(items)
     seed = measure("seed: sequential librosa.load loop", lambda: seed_loop(items, config), n, "clips",

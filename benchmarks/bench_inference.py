@@ -29,11 +29,13 @@ from bench_extraction import make_clips  # noqa: E402
 from bench_training import VIT_B16, busy_cores, input_normalisation, project_parameters, vit_window  # noqa: E402
 from harness import Measurement, measure, report  # noqa: E402
 
-from music_emotion.audio.decoding import MelConfig, iter_windows  # noqa: E402
+from music_emotion.audio.decoding import iter_windows
+from music_emotion.audio.log_mel import MelConfig
 from music_emotion.models.runtime import resolve_device, seed_everything  # noqa: E402
 from music_emotion.models.song_prediction import predict_songs  # noqa: E402
 from music_emotion.models.vit_regression import ViTModelParams, build_vit_regressor  # noqa: E402
 from music_emotion.pipelines.inference.nodes import predict_audio_files  # noqa: E402
+from tests.conf_params import mel_config
 
 TINY_VIT = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
             "patch_size": 16, "image_size": 64}
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> dict:
     extraction = MelConfig.from_params(params["data_processing"]["extraction"])
     window = vit_window(params)  # (frames, stride) of the conf/base ViT window
     if args.quick:  # 2 s stored chunks, each one model window
-        extraction = MelConfig(duration=2.0, n_mels=32)
+        extraction = mel_config(duration=2.0, n_mels=32)
         window = (extraction.n_frames, extraction.n_frames)
     model_conf = copy.deepcopy(params["training"]["model"])
     model_conf.update(checkpoint=None, vit_config=dict(TINY_VIT if args.quick else VIT_B16, attn_implementation="sdpa"))

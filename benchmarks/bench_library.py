@@ -30,11 +30,13 @@ from bench_extraction import make_clips  # noqa: E402
 from bench_training import input_normalisation, project_parameters, vit_window  # noqa: E402
 from harness import Measurement, PeakRSS, report  # noqa: E402
 
+from tests.conf_params import mel_config
+
 BATCH = 16
 
 
 def build_model(quick: bool):
-    from music_emotion.audio.decoding import MelConfig
+    from music_emotion.audio.log_mel import MelConfig
     from music_emotion.models.runtime import seed_everything
     from music_emotion.models.vit_regression import ViTModelParams, build_vit_regressor
 
@@ -42,7 +44,7 @@ def build_model(quick: bool):
     extraction = MelConfig.from_params(base["data_processing"]["extraction"])
     window = vit_window(base)
     if quick:
-        extraction = MelConfig(duration=2.0, n_mels=32)
+        extraction = mel_config(duration=2.0, n_mels=32)
         window = (extraction.n_frames, extraction.n_frames)
     model_conf = copy.deepcopy(demo["training"]["model"])
     model_conf["checkpoint"] = None

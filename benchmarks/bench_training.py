@@ -76,7 +76,7 @@ def project_parameters(env: str | None = None) -> dict[str, Any]:
 
 def spectrogram_shape(env: str | None) -> tuple[int, int]:
     """(n_mels, n_frames) of the songs data_processing stores in `env` (the whole stored span)."""
-    from music_emotion.audio.decoding import MelConfig
+    from music_emotion.audio.log_mel import MelConfig
 
     config = MelConfig.from_params(project_parameters(env)["data_processing"]["extraction"])
     return config.n_mels, config.n_frames
@@ -84,7 +84,7 @@ def spectrogram_shape(env: str | None) -> tuple[int, int]:
 
 def extraction_of(params: dict[str, Any]) -> dict[str, Any]:
     """The `MelConfig` dict data_processing records with the spectrograms (`meta["extraction"]`)."""
-    from music_emotion.audio.decoding import MelConfig
+    from music_emotion.audio.log_mel import MelConfig
 
     return MelConfig.from_params(params["data_processing"]["extraction"]).to_dict()
 
@@ -190,7 +190,8 @@ def vit_case(config_name: str, mode: str, params: dict[str, Any], batch_size: in
              device: torch.device, peak_tflops: float | None, compile_model: bool, threads: int | None,
              seed: int) -> Measurement:
     from music_emotion.models.vit_regression import build_vit_regressor, native_grid
-    from music_emotion.study.training_loop import TrainingConfig, make_optimizer
+    from music_emotion.study.optimiser import make_optimizer
+    from music_emotion.study.training_loop import TrainingConfig
 
     seed_everything(seed)
     model_params = trained_model_params(config_name, mode, params)

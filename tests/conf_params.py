@@ -33,3 +33,10 @@ def parameters(section: str, env: str = "base", **overrides: Any) -> dict[str, A
             target = target[key]
         target[last] = new
     return value
+
+
+def mel_config(**overrides: Any):
+    """conf/base's `data_processing.extraction` as a MelConfig, with some values changed (small and fast for tests)."""
+    from music_emotion.audio.log_mel import MelConfig
+
+    return MelConfig.from_params(parameters("data_processing.extraction", **overrides))

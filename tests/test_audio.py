@@ -3,32 +3,31 @@
 import numpy as np
 import pytest
 
-from music_emotion.audio.decoding import (
-    MelConfig,
-    audio_duration,
-    decode_audio,
-    extract_clip,
-    iter_windows,
-)
+from music_emotion.audio.decoding import audio_duration, decode_audio, extract_clip, iter_windows
 from music_emotion.audio.engine import EngineParams
 from music_emotion.audio.extraction import extract_many
+from music_emotion.audio.log_mel import MelConfig, log_mel
 from tests.audio_fixtures import tone, write_audio, write_truncated_mp3
+from tests.conf_params import mel_config, parameters
 
 ONE_PROCESS = EngineParams("single", None, None, 5, 16)
 LOCAL_CLUSTER = EngineParams("dask", None, 2, 5, 1)
 
-SMALL = MelConfig(sample_rate=8000, duration=2.0, n_fft=512, hop_length=256, n_mels=16)
+SMALL = mel_config(sample_rate=8000, duration=2.0, n_fft=512, hop_length=256, n_mels=16)
 
 
 def test_default_config_gives_the_seed_shape():
-    assert (MelConfig().n_mels, MelConfig().n_frames) == (128, 1292)
+    assert (mel_config(duration=30.0).n_mels, mel_config(duration=30.0).n_frames) == (128, 1292)
 
 
 def test_from_params_rejects_unknown_keys_and_bad_ref():
-    with pytest.raises(ValueError, match="n_melz"):
-        MelConfig.from_params({"n_melz": 64})
-    with pytest.raises(ValueError, match="ref"):
-        MelConfig.from_params({"ref": "loudest"})
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['n_melz'\], missing key\(s\) \['n_mels'\]"):
+        MelConfig.from_params({**{k: v for k, v in parameters("data_processing.extraction").items() if k != "n_mels"},
+                               "n_melz": 64})
+    with pytest.raises(ValueError, match=r"extraction.ref must be one of \['max', 'absolute'\], got 'loudest'"):
+        MelConfig.from_params(parameters("data_processing.extraction", ref="loudest"))
+    with pytest.raises(ValueError, match="missing key"):  # no defaults in code: conf holds every value
+        MelConfig.from_params({"ref": "max"})
 
 
 @pytest.mark.parametrize(("rate", "channels", "suffix"), [(44100, 2, ".mp3"), (22050, 1, ".mp3"), (16000, 2, ".wav"), (48000, 1, ".flac")])
@@ -129,7 +128,7 @@ def test_a_file_with_nan_samples_at_another_rate_is_skipped_with_its_reason(tmp_
     samples[1000:1010] = np.nan
     path = tmp_path / "nan.wav"
     sf.write(path, samples.astype(np.float32), 44100, subtype="FLOAT")
-    result = extract_clip("nan", path, MelConfig(sample_rate=22050, duration=1.0))
+    result = extract_clip("nan", path, mel_config(sample_rate=22050, duration=1.0))
     assert result.status == "skipped" and "NaN or infinity" in result.reason
 
 
@@ -140,7 +139,7 @@ def test_the_configured_resampler_is_the_one_used(tmp_path, monkeypatch):
     original = librosa.resample
     monkeypatch.setattr(librosa, "resample", lambda *a, **k: used.append(k["res_type"]) or original(*a, **k))
     path = write_audio(tmp_path / "a.wav", tone(1.0, 44100, 1), 44100)
-    extract_clip("a", path, MelConfig(sample_rate=22050, duration=1.0, resample_type="soxr_mq"))
+    extract_clip("a", path, mel_config(sample_rate=22050, duration=1.0, resample_type="soxr_mq"))
     assert used == ["soxr_mq"]
 
 
@@ -163,13 +162,13 @@ def test_a_long_file_is_decoded_one_stored_span_at_a_time(tmp_path, monkeypatch)
     assert len(windows) == 5 and max(reads) <= SMALL.n_samples  # 9 s in 2 s spans (the 1 s tail is kept, padded)
     for start, spectrogram, _, _ in windows:  # the same features as cutting the whole decoded file
         first = int(start * SMALL.sample_rate)
-        expected = audio.log_mel(audio.fit_to_window(whole[first : first + SMALL.n_samples], SMALL.n_samples)[0], SMALL)
+        expected = log_mel(audio.fit_to_window(whole[first : first + SMALL.n_samples], SMALL.n_samples)[0], SMALL)
         np.testing.assert_allclose(spectrogram, expected, atol=1e-3)
 
 
 def test_any_error_a_file_causes_is_a_skip_with_its_reason(tmp_path, monkeypatch):
     """Not only decode errors: whatever one file makes the feature code throw is reported, never a crash."""
-    import music_emotion.audio.decoding as audio
+    import music_emotion.audio.log_mel as audio
 
     good = write_audio(tmp_path / "good.wav", tone(2.0, 8000), 8000)
     odd = write_audio(tmp_path / "odd.wav", tone(2.0, 8000, amplitude=0.9), 8000)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from music_emotion.audio.decoding import decode_audio, extract_clip, feature_config
+from music_emotion.audio.decoding import decode_audio, extract_clip
 from music_emotion.audio.fbank import FbankConfig, kaldi_fbank, kaldi_mel_filters
+from music_emotion.audio.log_mel import feature_config
 from tests.audio_fixtures import write_audio
 from tests.conf_params import parameters
 

@@ -40,7 +40,10 @@ def test_a_run_whose_inputs_exist_starts(tmp_path):
     (tmp_path / "MEMD_audio").mkdir()
     (tmp_path / "MEMD_audio" / "2.mp3").write_bytes(b"x")
     catalog = DataCatalog({"deam_audio": AudioFolderDataset(path=str(tmp_path / "MEMD_audio"))})
-    InputCheckHooks().before_pipeline_run({"env": "base"}, _pipeline("deam_audio"), catalog)
+    assert InputCheckHooks().before_pipeline_run({"env": "base"}, _pipeline("deam_audio"), catalog) is None
+    (tmp_path / "MEMD_audio" / "2.mp3").unlink()  # the same run without its one song is stopped
+    with pytest.raises(MissingInputsError, match="deam_audio"):
+        InputCheckHooks().before_pipeline_run({"env": "base"}, _pipeline("deam_audio"), catalog)
 
 
 def test_an_empty_audio_folder_stops_the_run_before_any_node(tmp_path):

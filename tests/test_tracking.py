@@ -19,7 +19,6 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 from music_emotion.framework.tracking import (
-    TrackingError,
     check_runner,
     check_server,
     default_artifact_location,
@@ -33,6 +32,7 @@ from music_emotion.framework.tracking_records import (
     namespace_of,
     report_metrics,
 )
+from music_emotion.framework.tracking_setup import TrackingError
 from music_emotion.study.metrics import regression_report
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -106,14 +106,25 @@ def test_an_unreachable_server_is_a_clear_error_within_seconds():
 
 
 def test_a_server_that_answers_anything_is_reachable():
-    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)  # answers 501
+    asked = []
+
+    class Refusing(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the stdlib's name
+            asked.append(self.path)
+            self.send_error(501)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Refusing)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        check_server(f"http://127.0.0.1:{server.server_port}", 5.0, "local")
+        assert check_server(f"http://127.0.0.1:{server.server_port}", 5.0, "local") is None  # a 501 is an answer
     finally:
         server.shutdown()
-    check_server("sqlite:///x.db", 5.0, "local")  # not a server: nothing to check
+    assert asked == ["/health"]
+    assert check_server("sqlite:///x.db", 5.0, "local") is None and asked == ["/health"]  # a file store: no request
 
 
 def test_parallel_runner_is_refused_unless_workers_are_forked(monkeypatch):

@@ -6,8 +6,9 @@ and the file that holds every key, instead of a silent fallback in code.
 
 from __future__ import annotations
 
+import types
 from dataclasses import MISSING, fields
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
 T = TypeVar("T")
 
@@ -24,4 +25,19 @@ def from_section(cls: type[T], params: dict[str, Any], section: str, conf_file: 
             f"{section}: unknown key(s) {unknown}, missing key(s) {missing} "
             f"(every key and its default is in {conf_file})"
         )
+    for name, allowed in _literal_fields(cls).items():
+        if name in params and params[name] not in allowed:
+            raise ValueError(f"{section}.{name} must be one of {list(allowed)}, got {params[name]!r} (see {conf_file})")
     return cls(**params, **given)
+
+
+def _literal_fields(cls: type) -> dict[str, tuple[Any, ...]]:
+    """The values each `Literal[...]` field (or `Literal[...] | None`) of a dataclass may take."""
+    allowed = {}
+    for name, hint in get_type_hints(cls).items():
+        options = get_args(hint) if get_origin(hint) in (Union, types.UnionType) else (hint,)
+        literals = [o for o in options if get_origin(o) is Literal]
+        if literals:
+            allowed[name] = tuple(v for lit in literals for v in get_args(lit)) + \
+                ((None,) if type(None) in options else ())
+    return allowed

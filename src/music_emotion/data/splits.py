@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from music_emotion.data import TARGETS
 from music_emotion.data.tables import require_columns, rerun
-from music_emotion.study.metrics import TARGETS
 
 SPLITS = ("train", "val", "test")
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from music_emotion.audio.decoding import feature_config
+from music_emotion.audio.log_mel import feature_config
 
 
 def frames_for_seconds(seconds: float, extraction: dict[str, Any], parameter: str) -> int:

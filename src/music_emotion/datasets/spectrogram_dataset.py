@@ -15,16 +15,17 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
-from kedro.io import AbstractVersionedDataset, DatasetError, Version
+from kedro.io import DatasetError, Version
 from kedro_datasets._typing import ImagePreview
 
 from music_emotion.data.spectrograms import SpectrogramSet
+from music_emotion.datasets.complete_versions import CompleteVersionsDataset
 from music_emotion.jsonable import json_default
 
 logger = logging.getLogger(__name__)
 
 
-class SpectrogramDataset(AbstractVersionedDataset[SpectrogramSet, SpectrogramSet]):
+class SpectrogramDataset(CompleteVersionsDataset):
     """Catalog entry::
 
         mel_spectrograms:
@@ -40,24 +41,19 @@ class SpectrogramDataset(AbstractVersionedDataset[SpectrogramSet, SpectrogramSet
         mmap: bool = True,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(PurePosixPath(filepath), version, exists_function=self._complete)
+        super().__init__(filepath, version, metadata)
         self._mmap = mmap
-        self.metadata = metadata
+
+    kind = "spectrogram"
+
+    @classmethod
+    def version_files(cls, path: Path) -> list[Path]:
+        return [path, cls._sidecar(path)]
 
     @staticmethod
     def _sidecar(array_path: PurePosixPath | Path) -> Path:
         return Path(str(array_path)).with_suffix(".json")
 
-    @classmethod
-    def _complete(cls, path: str) -> bool:
-        """A version counts only with both its array and its sidecar; an interrupted save is skipped with a
-        warning naming it, never loaded as latest."""
-        array, sidecar = Path(path), cls._sidecar(path)
-        complete = array.is_file() and sidecar.is_file()
-        if not complete and (array.exists() or sidecar.exists()):
-            logger.warning("Skipping the incomplete spectrogram version '%s' (its save was interrupted): pin another "
-                           "version with --load-versions, or delete its folder", array.parent)
-        return complete
 
     def load(self) -> SpectrogramSet:
         array_path = Path(str(self._get_load_path()))
@@ -92,12 +88,6 @@ class SpectrogramDataset(AbstractVersionedDataset[SpectrogramSet, SpectrogramSet
         os.replace(partial, array_path)
         self._invalidate_cache()
 
-    def _exists(self) -> bool:
-        try:
-            path = self._get_load_path()
-        except DatasetError:
-            return False
-        return self._complete(str(path))
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": self._filepath, "version": self._version, "mmap": self._mmap}

@@ -8,29 +8,20 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-from kedro.io import AbstractVersionedDataset, DatasetError, Version
+from kedro.io import DatasetError, Version
 from kedro_datasets._typing import JSONPreview
 
+from music_emotion.datasets.complete_versions import CompleteVersionsDataset
 from music_emotion.models.base import CONFIG_NAME, WEIGHTS_NAME, load_pretrained_model
 
 logger = logging.getLogger(__name__)
 
 
-def complete_model_dir(path: str) -> bool:
-    """A version counts only when both files are there; an interrupted save (config without weights, e.g.
-    from an older version of this dataset) is skipped with a warning naming it, never loaded as latest."""
-    directory = Path(path)
-    complete = (directory / CONFIG_NAME).is_file() and (directory / WEIGHTS_NAME).is_file()
-    if not complete and directory.exists():
-        logger.warning("Skipping the incomplete model version '%s' (its save was interrupted): pin another version "
-                       "with --load-versions, or delete that folder", directory)
-    return complete
 
-
-class TorchModelDataset(AbstractVersionedDataset):
+class TorchModelDataset(CompleteVersionsDataset):
     """Catalog entry::
 
         generator:
@@ -47,10 +38,15 @@ class TorchModelDataset(AbstractVersionedDataset):
         missing_hint: str = "run the pipeline that trains it first (or pin an existing version with --load-versions)",
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(PurePosixPath(filepath), version, exists_function=complete_model_dir)
+        super().__init__(filepath, version, metadata)
         self._map_location = map_location
         self._missing_hint = missing_hint
-        self.metadata = metadata
+
+    kind = "model"
+
+    @classmethod
+    def version_files(cls, path: Path) -> list[Path]:
+        return [path / CONFIG_NAME, path / WEIGHTS_NAME]
 
     def load(self):
         try:
@@ -74,12 +70,6 @@ class TorchModelDataset(AbstractVersionedDataset):
         partial.rename(directory)
         self._clear_version_cache()
 
-    def _exists(self) -> bool:
-        try:
-            directory = Path(str(self._get_load_path()))
-        except DatasetError:
-            return False
-        return complete_model_dir(str(directory))
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": self._filepath, "version": self._version}

@@ -1,7 +1,7 @@
 """Versioned zip archive: `{member path: bytes}` in, one `.zip` file out (and back).
 
 Used for `report_archive`, the run's figures, tables, metrics and model weights in one file
-(the seed's `vit_output.zip`). Members are written in sorted order with a fixed timestamp, so
+(the notebook's `vit_output.zip`). Members are written in sorted order with a fixed timestamp, so
 the same inputs give the same bytes; files that are already compressed (PNG, safetensors, zip)
 are stored rather than deflated again.
 """
@@ -14,14 +14,16 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from kedro.io import AbstractVersionedDataset, DatasetError, Version
+from kedro.io import DatasetError, Version
 from kedro_datasets._typing import TablePreview
+
+from music_emotion.datasets.complete_versions import CompleteVersionsDataset
 
 _FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # zip's earliest date: archives do not change with the clock
 _STORED_SUFFIXES = (".png", ".jpg", ".jpeg", ".safetensors", ".zip", ".gz", ".npz")
 
 
-class ZipArchiveDataset(AbstractVersionedDataset[Mapping[str, bytes], dict[str, bytes]]):
+class ZipArchiveDataset(CompleteVersionsDataset):
     """Catalog entry::
 
         report_archive:
@@ -40,9 +42,10 @@ class ZipArchiveDataset(AbstractVersionedDataset[Mapping[str, bytes], dict[str, 
         compresslevel: int = 6,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(PurePosixPath(filepath), version)
+        super().__init__(filepath, version, metadata)
         self._compresslevel = compresslevel
-        self.metadata = metadata
+
+    kind = "report archive"
 
     def load(self) -> dict[str, bytes]:
         path = Path(str(self._get_load_path()))
@@ -84,12 +87,6 @@ class ZipArchiveDataset(AbstractVersionedDataset[Mapping[str, bytes], dict[str, 
         finally:
             partial.unlink(missing_ok=True)
 
-    def _exists(self) -> bool:
-        try:
-            path = self._get_load_path()
-        except DatasetError:
-            return False
-        return Path(str(path)).is_file()
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": self._filepath, "version": self._version, "compresslevel": self._compresslevel}

@@ -16,19 +16,14 @@ import click
 from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
 
+from music_emotion.framework.kedro_internals import check_before_catalog, dataset_location
+from music_emotion.framework.renames import earlier_release_copy, renamed_in_run
+
 logger = logging.getLogger(__name__)
 
 
 class MissingInputsError(click.ClickException):
     """The run's inputs named in the message do not exist yet."""
-
-
-def _location(dataset: Any) -> str:
-    for attribute in ("_filepath", "_path"):
-        value = getattr(dataset, attribute, None)
-        if value:
-            return str(value)
-    return ""
 
 
 def _producers(name: str) -> list[str]:
@@ -54,7 +49,7 @@ def _env_option(env: str | None) -> str:
 
 def _versions_present(dataset: Any) -> list[str]:
     """Timestamps of the versions saved for a versioned dataset, newest first (empty when none or unversioned)."""
-    folder = Path(str(getattr(dataset, "_filepath", "")))
+    folder = Path(dataset_location(dataset))
     if not folder.name or not folder.is_dir():
         return []
     return sorted((p.name for p in folder.iterdir() if p.is_dir()), reverse=True)
@@ -66,7 +61,7 @@ def explain_missing(name: str, catalog: Any, env: str | None = None, load_versio
         dataset = catalog.get(name)
     except Exception:  # noqa: BLE001 - not in the catalog at all
         dataset = None
-    where = _location(dataset) if dataset is not None else ""
+    where = dataset_location(dataset) if dataset is not None else ""
     pinned = (load_versions or {}).get(name)
     if pinned:
         present = _versions_present(dataset)
@@ -75,6 +70,10 @@ def explain_missing(name: str, catalog: Any, env: str | None = None, load_versio
                 + f"; pick one of them or drop --load-versions {name}:{pinned}")
     else:
         hint = getattr(dataset, "_missing_hint", "") if dataset is not None else ""
+        old = earlier_release_copy(dataset_location(dataset)) if dataset is not None else None
+        if old is not None:
+            hint = (f"an earlier release saved it under its old name at {old}: move it with "
+                    f"`mv {old} {dataset_location(dataset)}`, or re-run the pipeline that writes it")
         producers = _producers(name)
         if not hint and producers:
             hint = ("produced by " + " or ".join(f"`kedro run{_env_option(env)} --pipelines {p}`" for p in producers)
@@ -124,7 +123,28 @@ def checkpoint_problems(pipeline: Pipeline) -> list[str]:
     return problems
 
 
+class RenamedNameError(click.ClickException):
+    """An option named something by its earlier release's name."""
+
+
+def _check_load_versions(load_versions: dict[str, str] | None) -> None:
+    if problems := renamed_in_run({"load_versions": load_versions}):
+        raise RenamedNameError("; ".join(problems))
+
+
+def _explain_catalog_error(exc: Exception) -> Exception | None:
+    from kedro.io import DatasetNotFoundError
+
+    if isinstance(exc, DatasetNotFoundError) and "load_versions" in str(exc):
+        return RenamedNameError(f"{exc} Drop them from --load-versions, or pin a dataset `kedro catalog list` shows")
+    return None
+
+
 class InputCheckHooks:
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        check_before_catalog(context, _check_load_versions, _explain_catalog_error)
+
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline, catalog: Any) -> None:
         missing = []
@@ -140,9 +160,9 @@ class InputCheckHooks:
             elif reason := _empty_reason(name, catalog):
                 dataset = catalog.get(name)
                 hint = getattr(dataset, "_missing_hint", "")
-                missing.append(f"  - {name} ({_location(dataset)}): {reason}" + (f". {hint}" if hint else ""))
+                missing.append(f"  - {name} ({dataset_location(dataset)}): {reason}" + (f". {hint}" if hint else ""))
         missing += [f"  - {problem}" for problem in checkpoint_problems(pipeline)]
-        bad = [f"  - {problem}" for problem in _parameter_problems(pipeline)]
+        bad = [f"  - {problem}" for problem in _parameter_problems(pipeline) + renamed_in_run(run_params)]
         if missing or bad:
             env = run_params.get("env") or "local (the default env)"
             said = ([f"{len(missing)} input(s) do not exist yet or are empty"] if missing else []) + (

@@ -12,6 +12,8 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Node
 
+from music_emotion.framework.kedro_internals import dataset_version
+
 RUN_LINEAGE = "run_lineage"
 
 
@@ -20,7 +22,7 @@ def input_versions(node: Node, catalog: Any) -> tuple[str | None, dict[str, str]
     run, versions = None, {}
     for name in node.inputs:
         dataset = catalog.get(name) if name != RUN_LINEAGE else None
-        version = getattr(dataset, "_version", None)
+        version = dataset_version(dataset)
         if version is None:
             continue
         run = run or version.save

@@ -14,17 +14,17 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
+from music_emotion.framework.kedro_internals import forget_built_pipelines
+
 _current: dict[str, Any] = {}
 
 
 def set_run_parameters(parameters: dict[str, Any]) -> None:
     """Use these parameters to build pipelines (and reload pipelines built with others)."""
-    from kedro.framework.project import pipelines
-
     changed = _current.get("parameters") != parameters
     _current["parameters"] = parameters
-    if changed and getattr(pipelines, "_is_data_loaded", False):
-        pipelines._is_data_loaded = False  # rebuilt on next access with these parameters
+    if changed:
+        forget_built_pipelines()  # rebuilt on next access with these parameters
 
 
 def run_parameters() -> dict[str, Any]:

@@ -12,6 +12,8 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
+from music_emotion.framework.kedro_internals import dataset_location, load_path
+
 logger = logging.getLogger("music_emotion.summary")
 SUMMARISED = ("test_metrics", "gan_quality", "report_archive", "metrics_summary", "inference_predictions")
 
@@ -42,9 +44,9 @@ def _value(entry: Any) -> float:
 
 def _where(catalog: Any, name: str) -> str:
     dataset = catalog.get(name)
-    path = Path(str(getattr(dataset, "_filepath", "")))
+    path = Path(dataset_location(dataset))
     try:
-        return str(Path(str(dataset._get_load_path())))  # the version this run wrote
+        return str(load_path(dataset))  # the version this run wrote
     except Exception:  # noqa: BLE001 - unversioned datasets have no load path of their own
         return str(path)
 

@@ -16,6 +16,8 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
+from music_emotion.framework.kedro_internals import save_path
+
 logger = logging.getLogger(__name__)
 
 
@@ -24,7 +26,7 @@ def remove_half_saved(catalog: Any, name: str) -> Path | None:
     try:
         dataset = catalog.get(name)
         version = dataset.resolve_save_version()
-        folder = Path(str(dataset._get_versioned_path(version))).parent
+        folder = save_path(dataset).parent
     except Exception:  # noqa: BLE001 - not a versioned file dataset: nothing of ours to roll back
         return None
     if folder.name != version or not folder.is_dir():

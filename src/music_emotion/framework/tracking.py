@@ -19,20 +19,16 @@ from __future__ import annotations
 import atexit
 import copy
 import logging
-import multiprocessing
-import os
 import signal
 import threading
-import urllib.error
-import urllib.request
 import warnings
 from pathlib import Path
 from typing import Any
 
-import click
 from kedro.framework.hooks import hook_impl
 
 from music_emotion.framework.dependency_warnings import MLFLOW_TYPE_HINT_ADVICE
+from music_emotion.framework.kedro_internals import mlflow_run_was_already_active, save_path
 from music_emotion.framework.tracking_records import (
     experiment_children,
     history_metrics,
@@ -40,65 +36,15 @@ from music_emotion.framework.tracking_records import (
     namespace_of,
     report_metrics,
 )
+from music_emotion.framework.tracking_setup import (
+    check_runner,
+    check_server,
+    default_artifact_location,
+    project_relative_uri,
+)
 
 logger = logging.getLogger(__name__)
-SQLITE = "sqlite:///"
 BATCH = 1000  # MLflow accepts at most 1,000 metrics per log_batch call
-
-
-class TrackingError(click.ClickException):
-    """Tracking cannot work as configured; the message says what to change."""
-
-
-def project_relative_uri(uri: str | None, project_path: Path) -> str | None:
-    """`sqlite:///mlruns/mlflow.db` -> `sqlite:////<project>/mlruns/mlflow.db` (its folder created)."""
-    if not uri or not uri.startswith(SQLITE) or uri.startswith(SQLITE + "/"):
-        return uri
-    database = (project_path / uri[len(SQLITE):]).resolve()
-    database.parent.mkdir(parents=True, exist_ok=True)
-    return SQLITE + str(database)
-
-
-def default_artifact_location(config: dict[str, Any]) -> None:
-    """A local store keeps its artefacts beside its database (`mlruns/artifacts`), not in `./mlartifacts` of
-    whatever folder the shell is in; an explicit `create_experiment_kwargs.artifact_location` wins."""
-    uri = config["server"]["mlflow_tracking_uri"]
-    experiment = config.setdefault("tracking", {}).setdefault("experiment", {})
-    kwargs = experiment.setdefault("create_experiment_kwargs", {})
-    if kwargs.get("artifact_location") is None and uri and uri.startswith(SQLITE):
-        kwargs["artifact_location"] = str(Path(uri[len(SQLITE):]).parent / "artifacts")
-
-
-def check_server(uri: str | None, timeout_s: float, env: str) -> None:
-    """An http(s) tracking URI must answer within `timeout_s` (any HTTP status counts as an answer)."""
-    if not uri or not uri.startswith(("http://", "https://")):
-        return
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")  # later hiccups: seconds, not ~4 minutes
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(timeout_s)))
-    try:
-        urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout_s)  # noqa: S310 - configured URI
-    except urllib.error.HTTPError:
-        return
-    except (OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise TrackingError(
-            f"the MLflow tracking server {uri} did not answer within {timeout_s:g} s ({reason}). Start it, fix "
-            f"server.mlflow_tracking_uri in conf/{env}/mlflow.yml, or run without tracking: "
-            "--params tracking.enabled=false"
-        ) from None
-
-
-def check_runner(runner: str) -> None:
-    """ParallelRunner workers started by spawn/forkserver each open their own MLflow run: refuse that."""
-    if "ParallelRunner" not in runner:
-        return
-    method = multiprocessing.get_context(os.environ.get("KEDRO_MP_CONTEXT") or None).get_start_method()
-    if method != "fork":
-        raise TrackingError(
-            f"with tracking on, ParallelRunner needs the 'fork' start method (this one uses '{method}'): "
-            "kedro-mlflow would split the run into one MLflow run per worker. Use the default runner, "
-            "set KEDRO_MP_CONTEXT=fork (Linux), or run without tracking: --params tracking.enabled=false"
-        )
 
 
 def _import_mlflow_hook() -> type:
@@ -251,7 +197,7 @@ class TrackingHooks:
         the same process (a notebook, a test) would silently log into the finished run."""
         import mlflow
 
-        if not self._mlflow_hook._already_active_mlflow:
+        if not mlflow_run_was_already_active(self._mlflow_hook):
             while mlflow.active_run():
                 mlflow.end_run(status)
 
@@ -299,7 +245,7 @@ class TrackingHooks:
         import mlflow
 
         dataset = self._catalog.get(name)
-        saved = Path(str(dataset._get_versioned_path(dataset.resolve_save_version())))
+        saved = save_path(dataset)
         if saved.is_dir():
             mlflow.log_artifacts(str(saved), artifact_path=f"{folder}/{name}")
         else:

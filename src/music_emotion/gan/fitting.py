@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from music_emotion.data import TARGETS
 from music_emotion.data.corpus import Corpus
 from music_emotion.data.features import window_features
 from music_emotion.data.spectrograms import SpectrogramSet, db_range
@@ -27,9 +28,15 @@ from music_emotion.gan.training import (
     train_conditional_gan,
 )
 from music_emotion.models.gan import SpectrogramDiscriminator, SpectrogramGenerator
-from music_emotion.models.runtime import autocast, resolve_device, seed_everything, torch_threads
+from music_emotion.models.runtime import (
+    PROBE_CONDITIONS_SEED_OFFSET,
+    PROBE_NOISE_SEED_OFFSET,
+    autocast,
+    resolve_device,
+    seed_everything,
+    torch_threads,
+)
 from music_emotion.study.lineage import fingerprint
-from music_emotion.study.metrics import TARGETS
 
 logger = logging.getLogger(__name__)
 
@@ -84,9 +91,9 @@ def _conditioning_probe(spectrograms: SpectrogramSet, train, window: int, latent
                         params: dict[str, Any], seed: int) -> ConditioningProbe:
     """The fixed batch and the real-TRAIN regressor that score conditioning while the GAN trains."""
     features, positions = window_features(spectrograms.values, train.rows, train.valid_frames, window, max(1, window // 2))
-    rng = np.random.default_rng(seed + 2)
+    rng = np.random.default_rng(seed + PROBE_CONDITIONS_SEED_OFFSET)
     conditions = sample_train_conditions(train.targets, int(params["n_samples"]), float(params["label_jitter"]), rng)
-    noise = torch.randn(len(conditions), latent_dim, generator=torch.Generator().manual_seed(seed + 3))
+    noise = torch.randn(len(conditions), latent_dim, generator=torch.Generator().manual_seed(seed + PROBE_NOISE_SEED_OFFSET))
     return ConditioningProbe(features, train.targets[positions], conditions, noise, float(params["ridge_alpha"]),
                              float(params["frechet_ridge"]), int(params["batch_size"]), seed, str(params["select_on"]),
                              None if params["max_frechet_ratio"] is None else float(params["max_frechet_ratio"]))

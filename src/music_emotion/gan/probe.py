@@ -17,10 +17,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from music_emotion.data import TARGETS
 from music_emotion.data.features import pooled_mel_statistics
 from music_emotion.gan.quality import fit_ridge, frechet_distance
 from music_emotion.models.runtime import autocast
-from music_emotion.study.metrics import TARGETS, ccc
+from music_emotion.study.metrics import ccc
 
 SELECTION_RULES = ("worst_target", "mean")
 

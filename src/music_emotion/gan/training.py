@@ -18,7 +18,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -30,20 +30,19 @@ from music_emotion.config import from_section
 from music_emotion.console import progress_bar
 from music_emotion.data.windows import random_crop_starts, read_crops
 from music_emotion.gan.diffaugment import check_policy, diff_augment
+from music_emotion.gan.losses import adversarial_losses, generator_adversarial_loss
 from music_emotion.gan.probe import ConditioningProbe
 from music_emotion.models.gan import SpectrogramDiscriminator, SpectrogramGenerator
-from music_emotion.models.runtime import autocast
+from music_emotion.models.runtime import AUGMENTATION_SEED_OFFSET, autocast
 
 logger = logging.getLogger(__name__)
-
-ADVERSARIAL_LOSSES = ("bce", "hinge")
 
 
 @dataclass(frozen=True)
 class GanTrainingConfig:
     """`gan_augmentation.training`: every key is required; the defaults live in conf/base."""
 
-    adversarial_loss: str
+    adversarial_loss: Literal["bce", "hinge"]
     real_label: float
     aux_weight_real: float
     aux_weight_fake: float
@@ -65,9 +64,6 @@ class GanTrainingConfig:
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> GanTrainingConfig:
         config = from_section(cls, params, "gan_augmentation.training", "conf/base/parameters_gan_augmentation.yml")
-        if config.adversarial_loss not in ADVERSARIAL_LOSSES:
-            raise ValueError(f"gan_augmentation.training.adversarial_loss must be one of {ADVERSARIAL_LOSSES}, "
-                             f"got {config.adversarial_loss!r}")
         check_policy(config.diffaugment or [])
         if config.ema_decay is not None and not 0 < config.ema_decay < 1:
             raise ValueError("gan_augmentation.training.ema_decay must be in (0, 1), or null for no EMA")
@@ -98,20 +94,6 @@ class TrainSet:
         positions = positions[np.argsort(self.rows[positions], kind="stable")]  # row order: fast on a memory map
         starts = random_crop_starts(self.valid_frames[positions], self.window, rng)
         return read_crops(self.values, self.rows[positions], starts, self.window), self.conditions[positions]
-
-
-def adversarial_losses(kind: str, real_logits: torch.Tensor, fake_logits: torch.Tensor, real_label: float):
-    """Discriminator loss from (real, detached fake) logits."""
-    if kind == "hinge":
-        return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
-    return (F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, real_label))
-            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
-
-
-def generator_adversarial_loss(kind: str, fake_logits: torch.Tensor) -> torch.Tensor:
-    if kind == "hinge":
-        return -fake_logits.mean()
-    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
 
 
 def make_gan_optimizers(generator: nn.Module, discriminator: nn.Module, config: GanTrainingConfig,
@@ -206,7 +188,7 @@ def train_conditional_gan(
     opt_g, opt_d = make_gan_optimizers(generator, discriminator, config, device)
     batch_rng = np.random.default_rng(seed)
     noise_generator = torch.Generator().manual_seed(seed)
-    augment_generator = torch.Generator().manual_seed(seed + 1)
+    augment_generator = torch.Generator().manual_seed(seed + AUGMENTATION_SEED_OFFSET)
 
     history: list[dict[str, Any]] = []
     sums: dict[str, torch.Tensor] = {}

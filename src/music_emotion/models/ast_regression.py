@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -29,7 +29,7 @@ from music_emotion.data.windows import frames_for_seconds
 from music_emotion.models.backbone_loading import load_backbone
 from music_emotion.models.base import PretrainedModelMixin, check_family
 from music_emotion.models.regression_head import (
-    ACTIVATIONS,
+    Activation,
     WindowedRegressor,
     bounded,
     parameter_counts,
@@ -38,7 +38,6 @@ from music_emotion.models.regression_head import (
 
 logger = logging.getLogger(__name__)
 
-NORMALISATIONS = ("checkpoint", "dataset")
 BACKBONE_TYPE = "audio-spectrogram-transformer"
 
 
@@ -52,17 +51,13 @@ class ASTModelParams:
     freeze_backbone: bool
     head_hidden_size: int
     head_dropout: float
-    head_activation: str
+    head_activation: Activation
     window_stride_seconds: float
-    normalisation: str
+    normalisation: Literal["checkpoint", "dataset"]
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> ASTModelParams:
         config = from_section(cls, params, "training.ast", "conf/base/parameters_training.yml")
-        if config.normalisation not in NORMALISATIONS:
-            raise ValueError(f"training.ast.normalisation must be one of {NORMALISATIONS}, got {config.normalisation!r}")
-        if config.head_activation not in ACTIVATIONS:
-            raise ValueError(f"training.ast.head_activation must be one of {ACTIVATIONS}, got {config.head_activation!r}")
         if config.window_stride_seconds <= 0:
             raise ValueError("training.ast.window_stride_seconds must be positive")
         return config

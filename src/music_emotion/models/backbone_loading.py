@@ -163,7 +163,7 @@ def hub_reachable(timeout_s: float = 3.0) -> tuple[bool, str]:
 
 
 def image_normalisation(processor_info: dict[str, Any], image_mean: Any = None, image_std: Any = None) -> dict:
-    """Explicit parameters win, then the checkpoint's preprocessor config, then ImageNet (the seed's values)."""
+    """Explicit parameters win, then the checkpoint's preprocessor config, then ImageNet (the notebook's values)."""
     mean = image_mean if image_mean is not None else processor_info.get("image_mean", IMAGENET_MEAN)
     std = image_std if image_std is not None else processor_info.get("image_std", IMAGENET_STD)
     mean, std = [float(v) for v in mean], [float(v) for v in std]

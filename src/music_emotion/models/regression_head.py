@@ -7,12 +7,13 @@ and inference treat them alike.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, get_args
 
 import torch
 from torch import nn
 
-ACTIVATIONS = ("tanh", "none")
+Activation = Literal["tanh", "none"]  # tanh bounds every prediction to [-1, 1]
+ACTIVATIONS = get_args(Activation)
 
 
 def regression_head(hidden: int, head: dict[str, Any]) -> nn.Sequential:

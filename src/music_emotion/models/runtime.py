@@ -11,6 +11,12 @@ import torch
 
 logger = logging.getLogger(__name__)
 
+# One `seed` drives splits, folds, the GAN and training. Random streams that must not replay another's draws
+# start from the seed plus one of these offsets (the data order and crops use the seed itself).
+AUGMENTATION_SEED_OFFSET = 1  # SpecAugment / mixup while fine-tuning, DiffAugment while training the GAN
+PROBE_CONDITIONS_SEED_OFFSET = 2  # the GAN conditioning probe's fixed V/A conditions ...
+PROBE_NOISE_SEED_OFFSET = 3  # ... and its fixed latent noise
+
 
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch (all devices) and return a CPU generator for data order."""

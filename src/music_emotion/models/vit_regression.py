@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -31,7 +31,7 @@ from music_emotion.data import TARGETS
 from music_emotion.models.backbone_loading import image_normalisation, load_backbone
 from music_emotion.models.base import PretrainedModelMixin, check_family
 from music_emotion.models.regression_head import (
-    ACTIVATIONS,
+    Activation,
     WindowedRegressor,
     bounded,
     parameter_counts,
@@ -40,9 +40,8 @@ from music_emotion.models.regression_head import (
 
 logger = logging.getLogger(__name__)
 
-INPUT_MODES = ("resize", "native")
-NORMALISATIONS = ("dataset", "db_range")
-POOLINGS = ("cls", "mean")
+InputMode = Literal["resize", "native"]
+INPUT_MODES = get_args(InputMode)
 
 
 @dataclass(frozen=True)
@@ -55,13 +54,13 @@ class ViTModelParams:
     freeze_backbone: bool
     head_hidden_size: int
     head_dropout: float
-    head_pooling: str
-    head_activation: str
-    input_mode: str
+    head_pooling: Literal["cls", "mean"]
+    head_activation: Activation
+    input_mode: InputMode
     patch_stride: int | None
     window_seconds: float
     window_stride_seconds: float
-    normalisation: str
+    normalisation: Literal["dataset", "db_range"]
     image_mean: list[float] | None
     image_std: list[float] | None
     db_range: list[float] | None
@@ -69,14 +68,6 @@ class ViTModelParams:
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> ViTModelParams:
         config = from_section(cls, params, "training.model", "conf/base/parameters_training.yml")
-        for value, allowed, key in (
-            (config.input_mode, INPUT_MODES, "input_mode"),
-            (config.normalisation, NORMALISATIONS, "normalisation"),
-            (config.head_pooling, POOLINGS, "head_pooling"),
-            (config.head_activation, ACTIVATIONS, "head_activation"),
-        ):
-            if value not in allowed:
-                raise ValueError(f"training.model.{key} must be one of {allowed}, got {value!r}")
         if config.window_seconds <= 0 or config.window_stride_seconds <= 0:
             raise ValueError("training.model.window_seconds and window_stride_seconds must be positive")
         return config

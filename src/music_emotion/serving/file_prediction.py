@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from music_emotion.audio.decoding import FeatureConfig, feature_config
+from music_emotion.audio.decoding import FeatureConfig
 from music_emotion.audio.engine import EngineFailure
 from music_emotion.audio.file_tasks import Decoded
+from music_emotion.audio.log_mel import feature_config
 from music_emotion.models.regression_head import WindowedRegressor
 from music_emotion.models.song_prediction import predict_songs
 

@@ -25,11 +25,11 @@ from music_emotion.study.arms import check_augmentations, parse_arms
 from music_emotion.study.augment import parse_augmentation
 from music_emotion.study.evaluation import warn_short_songs
 from music_emotion.study.synthetic import synthetic_training_samples
+from music_emotion.study.training_config import epochs_for_budget
 from music_emotion.study.training_loop import (
     TrainingConfig,
     TrainingWindows,
     ValidationSongs,
-    epochs_for_budget,
     train_regressor,
 )
 

@@ -60,9 +60,9 @@ def bootstrap_ci(
     y_true: np.ndarray,
     y_pred: np.ndarray,
     metric: Callable[[np.ndarray, np.ndarray], float],
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
+    n_resamples: int,
+    confidence: float,
+    seed: int,
 ) -> tuple[float, float]:
     """Percentile CI of `metric` over songs resampled with replacement (seeded)."""
     y_true = np.asarray(y_true)
@@ -76,7 +76,7 @@ def bootstrap_ci(
 
 
 def regression_report(
-    y_true: np.ndarray, y_pred: np.ndarray, n_resamples: int = 1000, seed: int = 0
+    y_true: np.ndarray, y_pred: np.ndarray, n_resamples: int, seed: int, confidence: float = 0.95
 ) -> dict[str, dict[str, dict[str, float]]]:
     """{target: {metric: {value, ci_low, ci_high}}} for (n, 2) arrays ordered (valence, arousal)."""
     y_true = np.asarray(y_true, dtype=np.float64).reshape(-1, len(TARGETS))
@@ -85,7 +85,7 @@ def regression_report(
     for t, target in enumerate(TARGETS):
         report[target] = {}
         for name, fn in METRICS.items():
-            low, high = bootstrap_ci(y_true[:, t], y_pred[:, t], fn, n_resamples, seed=seed)
+            low, high = bootstrap_ci(y_true[:, t], y_pred[:, t], fn, n_resamples, confidence, seed)
             report[target][name] = {"value": fn(y_true[:, t], y_pred[:, t]), "ci_low": low, "ci_high": high}
     return report
 

@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from music_emotion.data import TARGETS
 from music_emotion.data.spectrograms import SpectrogramSet
 from music_emotion.data.splits import SPLITS, split_ids
 from music_emotion.data.tables import require_columns, rerun
-from music_emotion.study.metrics import TARGETS
 
 logger = logging.getLogger(__name__)
 

@@ -14,10 +14,11 @@ from music_emotion.pipelines.data_processing.nodes import (
     split_songs,
 )
 from tests.audio_fixtures import tone, write_audio, write_truncated_mp3
+from tests.conf_params import parameters
 
 LABEL_PARAMS = {"rating_min": 1, "rating_max": 9,
                 "required_columns": ["song_id", "valence_mean", "valence_std", "arousal_mean", "arousal_std"]}
-EXTRACTION = {"sample_rate": 8000, "duration": 2.0, "n_fft": 512, "hop_length": 256, "n_mels": 16}
+EXTRACTION = parameters("data_processing.extraction", sample_rate=8000, duration=2.0, n_fft=512, hop_length=256, n_mels=16)
 ONE_PROCESS = {"engine": "single", "scheduler_address": None, "n_workers": None, "connect_timeout_s": 5, "min_audio_seconds": 0.0}
 
 
@@ -104,7 +105,7 @@ def messy_audio(tmp_path):
 
 def test_extraction_keeps_every_valid_song_and_reports_the_rest(messy_audio):
     audio, labels = messy_audio
-    spectrograms, log = extract_mel_spectrograms(audio, labels, {"extraction": EXTRACTION}, ONE_PROCESS)
+    spectrograms, log = extract_mel_spectrograms(audio, labels, EXTRACTION, ONE_PROCESS)
     assert {10, 11, 12} <= set(spectrograms.ids)
     assert 13 not in spectrograms.ids and 15 not in spectrograms.ids and 99 not in spectrograms.ids
     assert spectrograms.values.shape[1:] == (16, 1 + 16000 // 256)
@@ -126,7 +127,7 @@ def test_two_files_with_the_same_song_id_keep_the_first_and_report_the_second(me
     folder = Path(audio["10"]).parent
     write_audio(folder / "0010.mp3", tone(3.0, 22050, 1, 500), 22050)
     audio = {**audio, "0010": str(folder / "0010.mp3")}
-    spectrograms, log = extract_mel_spectrograms(audio, labels, {"extraction": EXTRACTION}, ONE_PROCESS)
+    spectrograms, log = extract_mel_spectrograms(audio, labels, EXTRACTION, ONE_PROCESS)
     assert spectrograms.ids.count(10) == 1 and {10, 11, 12} <= set(spectrograms.ids)
     duplicate = log[log["file"].astype(str).str.endswith("0010.mp3")]
     assert duplicate["status"].tolist() == ["skipped"]
@@ -137,7 +138,7 @@ def test_extraction_without_any_valid_song_fails_clearly(tmp_path):
     (tmp_path / "1.mp3").write_bytes(b"")
     labels = pd.DataFrame({"song_id": [1, 2], "valence": 0.0, "arousal": 0.0})
     with pytest.raises(ValueError, match="No valid song remains"):
-        extract_mel_spectrograms({"1": str(tmp_path / "1.mp3")}, labels, {"extraction": EXTRACTION}, ONE_PROCESS)
+        extract_mel_spectrograms({"1": str(tmp_path / "1.mp3")}, labels, EXTRACTION, ONE_PROCESS)
 
 
 def test_report_combines_annotation_and_audio_problems():
@@ -197,7 +198,7 @@ def test_extraction_report_names_files_relative_to_the_audio_folder(messy_audio)
 
     audio, labels = messy_audio
     listing = AudioFolderDataset(path=str(Path(audio["10"]).parent)).load()
-    _, log = extract_mel_spectrograms(listing, labels, {"extraction": EXTRACTION}, ONE_PROCESS)
+    _, log = extract_mel_spectrograms(listing, labels, EXTRACTION, ONE_PROCESS)
     files = log["file"].dropna().astype(str)
     assert len(files) >= 5 and not files.str.startswith("/").any()
     assert set(files) >= {"10.mp3", "cover.mp3"}

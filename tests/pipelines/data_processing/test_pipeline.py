@@ -54,9 +54,9 @@ def test_pipeline_runs_on_a_deam_layout(tmp_path):
     catalog["params:data_processing.labels"] = {
         "rating_min": 1, "rating_max": 9,
         "required_columns": ["song_id", "valence_mean", "valence_std", "arousal_mean", "arousal_std"]}
-    catalog["params:data_processing"] = {
-        "extraction": {"sample_rate": 8000, "duration": 3.0, "offset": 0.0, "n_fft": 512, "hop_length": 256, "n_mels": 16},
-        "ast_features": parameters("data_processing.ast_features", n_mels=32)}
+    catalog["params:data_processing.extraction"] = parameters(
+        "data_processing.extraction", sample_rate=8000, duration=3.0, offset=0.0, n_fft=512, hop_length=256, n_mels=16)
+    catalog["params:data_processing.ast_features"] = parameters("data_processing.ast_features", n_mels=32)
     catalog["params:dask"] = {"engine": "single", "scheduler_address": None, "n_workers": None,
                               "connect_timeout_s": 5, "min_audio_seconds": 0.0}
     catalog["params:data_processing.split"] = {"fractions": {"train": 0.5, "val": 0.25, "test": 0.25}, "stratify": "quadrant"}

@@ -4,12 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from music_emotion.audio.decoding import MelConfig, log_mel
+from music_emotion.audio.log_mel import log_mel
 from music_emotion.datasets import AnnotationCSVDataset, AudioFolderDataset
 from music_emotion.pipelines.data_processing.nodes import merge_annotations
 from music_emotion.pipelines.demo_data.nodes import synthesise_demo_dataset
 from music_emotion.pipelines.demo_data.synthesis import synthesise_song
-from tests.conf_params import parameters
+from tests.conf_params import mel_config, parameters
 
 CUES = parameters("demo_data.cues")
 
@@ -63,7 +63,7 @@ def test_arousal_and_valence_are_audible():
     assert np.all(np.diff(centroid_by_arousal) > 0)  # brighter when more excited
     onset_energy = []
     for a in grid:
-        spec = log_mel(synthesise_song(0.0, a, seconds, rate, 1, 0, CUES)[:, 0], MelConfig(sample_rate=rate, n_fft=512, n_mels=32))
+        spec = log_mel(synthesise_song(0.0, a, seconds, rate, 1, 0, CUES)[:, 0], mel_config(sample_rate=rate, n_fft=512, n_mels=32))
         onset_energy.append(np.abs(np.diff(spec, axis=1)).mean())
     assert np.corrcoef(grid, onset_energy)[0, 1] > 0.8  # faster, more percussive when more excited
     low_band = [np.argmax(np.abs(np.fft.rfft(synthesise_song(v, -0.9, seconds, rate, 1, 0, CUES)[:, 0]))) for v in grid]

@@ -19,7 +19,7 @@ from music_emotion.pipelines.experiment.folds import assign_folds, fold_splits
 from music_emotion.pipelines.experiment.nodes import aggregate_experiment
 from music_emotion.study.statistics import corrected_resampled_t_test
 from tests.catalog_config import catalog_entries_for
-from tests.conf_params import parameters
+from tests.conf_params import mel_config, parameters
 from tests.pipelines.gan_augmentation.conftest import TINY_OVERRIDES as GAN_OVERRIDES
 from tests.pipelines.training.conftest import TINY_OVERRIDES as VIT_OVERRIDES
 from tests.pipelines.training.conftest import brightness_spectrograms
@@ -39,7 +39,7 @@ def corpus(n: int = 60, seed: int = 0):
     rng = np.random.default_rng(seed)
     ids = list(range(100, 100 + n))
     targets = rng.uniform(-1, 1, size=(n, 2)).astype(np.float32)
-    extraction = {"sample_rate": 22050, "hop_length": 512, "n_mels": 16, "top_db": 80.0, "ref": "max"}
+    extraction = mel_config(sample_rate=22050, hop_length=512, n_mels=16, top_db=80.0, ref="max", duration=30.0).to_dict()
     mel = SpectrogramSet(ids=ids, values=brightness_spectrograms(targets, seed + 1), meta={"extraction": extraction})
     labels = pd.DataFrame({"song_id": ids, "valence": targets[:, 0], "arousal": targets[:, 1]})
     return mel, labels

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from music_emotion.data.spectrograms import SpectrogramSet
-from tests.conf_params import parameters
+from tests.conf_params import mel_config, parameters
 from tests.torch_fixtures import one_torch_thread  # noqa: F401 - autouse for this module
 
 WINDOW_FRAMES = 32
@@ -57,7 +57,8 @@ def make_toy_data(n_songs: int = 24, n_mels: int = 16, n_frames: int = 64, seed:
     spectrograms = SpectrogramSet(
         ids=ids,
         values=values,
-        meta={"extraction": {"n_mels": n_mels, "ref": "max", "top_db": 80.0, "sample_rate": 22050, "hop_length": 512}},
+        meta={"extraction": mel_config(n_mels=n_mels, ref="max", top_db=80.0, sample_rate=22050, hop_length=512,
+                                       duration=30.0).to_dict()},
     )
     labels = pd.DataFrame(
         {

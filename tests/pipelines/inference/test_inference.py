@@ -9,7 +9,7 @@ import torch
 from kedro.io import DataCatalog, DatasetError, Version
 from kedro.runner import SequentialRunner
 
-from music_emotion.audio.decoding import MelConfig, iter_windows
+from music_emotion.audio.decoding import iter_windows
 from music_emotion.data.windows import window_starts
 from music_emotion.datasets import TorchModelDataset
 from music_emotion.models.song_prediction import predict_songs
@@ -18,9 +18,9 @@ from music_emotion.pipelines.inference import create_pipeline
 from music_emotion.pipelines.inference.nodes import predict_audio_files
 from music_emotion.serving.file_prediction import quadrant_of
 from tests.audio_fixtures import tone, write_audio
-from tests.conf_params import parameters
+from tests.conf_params import mel_config, parameters
 
-MEL = MelConfig(sample_rate=8000, duration=2.0, n_fft=512, hop_length=256, n_mels=16)
+MEL = mel_config(sample_rate=8000, duration=2.0, n_fft=512, hop_length=256, n_mels=16)
 PARAMS = {"model": "gan", "min_window_fraction": 0.5, "batch_size": 4, "files_per_batch": 2, "resume": True,
           "plot": {"dpi": 50, "max_labels": 20, "max_label_chars": 12}}
 SINGLE = {"engine": "single", "scheduler_address": None, "n_workers": None, "connect_timeout_s": 5, "min_audio_seconds": 0.0}
@@ -111,7 +111,7 @@ def test_pipeline_reloads_the_model_exactly_and_aggregates_windows(tmp_path, mus
 
 def test_preprocessing_comes_from_the_model(music_folder):
     """A native-mode model trained on other mel settings gets exactly its own input shape."""
-    other = MelConfig(sample_rate=8000, duration=1.0, n_fft=256, hop_length=128, n_mels=8)
+    other = mel_config(sample_rate=8000, duration=1.0, n_fft=256, hop_length=128, n_mels=8)
     model = tiny_model(mode="native", extraction=other)
     files = {"hifi": str(music_folder / "hifi.flac")}
     table = predict_audio_files(files, model, PARAMS, "cpu")

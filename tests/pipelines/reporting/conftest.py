@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 import torch
 
-from music_emotion.audio.decoding import MelConfig
 from music_emotion.data.spectrograms import SpectrogramSet
 from music_emotion.models.base import PretrainedModelMixin
 from music_emotion.study.lineage import fingerprint
 from music_emotion.study.metrics import regression_report
+from tests.conf_params import mel_config
 
 MODELS = ("mean", "ridge", "real_only", "gan")
 ARMS = {  # the `arms` map of conf, as the reporting nodes receive it
@@ -39,7 +39,7 @@ def rng():
 
 @pytest.fixture
 def extraction():
-    return MelConfig(n_mels=N_MELS, duration=1.0, hop_length=512, n_fft=1024).to_dict()
+    return mel_config(n_mels=N_MELS, duration=1.0, hop_length=512, n_fft=1024).to_dict()
 
 
 @pytest.fixture

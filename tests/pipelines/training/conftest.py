@@ -6,10 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from music_emotion.audio.decoding import MelConfig
 from music_emotion.audio.fbank import FbankConfig
 from music_emotion.data.spectrograms import SpectrogramSet
-from tests.conf_params import parameters
+from tests.conf_params import mel_config, parameters
 from tests.torch_fixtures import one_torch_thread  # noqa: F401 - autouse for this module
 
 N_MELS, N_FRAMES = 16, 40
@@ -70,7 +69,7 @@ def real_data():
     rng = np.random.default_rng(0)
     ids = list(range(1000, 1040))
     targets = rng.uniform(-1, 1, size=(len(ids), 2)).astype(np.float32)
-    extraction = MelConfig(n_mels=N_MELS, duration=1.0, hop_length=512, sample_rate=22050).to_dict()
+    extraction = mel_config(n_mels=N_MELS, duration=1.0, hop_length=512, sample_rate=22050).to_dict()
     mel = SpectrogramSet(ids=ids, values=brightness_spectrograms(targets, 1), meta={"extraction": extraction})
     labels = pd.DataFrame(
         {

@@ -12,12 +12,9 @@ from music_emotion.data.spectrograms import SpectrogramSet
 from music_emotion.models.song_prediction import predict_songs
 from music_emotion.pipelines.training import nodes
 from music_emotion.study import arm_fitting, evaluation, metrics
-from music_emotion.study.training_loop import (
-    HISTORY_COLUMNS,
-    TrainingConfig,
-    epochs_for_budget,
-)
-from tests.conf_params import parameters
+from music_emotion.study.training_config import epochs_for_budget
+from music_emotion.study.training_loop import HISTORY_COLUMNS, TrainingConfig
+from tests.conf_params import mel_config, parameters
 
 from .conftest import N_MELS, brightness_spectrograms
 
@@ -35,7 +32,7 @@ def toy_corpus(n: int, seed: int, values_fn=brightness_spectrograms, **meta):
     rng = np.random.default_rng(seed)
     ids = list(range(n))
     targets = rng.uniform(-1, 1, size=(n, 2)).astype(np.float32)
-    extraction = {"sample_rate": 22050, "hop_length": 512, "n_mels": N_MELS, "top_db": 80.0, "ref": "max"}
+    extraction = mel_config(sample_rate=22050, hop_length=512, n_mels=N_MELS, top_db=80.0, ref="max", duration=30.0).to_dict()
     mel = SpectrogramSet(ids=ids, values=values_fn(targets, seed + 1), meta={"extraction": extraction, **meta})
     labels = pd.DataFrame({"song_id": ids, "valence": targets[:, 0], "arousal": targets[:, 1]})
     cut = [int(n * 0.7), int(n * 0.85)]

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from music_emotion.audio.decoding import MelConfig
 from music_emotion.audio.engine import EngineParams
 from music_emotion.audio.extraction import extract_many
 from music_emotion.audio.fbank import FbankConfig
+from music_emotion.audio.log_mel import MelConfig
 from music_emotion.data.spectrograms import SpectrogramSet
 from music_emotion.data.splits import SPLITS, deal_by_stratum, song_strata
 from music_emotion.data.tables import require_columns
@@ -100,7 +100,7 @@ def merge_annotations(
 
 
 def extract_mel_spectrograms(
-    audio_files: dict[str, str], emotion_labels: pd.DataFrame, params: dict[str, Any], dask: dict[str, Any]
+    audio_files: dict[str, str], emotion_labels: pd.DataFrame, extraction: dict[str, Any], dask: dict[str, Any]
 ) -> tuple[SpectrogramSet, pd.DataFrame]:
     """Decode every annotated song's window and compute its log-mel spectrogram, in parallel on the `dask`
     engine (a local cluster, a team's scheduler, or one process for a handful of files).
@@ -108,7 +108,7 @@ def extract_mel_spectrograms(
     Songs without audio, audio without annotation and undecodable files are skipped and logged;
     short clips are padded and logged. Fails only when no valid song remains.
     """
-    config = MelConfig.from_params(params["extraction"])
+    config = MelConfig.from_params(extraction)
     labelled = set(emotion_labels["song_id"].astype(int))
     log: list[dict[str, Any]] = []
     items: list[tuple[str, str]] = []
@@ -162,7 +162,8 @@ def extract_mel_spectrograms(
 
 
 def extract_ast_features(
-    audio_files: dict[str, str], mel_spectrograms: SpectrogramSet, params: dict[str, Any], dask: dict[str, Any]
+    audio_files: dict[str, str], mel_spectrograms: SpectrogramSet, ast_features: dict[str, Any],
+    extraction: dict[str, Any], dask: dict[str, Any],
 ) -> SpectrogramSet:
     """The AST's Kaldi filter banks of exactly the songs `mel_spectrograms` kept, over the same span, in the same row
     order, so every split, fold and window means the same audio for ViT and AST arms.
@@ -170,7 +171,7 @@ def extract_ast_features(
     Only built when an arm has `model: ast`. A song whose audio decoded for the log-mel spectrograms but not now
     (a file changed or vanished in between) stops the run with its name: a silently smaller set would change the split.
     """
-    config = FbankConfig.from_params(params["ast_features"], params["extraction"])
+    config = FbankConfig.from_params(ast_features, extraction)
     by_id: dict[int, tuple[str, str]] = {}
     for stem, absolute in audio_files.items():  # the first file of an id, as extract_mel_spectrograms keeps it
         if re.fullmatch(r"\d+", stem):

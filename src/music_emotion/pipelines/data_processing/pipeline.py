@@ -19,7 +19,8 @@ def extra_feature_sets() -> set[str]:
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    ast = [Node(extract_ast_features, inputs=["deam_audio", "mel_spectrograms", "params:data_processing", "params:dask"],
+    ast = [Node(extract_ast_features, inputs=["deam_audio", "mel_spectrograms", "params:data_processing.ast_features",
+                        "params:data_processing.extraction", "params:dask"],
                 outputs="ast_features", name="extract_ast_features")] if "ast_features" in extra_feature_sets() else []
     return Pipeline(
         [
@@ -32,7 +33,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 extract_mel_spectrograms,
-                inputs=["deam_audio", "emotion_labels", "params:data_processing", "params:dask"],
+                inputs=["deam_audio", "emotion_labels", "params:data_processing.extraction", "params:dask"],
                 outputs=["mel_spectrograms", "extraction_log"],
                 name="extract_mel_spectrograms",
             ),

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from music_emotion.data import TARGETS
 from music_emotion.data.corpus import Corpus
 from music_emotion.data.features import pooled_mel_statistics, window_features
 from music_emotion.data.spectrograms import SpectrogramSet
@@ -21,7 +22,6 @@ from music_emotion.gan.quality import (
 )
 from music_emotion.jsonable import json_safe
 from music_emotion.study.lineage import fingerprint
-from music_emotion.study.metrics import TARGETS
 
 logger = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from music_emotion.data import TARGETS
 from music_emotion.report.figure_style import (
     model_colour,
     model_label,
@@ -22,7 +23,7 @@ from music_emotion.report.figure_style import (
     order_models,
     va_plane_axes,
 )
-from music_emotion.study.metrics import TARGETS, ccc
+from music_emotion.study.metrics import ccc
 
 # ----------------------------------------------------------------------------------- GAN
 GAN_PANELS = (

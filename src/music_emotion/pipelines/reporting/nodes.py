@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from music_emotion.data import TARGETS
 from music_emotion.data.spectrograms import SpectrogramSet
 from music_emotion.data.splits import SPLITS, split_ids
 from music_emotion.data.tables import require_columns, rerun
 from music_emotion.pipelines.reporting import figures, spectrogram_figures
 from music_emotion.report.figure_style import figure_style_of
-from music_emotion.study.metrics import TARGETS
 
 logger = logging.getLogger(__name__)
 

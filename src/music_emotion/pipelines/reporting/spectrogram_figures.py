@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from music_emotion.data import TARGETS
 from music_emotion.data.spectrograms import SpectrogramSet
 from music_emotion.report.figure_style import (
     SPECTROGRAM_CMAP,
     new_figure,
     va_plane_axes,
 )
-from music_emotion.study.metrics import TARGETS
 
 
 # ------------------------------------------------------------------------------ spectrograms

@@ -8,10 +8,11 @@ from typing import Any
 
 import pandas as pd
 
+from music_emotion.data import TARGETS
 from music_emotion.data.splits import SPLITS
 from music_emotion.report import figure_style
 from music_emotion.report.tables import format_number, format_with_ci, markdown_table
-from music_emotion.study.metrics import TARGETS, flatten_numeric
+from music_emotion.study.metrics import flatten_numeric
 
 logger = logging.getLogger(__name__)
 

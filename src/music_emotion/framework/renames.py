@@ -1,0 +1,56 @@
+"""Names an earlier release used: an old name on the command line, or an earlier run's saved outputs, get one line
+that says the new name (the `vit_training` pipeline trains AST arms too, so it became `training`).
+
+Kept for one release; then this module and its test go.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+# old name -> new name, for pipelines, parameter sections, dataset names (or their last part) and node names
+RENAMED = {
+    "vit_training": "training",
+    "vit_model": "trained_model",
+    "vit_history": "training_history",
+    "vit_training_curves": "training_curves",
+    "train_vit": "train_arm",
+    "experiment_vit_training": "experiment_training",
+}
+
+
+def new_name(name: str) -> str | None:
+    """`real_only.vit_model` -> `real_only.trained_model`; None when no part of `name` was renamed."""
+    parts = name.split(".")
+    renamed = [RENAMED.get(part, part) for part in parts]
+    return ".".join(renamed) if renamed != parts else None
+
+
+def renamed_in_run(run_params: Mapping[str, Any]) -> list[str]:
+    """One problem per old name in the run's options: `--pipelines`, `--load-versions`, `--params`, `--nodes` ..."""
+    said: list[tuple[str, Iterable[str]]] = [
+        ("--load-versions", [f"{k}:{v}" for k, v in (run_params.get("load_versions") or {}).items()]),
+        ("--params", (run_params.get("runtime_params") or run_params.get("extra_params") or {}).keys()),
+        ("--nodes", run_params.get("node_names") or ()),
+        ("--from-nodes", run_params.get("from_nodes") or ()),
+        ("--to-nodes", run_params.get("to_nodes") or ()),
+        ("--from-inputs", run_params.get("from_inputs") or ()),
+        ("--to-outputs", run_params.get("to_outputs") or ()),
+    ]
+    problems = []
+    for option, names in said:
+        for name in names:
+            head, colon, rest = name.partition(":")
+            if new := new_name(head):
+                problems.append(f"{option} {name}: '{head}' is now called '{new}'; use {option} {new}{colon}{rest}")
+    return problems
+
+
+def earlier_release_copy(filepath: str | Path) -> Path | None:
+    """The folder where an earlier release saved what now lives at `filepath`, when it exists and the new one
+    does not (`data/06_models/real_only/vit_model` for `.../trained_model`)."""
+    path = Path(filepath)
+    old = Path(*[next((o for o, n in RENAMED.items() if n == part), part) for part in path.parts])
+    return old if old != path and old.exists() and not path.exists() else None
