@@ -3,10 +3,13 @@ comparison finds a built-in gain and no difference between identical arms."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
@@ -15,9 +18,10 @@ from music_emotion.datasets import RunLineageDataset
 from music_emotion.framework import run_parameters
 from music_emotion.pipelines.experiment import create_pipeline
 from music_emotion.pipelines.experiment.comparison import verdict
+from music_emotion.pipelines.experiment.figures import plot_experiment_deltas
 from music_emotion.pipelines.experiment.folds import assign_folds, fold_splits
 from music_emotion.pipelines.experiment.nodes import aggregate_experiment
-from music_emotion.study.statistics import corrected_resampled_t_test
+from music_emotion.study.statistics import corrected_resampled_t_test, holm
 from tests.catalog_config import catalog_entries_for
 from tests.conf_params import mel_config, parameters
 from tests.pipelines.gan_augmentation.conftest import TINY_OVERRIDES as GAN_OVERRIDES
@@ -98,9 +102,9 @@ def test_an_arm_built_to_be_better_wins_and_an_identical_arm_ties():
     ccc = comparison[comparison.metric == "ccc"].set_index(["arm", "target"])
     for target in ("valence", "arousal"):
         better = ccc.loc[("oracle", target)]
-        assert better["mean_difference"] > 0.2 and better["ci_low"] > 0 and better["p_value"] < 0.01
+        assert better["difference"] > 0.2 and better["ci_low"] <= better["difference"] <= better["ci_high"] and better["ci_low"] > 0 and better["p_value"] < 0.01
         twin = ccc.loc[("twin", target)]
-        assert twin["mean_difference"] == 0 and twin["ci_low"] == twin["ci_high"] == 0 and twin["p_value"] == 1
+        assert twin["difference"] == 0 and twin["p_holm"] == 1 and twin["ci_low"] == twin["ci_high"] == 0 and twin["p_value"] == 1
     assert "evidence of a gain" in verdict(ccc.loc[("oracle", "valence")].to_dict() | {
         "arm": "oracle", "target": "valence"}, 0.05)
     assert "no evidence" in verdict(ccc.loc[("twin", "valence")].to_dict() | {"arm": "twin", "target": "valence"}, 0.05)
@@ -232,3 +236,58 @@ def test_an_ast_arm_runs_in_every_fold_on_its_own_features_and_never_sees_a_test
     for key, tensor in before.state_dict().items():
         assert torch.equal(tensor, after.state_dict()[key]), key
     assert clean.load("seed0_fold1.ast.model").config["input"] != poisoned.load("seed0_fold1.ast.model").config["input"]
+
+
+def test_holm_adjusts_a_family_of_p_values_step_down():
+    assert holm(np.array([0.01, 0.04, 0.03, 0.5])).tolist() == pytest.approx([0.04, 0.09, 0.09, 0.5])
+    assert holm(np.array([0.9, 0.8])).tolist() == [1.0, 1.0]  # 2 x 0.8 capped at 1; never below an earlier step
+    assert holm(np.array([0.6, 0.7, 0.8])).max() == 1.0
+
+
+def test_a_raw_win_that_does_not_survive_holm_is_no_evidence():
+    row = {"arm": "gan", "reference": "real_only", "target": "valence", "metric": "ccc", "difference": 0.04,
+           "ci_low": 0.01, "ci_high": 0.07, "seed_min": 0.02, "seed_max": 0.06, "n_seeds": 3, "p_value": 0.02,
+           "p_holm": 0.2, "higher_is_better": True}
+    said = verdict(row, 0.05)
+    assert "no evidence of a difference" in said and "p = 0.02, Holm p = 0.2" in said and "seeds +0.020 to +0.060" in said
+    assert "evidence of a gain" in verdict({**row, "p_holm": 0.03}, 0.05)
+
+
+def test_the_comparison_reports_one_quantity_with_its_own_ci_and_its_range_over_seeds():
+    """The point estimate is the pooled out-of-fold difference, the quantity the bootstrap resamples; over two
+    seeds its per-seed values bound it."""
+    rng = np.random.default_rng(3)
+    y = rng.uniform(-1, 1, size=(120, 2))
+    tables = {}
+    for seed in (0, 1):
+        noisy = y + rng.normal(0, 0.5, size=y.shape)
+        better = y + rng.normal(0, 0.3, size=y.shape)
+        for key, table in predictions_with({"real_only": noisy, "gan": better}, y, np.arange(120) % 4, seed).items():
+            tables[f"{key}_s{seed}"] = table
+    _, _, comparison = aggregate_experiment({**EXPERIMENT, "n_seeds": 2, "n_folds": 4}, **tables)
+    for _, row in comparison[comparison.metric == "ccc"].iterrows():
+        assert row["n_seeds"] == 2 and row["seed_min"] <= row["difference"] <= row["seed_max"]
+        assert row["ci_low"] <= row["difference"] <= row["ci_high"]
+        assert row["p_holm"] >= row["p_value"]
+
+
+def test_a_point_outside_its_interval_draws_a_one_sided_bar_instead_of_crashing():
+    """The crash the demo met: `xerr` must not be negative. A finished experiment never fails in its figure."""
+    row = {"arm": "gan", "reference": "real_only", "metric": "ccc", "difference": 0.05, "ci_low": 0.06,
+           "ci_high": 0.09, "seed_min": 0.04, "seed_max": 0.06, "n_seeds": 2, "p_value": 0.3, "p_holm": 0.6,
+           "n_units": 10, "higher_is_better": True}
+    comparison = pd.DataFrame([{**row, "target": t} for t in ("valence", "arousal")])
+    figure = plot_experiment_deltas(comparison, parameters("reporting"), parameters("arms"))
+    assert len(figure.axes) == 2
+
+
+def test_the_summary_and_figure_rerun_alone_from_what_the_aggregation_saved(monkeypatch):
+    """`--from-nodes summarise_experiment,plot_experiment_deltas` needs only datasets on disk: a reporting failure
+    after the units are done costs a re-draw, not the experiment."""
+    pipeline, _ = experiment_runner(monkeypatch, ["ridge", "real_only"])
+    redraw = pipeline.from_nodes("summarise_experiment", "plot_experiment_deltas")
+    persisted = set(yaml.safe_load((Path(__file__).resolve().parents[3] / "conf" / "base" / "catalog.yml").read_text()))
+    free = {name for name in redraw.inputs() if not name.startswith("params:")}
+    assert {"experiment_comparison", "experiment_metrics"} <= free
+    assert free <= persisted, free - persisted
+    assert not any("fold" in node.name and "seed" in node.name for node in redraw.nodes)  # no unit is redone

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from music_emotion.data import TARGETS
 from music_emotion.study import metrics
 from music_emotion.study.statistics import (
     corrected_resampled_t_test,
+    holm,
     paired_bootstrap_ci,
 )
 
@@ -17,50 +19,64 @@ from music_emotion.study.statistics import (
 def compare_arms(
     predictions: pd.DataFrame, per_unit: pd.DataFrame, facts: pd.DataFrame, params: dict[str, Any]
 ) -> pd.DataFrame:
-    """Each arm minus the reference arm, per target and metric: mean paired difference over folds x seeds,
-    95 % paired-bootstrap CI over songs, corrected resampled t-test p-value."""
+    """Each arm minus the reference arm, per target and metric.
+
+    The claim is about the pooled out-of-fold difference: `difference` = metric(arm) - metric(reference) on all
+    songs' out-of-fold predictions of a seed, averaged over seeds; `ci_low`/`ci_high` = the paired bootstrap over
+    songs of that same quantity; `seed_min`/`seed_max` = its range over seeds. The test is the corrected resampled
+    t-test on the per-unit (fold x seed) differences (`mean_unit_difference`, `t`, `p_value`); `p_holm` adjusts
+    `p_value` over arms x targets of one metric (Holm), the family a reader scans for a win.
+    """
     reference = params["reference_arm"]
     units = per_unit[per_unit.fold != "pooled"]
     ratio = float((facts["n_test_songs"] / facts["n_train_songs"]).mean())
     ordered = predictions.sort_values(["seed", "song_id"])
     by_arm = {arm: group for arm, group in ordered.groupby("arm")}
+    seeds = sorted(set(ordered["seed"]))
+
+    def per_seed(arm: str, column: str) -> list:
+        return [by_arm[arm].loc[by_arm[arm].seed == s, column].to_numpy() for s in seeds]
+
     rows = []
     for arm in sorted(set(predictions["arm"]) - {reference}):
         for target in TARGETS:
+            truth, mine, theirs = (per_seed(arm, f"{target}_true"), per_seed(arm, f"{target}_pred"),
+                                   per_seed(reference, f"{target}_pred"))
             for name, fn in metrics.METRICS.items():
-                mine = units[(units.arm == arm) & (units.target == target) & (units.metric == name)]
-                ref = units[(units.arm == reference) & (units.target == target) & (units.metric == name)]
-                paired = mine.merge(ref, on=["seed", "fold"], suffixes=("", "_ref"))
+                mine_units = units[(units.arm == arm) & (units.target == target) & (units.metric == name)]
+                ref_units = units[(units.arm == reference) & (units.target == target) & (units.metric == name)]
+                paired = mine_units.merge(ref_units, on=["seed", "fold"], suffixes=("", "_ref"))
                 differences = (paired["value"] - paired["value_ref"]).to_numpy()
                 t, p = corrected_resampled_t_test(differences, ratio)
-                seeds = sorted(set(ordered["seed"]))
-                truth = [by_arm[arm].loc[by_arm[arm].seed == s, f"{target}_true"].to_numpy() for s in seeds]
-                low, high = paired_bootstrap_ci(
-                    truth,
-                    [by_arm[arm].loc[by_arm[arm].seed == s, f"{target}_pred"].to_numpy() for s in seeds],
-                    [by_arm[reference].loc[by_arm[reference].seed == s, f"{target}_pred"].to_numpy() for s in seeds],
-                    fn, int(params["n_resamples"]), float(params["confidence"]), int(seeds[0]),
-                )
+                by_seed = np.array([fn(y, a) - fn(y, r) for y, a, r in zip(truth, mine, theirs, strict=True)])
+                low, high = paired_bootstrap_ci(truth, mine, theirs, fn, int(params["n_resamples"]),
+                                                float(params["confidence"]), int(seeds[0]))
                 rows.append({"arm": arm, "reference": reference, "target": target, "metric": name,
-                             "mean_difference": float(differences.mean()), "ci_low": low, "ci_high": high,
-                             "t": t, "p_value": p, "n_units": len(differences), "higher_is_better": name not in ("rmse", "mae")})
-    return pd.DataFrame(rows)
-
+                             "difference": float(by_seed.mean()), "ci_low": low, "ci_high": high,
+                             "seed_min": float(by_seed.min()), "seed_max": float(by_seed.max()),
+                             "n_seeds": len(seeds), "mean_unit_difference": float(differences.mean()),
+                             "t": t, "p_value": p, "n_units": len(differences),
+                             "higher_is_better": name not in ("rmse", "mae")})
+    table = pd.DataFrame(rows)
+    if not table.empty:
+        table["p_holm"] = table.groupby("metric")["p_value"].transform(lambda p: holm(p.to_numpy()))
+    return table
 
 
 def verdict(row: pd.Series, alpha: float) -> str:
-    """Plain language for one comparison row, e.g. 'gan vs real_only: valence CCC +0.030 [-0.020, 0.080],
-    p = 0.31: no evidence of a difference'."""
-    better = row["mean_difference"] > 0 if row["higher_is_better"] else row["mean_difference"] < 0
+    """Plain language for one comparison row, e.g. 'gan vs real_only: valence CCC +0.030 [-0.020, 0.080]
+    (seeds +0.010 to +0.050), p = 0.31, Holm p = 0.62: no evidence of a difference'. A claim needs the Holm-adjusted
+    p below alpha and a CI of the difference that excludes zero."""
+    better = row["difference"] > 0 if row["higher_is_better"] else row["difference"] < 0
     excludes_zero = row["ci_low"] > 0 or row["ci_high"] < 0
-    if row["p_value"] < alpha and excludes_zero:
+    if row["p_holm"] < alpha and excludes_zero:
         conclusion = "evidence of a gain" if better else "evidence of a loss"
     else:
         conclusion = "no evidence of a difference"
+    seeds = (f" (seeds {row['seed_min']:+.3f} to {row['seed_max']:+.3f})" if row["n_seeds"] > 1 else "")
     return (f"{row['arm']} vs {row['reference']}: {row['target']} {row['metric'].upper()} "
-            f"{row['mean_difference']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}], p = {row['p_value']:.2g}"
-            f" — {conclusion}")
-
+            f"{row['difference']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]{seeds}, "
+            f"p = {row['p_value']:.2g}, Holm p = {row['p_holm']:.2g} — {conclusion}")
 
 
 def summarise_experiment(
@@ -89,7 +105,9 @@ def summarise_experiment(
                       f"labels with conditioning CCC valence {gan['gan_conditioning_ccc_valence'].mean():.2f} "
                       f"(min {gan['gan_conditioning_ccc_valence'].min():.2f}), arousal "
                       f"{gan['gan_conditioning_ccc_arousal'].mean():.2f} (min {gan['gan_conditioning_ccc_arousal'].min():.2f})."]
-    lines += ["", "## Verdicts (CCC; 95 % paired-bootstrap CI over songs; corrected resampled t-test)", ""]
+    lines += ["", "## Verdicts (CCC of the pooled out-of-fold predictions, arm minus reference, mean over seeds; 95 % "
+              "paired-bootstrap CI over songs of that difference; its range over seeds; corrected resampled t-test "
+              "over folds x seeds, raw and Holm-adjusted over arms x targets)", ""]
     ccc_rows = experiment_comparison[experiment_comparison.metric == "ccc"]
     lines += [f"- {verdict(row, alpha)}" for _, row in ccc_rows.iterrows()]
     return "\n".join(lines) + "\n"
