@@ -136,6 +136,14 @@ class TrackingHooks:
             self._guarded("logging a node's parameters", self._mlflow_hook.before_node_run, node=node,
                           catalog=catalog, inputs=inputs, is_async=is_async)
 
+    def records(self, name: str) -> bool:
+        """Whether a save of `name` would be logged (a runner that saved it elsewhere replays only these)."""
+        if not self.active or self._broken:
+            return False
+        settings = self._settings
+        return any(matching(name, settings[kind]) for kind in ("metric_histories", "final_metrics",
+                                                                 "experiment_units", "artifacts"))
+
     @hook_impl
     def after_dataset_saved(self, dataset_name: str, data: Any) -> None:
         if not self.active or self._broken:

@@ -1,0 +1,173 @@
+"""`kedro run --runner music_emotion.runner.DaskRunner`: Kedro's Dask deployment, repaired for Kedro 1.7.
+
+Kedro's published recipe no longer runs on 1.x (kedro-org/kedro #4657, #5233, #5774: `run()` returns a dict, the
+catalog API changed, memory outputs vanish in each task's catalog copy). Here every node is one Dask future,
+submitted in dependency order with its parents' futures as arguments, so the scheduler starts a node when its
+inputs exist and runs independent ones (the experiment's units) side by side:
+
+- persisted datasets are read and written by the worker through the catalog, on storage every worker sees (a
+  shared filesystem; object storage would need fsspec paths such as s3:// in the catalog and credentials on the
+  workers); memory outputs travel back through the future to the nodes that need them;
+- nodes that train (`train_arm`, `train_gan`) ask for `resources={"GPU": 1}` when the cluster's workers offer
+  GPUs (dask-cuda's LocalCUDACluster: one worker per GPU), so N GPUs train N units at once; CPU clusters run
+  them as any other node;
+- a node whose worker dies is retried once (`retries=1`); a second failure stops the run with the node named;
+- worker processes run the node-level project hooks that write files (lineage, half-saved versions); the driver
+  replays each tracked output's save to its own hooks, so MLflow keeps one run with its curves and children.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+from itertools import chain
+from typing import Any
+
+from kedro.pipeline import Pipeline
+from kedro.runner import AbstractRunner, Task
+
+logger = logging.getLogger(__name__)
+
+GPU_NODES = ("train_arm", "train_gan")  # node names (last part) that want one GPU each
+_WORKER_HOOKS: list[Any] = []
+
+
+class DaskRunError(RuntimeError):
+    """A node failed on the cluster after its retry; the message names it."""
+
+
+def _worker_hook_manager() -> Any:
+    """Once per worker process: a hook manager with the node-level project hooks (a PluginManager cannot be
+    pickled, so the driver's cannot travel)."""
+    from kedro.framework.hooks.manager import _create_hook_manager
+
+    from music_emotion.framework.lineage_hook import LineageHook
+    from music_emotion.framework.save_rollback import HalfSavedVersionHook
+
+    if not _WORKER_HOOKS:
+        manager = _create_hook_manager()
+        for hook in (LineageHook(), HalfSavedVersionHook()):
+            manager.register(hook)
+        _WORKER_HOOKS.append(manager)
+    return _WORKER_HOOKS[0]
+
+
+def run_node_on_worker(node: Any, catalog: Any, run_id: str | None, memory_outputs: list[str],
+                       *parents: tuple[str, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    """Run one node in a worker: its parents' memory outputs into this task's catalog copy, the node, and its
+    own memory outputs back through the future."""
+    for _, produced in parents:
+        for name, data in produced.items():
+            if name in node.inputs:
+                catalog.save(name, data)
+    Task(node=node, catalog=catalog, is_async=False, hook_manager=_worker_hook_manager(), run_id=run_id).execute()
+    return node.name, {name: catalog.load(name) for name in memory_outputs}
+
+
+def connect(dask_params: dict[str, Any]) -> tuple[Any, Any]:
+    """(client, cluster or None): the scheduler at `dask.scheduler_address`, or a LocalCluster of
+    `dask.n_workers` processes (one thread each) here; a LocalCUDACluster when dask-cuda and GPUs are present."""
+    from distributed import Client, LocalCluster
+
+    address = dask_params["scheduler_address"]
+    timeout = float(dask_params["connect_timeout_s"])
+    if address:
+        try:
+            return Client(address, timeout=f"{timeout}s"), None
+        except (OSError, TimeoutError) as exc:
+            raise DaskRunError(f"the Dask scheduler at {address} did not answer within {timeout:g} s ({exc}). Start "
+                               "it (`dask scheduler`), fix dask.scheduler_address, or leave it null for a local "
+                               "cluster") from None
+    try:
+        import torch
+        from dask_cuda import LocalCUDACluster
+
+        if torch.cuda.is_available():
+            cluster = LocalCUDACluster(resources={"GPU": 1}, threads_per_worker=1, dashboard_address=None)
+            return Client(cluster), cluster
+    except ImportError:
+        pass
+    workers = int(dask_params["n_workers"] or os.cpu_count() or 1)
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                           silence_logs=logging.ERROR)
+    return Client(cluster), cluster
+
+
+class DaskRunner(AbstractRunner):
+    """Runs a pipeline's nodes as Dask futures (see the module docstring)."""
+
+    def __init__(self, is_async: bool = False, retries: int = 1) -> None:
+        super().__init__(is_async=is_async)
+        self._retries = retries
+
+    def _get_executor(self, max_workers: int) -> None:  # abstract in Kedro 1.7; Dask is the executor
+        return None
+
+    def _run(self, pipeline: Pipeline, catalog: Any, hook_manager: Any = None, run_id: str | None = None) -> None:
+        from distributed import as_completed
+
+        from music_emotion.framework.run_parameters import run_parameters
+
+        import dask
+
+        dask.config.set({"distributed.scheduler.allowed-failures": self._retries})  # a worker death: one retry
+        client, cluster = connect(run_parameters()["dask"])
+        gpus = any(w.get("resources", {}).get("GPU") for w in client.scheduler_info()["workers"].values())
+        nodes, parents = pipeline.nodes, pipeline.node_dependencies
+        uses = Counter(chain.from_iterable(n.inputs for n in nodes))
+        futures: dict[Any, Any] = {}
+        by_name = {n.name: n for n in nodes}
+        done: set[Any] = set()
+        logger.info("Dask: %d nodes on %d workers%s", len(nodes), len(client.scheduler_info()["workers"]),
+                    " with GPUs" if gpus else "")
+        try:
+            for node in nodes:  # topologically sorted: parents are submitted before their children
+                memory = [name for name in node.outputs if _is_memory(catalog, name)]
+                wants_gpu = gpus and node.name.rsplit(".", 1)[-1] in GPU_NODES
+                futures[node] = client.submit(run_node_on_worker, node, catalog, run_id, memory,
+                                              *[futures[p] for p in parents[node]], key=f"{node.name}-{run_id}",
+                                              pure=False, retries=self._retries,
+                                              resources={"GPU": 1} if wants_gpu else None)
+            for future in as_completed(list(futures.values())):
+                name = _node_name(future)
+                try:
+                    name, produced = future.result()
+                except Exception as exc:
+                    self._suggest_resume_scenario(pipeline, done, catalog)
+                    raise DaskRunError(f"node {name} failed on the Dask cluster after {self._retries} retry: "
+                                       f"{type(exc).__name__}: {exc}") from exc
+                node = by_name[name]
+                for output, data in produced.items():
+                    if output in pipeline.outputs():
+                        catalog.save(output, data)
+                _replay_saves(node, catalog, hook_manager)
+                done.add(node)
+                logger.info("Completed %d out of %d tasks (%s)", len(done), len(nodes), name)
+                self._release_datasets(node, catalog, uses, pipeline)
+        finally:
+            client.cancel(list(futures.values()))
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def _node_name(future: Any) -> str:
+    return str(future.key).rsplit("-", 1)[0]
+
+
+def _is_memory(catalog: Any, name: str) -> bool:
+    dataset = catalog.get(name, fallback_to_runtime_pattern=True)
+    return bool(getattr(dataset, "_EPHEMERAL", False))
+
+
+def _replay_saves(node: Any, catalog: Any, hook_manager: Any) -> None:
+    """Persisted outputs were saved in a worker: the driver's tracking hook hears of the ones it records."""
+    from music_emotion.framework.tracking import TrackingHooks
+
+    if hook_manager is None:
+        return
+    tracking = next((p for p in hook_manager.get_plugins() or () if isinstance(p, TrackingHooks)), None)
+    for name in node.outputs:
+        if tracking is not None and not _is_memory(catalog, name) and tracking.records(name):
+            hook_manager.hook.after_dataset_saved(dataset_name=name, data=catalog.load(name), node=node)

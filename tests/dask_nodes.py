@@ -1,0 +1,32 @@
+"""Node functions for the DaskRunner tests: importable by worker processes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+def make(n: int) -> np.ndarray:
+    return np.arange(n, dtype=np.float64)
+
+
+def double(raw: np.ndarray) -> np.ndarray:
+    return raw * 2
+
+
+def total(doubled: np.ndarray, raw: np.ndarray) -> float:
+    return float(doubled.sum() + raw.sum())
+
+
+def die_once(raw: np.ndarray, marker: str) -> np.ndarray:
+    """Kills its worker process the first time (as an OOM kill or a preempted machine would), then works."""
+    if not Path(marker).exists():
+        Path(marker).write_text("died")
+        os._exit(1)
+    return raw + 1
+
+
+def always_die(raw: np.ndarray) -> np.ndarray:
+    os._exit(1)

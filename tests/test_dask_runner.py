@@ -1,0 +1,70 @@
+"""`music_emotion.runner.DaskRunner` on a real LocalCluster: same results as the SequentialRunner, a killed worker
+is retried once and then reported with its node, an unreachable scheduler fails within seconds."""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+
+import pytest
+from kedro.io import DataCatalog
+from kedro.pipeline import Node, Pipeline
+from kedro.runner import SequentialRunner
+from kedro_datasets.pickle import PickleDataset
+
+from music_emotion.framework import run_parameters
+from music_emotion.framework.dask_runner import DaskRunError
+from music_emotion.runner import DaskRunner
+from tests import dask_nodes
+from tests.conf_params import parameters
+
+
+@pytest.fixture
+def dask_params(monkeypatch):
+    params = dict(run_parameters.run_parameters())
+    params["dask"] = parameters("dask", n_workers=2, connect_timeout_s=2)
+    monkeypatch.setitem(run_parameters._current, "parameters", params)
+    return params["dask"]
+
+
+def pipeline_and_catalog(tmp_path, extra: list[Node] = ()):
+    catalog = DataCatalog({"doubled": PickleDataset(filepath=str(tmp_path / "doubled.pkl"))})
+    catalog["params:n"] = 5
+    nodes = [Node(dask_nodes.make, "params:n", "raw", name="make"),
+             Node(dask_nodes.double, "raw", "doubled", name="double"),
+             Node(dask_nodes.total, ["doubled", "raw"], "total", name="total"), *extra]
+    return Pipeline(nodes), catalog
+
+
+@pytest.mark.parametrize("runner", ["sequential", "dask"])
+def test_the_dask_runner_gives_what_the_sequential_runner_gives(tmp_path, dask_params, runner):
+    pipeline, catalog = pipeline_and_catalog(tmp_path)
+    chosen = DaskRunner() if runner == "dask" else SequentialRunner()
+    chosen.run(pipeline, catalog)
+    assert catalog.load("total") == 30.0  # 2 * (0+1+2+3+4) + (0+1+2+3+4)
+    assert catalog.load("doubled").tolist() == [0, 2, 4, 6, 8]  # written by a worker, read back from disk here
+
+
+def test_a_worker_killed_mid_node_is_retried_once(tmp_path, dask_params):
+    node = Node(partial(dask_nodes.die_once, marker=str(tmp_path / "died")), "raw", "survived", name="die_once")
+    pipeline, catalog = pipeline_and_catalog(tmp_path, [node])
+    DaskRunner().run(pipeline, catalog)
+    assert (tmp_path / "died").read_text() == "died" and catalog.load("survived").tolist() == [1, 2, 3, 4, 5]
+
+
+def test_a_node_that_kills_its_worker_twice_stops_the_run_naming_it(tmp_path, dask_params):
+    pipeline = Pipeline([Node(dask_nodes.make, "params:n", "raw", name="make"),
+                         Node(dask_nodes.always_die, "raw", "never", name="always_die")])
+    catalog = DataCatalog()
+    catalog["params:n"] = 5
+    with pytest.raises(DaskRunError, match="node always_die failed on the Dask cluster after 1 retry"):
+        DaskRunner().run(pipeline, catalog)
+
+
+def test_an_unreachable_scheduler_fails_within_seconds_with_one_line(tmp_path, dask_params):
+    dask_params["scheduler_address"] = "tcp://127.0.0.1:9"
+    pipeline, catalog = pipeline_and_catalog(tmp_path)
+    started = time.monotonic()
+    with pytest.raises(DaskRunError, match=r"scheduler at tcp://127.0.0.1:9 did not answer within 2 s"):
+        DaskRunner().run(pipeline, catalog)
+    assert time.monotonic() - started < 30  # a bound on hanging, not a speed measurement
