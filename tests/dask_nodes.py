@@ -30,3 +30,15 @@ def die_once(raw: np.ndarray, marker: str) -> np.ndarray:
 
 def always_die(raw: np.ndarray) -> np.ndarray:
     os._exit(1)
+
+
+def spectral_model(raw: np.ndarray):
+    """The GAN's discriminator (spectral norm = parametrized layers, which Dask's torch serializer cannot ship)."""
+    from music_emotion.models.gan import SpectrogramDiscriminator
+    from tests.conf_params import parameters
+
+    return SpectrogramDiscriminator({"channels": 1, "condition_dim": 2, **parameters("gan_augmentation.discriminator")})
+
+
+def weight_sum(model) -> float:
+    return float(sum(p.detach().double().sum() for p in model.parameters()))

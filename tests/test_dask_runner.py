@@ -3,6 +3,7 @@ is retried once and then reported with its node, an unreachable scheduler fails 
 
 from __future__ import annotations
 
+import math
 import time
 from functools import partial
 
@@ -68,3 +69,12 @@ def test_an_unreachable_scheduler_fails_within_seconds_with_one_line(tmp_path, d
     with pytest.raises(DaskRunError, match=r"scheduler at tcp://127.0.0.1:9 did not answer within 2 s"):
         DaskRunner().run(pipeline, catalog)
     assert time.monotonic() - started < 30  # a bound on hanging, not a speed measurement
+
+
+def test_a_model_with_parametrized_layers_travels_between_nodes(tmp_path, dask_params):
+    """The GAN's discriminator (spectral norm) as a memory output read by the next node on another task."""
+    extra = [Node(dask_nodes.spectral_model, "raw", "critic", name="critic"),
+             Node(dask_nodes.weight_sum, "critic", "critic_sum", name="weigh")]
+    pipeline, catalog = pipeline_and_catalog(tmp_path, extra)
+    DaskRunner().run(pipeline, catalog)
+    assert math.isfinite(catalog.load("critic_sum"))  # Dask's own torch serializer refused this module

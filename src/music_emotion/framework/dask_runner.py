@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 from collections import Counter
+from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
@@ -53,16 +55,32 @@ def _worker_hook_manager() -> Any:
     return _WORKER_HOOKS[0]
 
 
+@dataclass(frozen=True)
+class Pickled:
+    """A memory output as plain pickle bytes. Dask's own torch serializer cannot ship modules with parametrizations
+    (the GAN's spectral norm); plain pickle uses the models' `__reduce__` (config + state dict), as
+    ParallelRunner does."""
+
+    payload: bytes
+
+    @classmethod
+    def of(cls, value: Any) -> Pickled:
+        return cls(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def value(self) -> Any:
+        return pickle.loads(self.payload)  # noqa: S301 - bytes this run's own worker just wrote
+
+
 def run_node_on_worker(node: Any, catalog: Any, run_id: str | None, memory_outputs: list[str],
-                       *parents: tuple[str, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+                       *parents: tuple[str, dict[str, Pickled]]) -> tuple[str, dict[str, Pickled]]:
     """Run one node in a worker: its parents' memory outputs into this task's catalog copy, the node, and its
     own memory outputs back through the future."""
     for _, produced in parents:
         for name, data in produced.items():
             if name in node.inputs:
-                catalog.save(name, data)
+                catalog.save(name, data.value())
     Task(node=node, catalog=catalog, is_async=False, hook_manager=_worker_hook_manager(), run_id=run_id).execute()
-    return node.name, {name: catalog.load(name) for name in memory_outputs}
+    return node.name, {name: Pickled.of(catalog.load(name)) for name in memory_outputs}
 
 
 def connect(dask_params: dict[str, Any]) -> tuple[Any, Any]:
@@ -140,7 +158,7 @@ class DaskRunner(AbstractRunner):
                 node = by_name[name]
                 for output, data in produced.items():
                     if output in pipeline.outputs():
-                        catalog.save(output, data)
+                        catalog.save(output, data.value())
                 _replay_saves(node, catalog, hook_manager)
                 done.add(node)
                 logger.info("Completed %d out of %d tasks (%s)", len(done), len(nodes), name)
