@@ -123,11 +123,10 @@ class DaskRunner(AbstractRunner):
         return None
 
     def _run(self, pipeline: Pipeline, catalog: Any, hook_manager: Any = None, run_id: str | None = None) -> None:
+        import dask
         from distributed import as_completed
 
         from music_emotion.framework.run_parameters import run_parameters
-
-        import dask
 
         dask.config.set({"distributed.scheduler.allowed-failures": self._retries})  # a worker death: one retry
         client, cluster = connect(run_parameters()["dask"])
