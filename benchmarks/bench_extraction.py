@@ -18,13 +18,16 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import measure, report  # noqa: E402
+from harness import (  # noqa: E402
+    measure,
+    mel_config,  # noqa: E402
+    report,
+)
 
 from music_emotion.audio.decoding import decode_audio, extract_clip
 from music_emotion.audio.engine import EngineParams  # noqa: E402
 from music_emotion.audio.extraction import extract_many  # noqa: E402
 from music_emotion.audio.log_mel import MelConfig
-from tests.conf_params import mel_config
 
 
 def make_clips(folder: Path, n: int, seconds: float = 45.0, rate: int = 44100) -> list[tuple[str, str]]:

@@ -27,7 +27,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_extraction import make_clips  # noqa: E402
 from bench_training import VIT_B16, busy_cores, input_normalisation, project_parameters, vit_window  # noqa: E402
-from harness import Measurement, measure, report  # noqa: E402
+from harness import (  # noqa: E402
+    Measurement,
+    measure,
+    mel_config,  # noqa: E402
+    report,
+)
 
 from music_emotion.audio.decoding import iter_windows
 from music_emotion.audio.log_mel import MelConfig
@@ -35,7 +40,6 @@ from music_emotion.models.runtime import resolve_device, seed_everything  # noqa
 from music_emotion.models.song_prediction import predict_songs  # noqa: E402
 from music_emotion.models.vit_regression import ViTModelParams, build_vit_regressor  # noqa: E402
 from music_emotion.pipelines.inference.nodes import predict_audio_files  # noqa: E402
-from tests.conf_params import mel_config
 
 TINY_VIT = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
             "patch_size": 16, "image_size": 64}

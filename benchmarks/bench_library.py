@@ -28,9 +28,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_extraction import make_clips  # noqa: E402
 from bench_training import input_normalisation, project_parameters, vit_window  # noqa: E402
-from harness import Measurement, PeakRSS, report  # noqa: E402
-
-from tests.conf_params import mel_config
+from harness import (  # noqa: E402
+    Measurement,
+    PeakRSS,
+    mel_config,  # noqa: E402
+    report,
+)
 
 BATCH = 16
 

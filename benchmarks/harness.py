@@ -128,3 +128,14 @@ def report(benchmark: str, rows: list[Measurement], ratios: dict[str, float], ta
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{benchmark}.json").write_text(json.dumps(document, indent=2))
     return document
+
+
+def mel_config(**overrides: Any):
+    """conf/base's `data_processing.extraction` as a MelConfig with some values changed (benchmarks run as scripts,
+    so they read conf themselves rather than through tests/)."""
+    import yaml
+
+    from music_emotion.audio.log_mel import MelConfig
+
+    conf = Path(__file__).resolve().parents[1] / "conf" / "base" / "parameters_data_processing.yml"
+    return MelConfig.from_params({**yaml.safe_load(conf.read_text())["data_processing"]["extraction"], **overrides})
