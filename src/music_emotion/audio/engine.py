@@ -24,6 +24,9 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 
+WORKER_DEATH_RETRIES = 1  # a task whose worker dies runs once more elsewhere, then fails with its name
+
+
 class EngineError(RuntimeError):
     """The engine cannot start as configured; the message says what to change."""
 
@@ -144,7 +147,7 @@ _SHARED: dict[EngineParams, tuple[Any, Any]] = {}
 def _shared_client(params: EngineParams) -> Any:
     """This process's client for `params`, started on first use (one cluster per run, however many steps)."""
     if params not in _SHARED:
-        _SHARED[params] = _start_dask(params)
+        _SHARED[params] = start_dask(params)
     return _SHARED[params][0]
 
 
@@ -160,11 +163,13 @@ def close_shared_clusters() -> None:
 atexit.register(close_shared_clusters)
 
 
-def _start_dask(params: EngineParams) -> tuple[Any, Any]:
+def start_dask(params: EngineParams) -> tuple[Any, Any]:
+    """(client, local cluster or None): the scheduler at `scheduler_address` (one line within `connect_timeout_s`
+    when it does not answer), else a LocalCluster of `n_workers` single-threaded processes here."""
     import dask
     from distributed import Client, LocalCluster
 
-    dask.config.set({"distributed.scheduler.allowed-failures": 1})  # a worker death is retried once
+    dask.config.set({"distributed.scheduler.allowed-failures": WORKER_DEATH_RETRIES})
     if params.scheduler_address:
         try:
             client = Client(params.scheduler_address, timeout=f"{params.connect_timeout_s}s")

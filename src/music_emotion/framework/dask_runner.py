@@ -19,7 +19,6 @@ inputs exist and runs independent ones (the experiment's units) side by side:
 from __future__ import annotations
 
 import logging
-import os
 import pickle
 from collections import Counter
 from dataclasses import dataclass
@@ -28,6 +27,8 @@ from typing import Any
 
 from kedro.pipeline import Pipeline
 from kedro.runner import AbstractRunner, Task
+
+from music_emotion.audio.engine import WORKER_DEATH_RETRIES, EngineError, EngineParams, start_dask
 
 logger = logging.getLogger(__name__)
 
@@ -84,51 +85,43 @@ def run_node_on_worker(node: Any, catalog: Any, run_id: str | None, memory_outpu
 
 
 def connect(dask_params: dict[str, Any]) -> tuple[Any, Any]:
-    """(client, cluster or None): the scheduler at `dask.scheduler_address`, or a LocalCluster of
-    `dask.n_workers` processes (one thread each) here; a LocalCUDACluster when dask-cuda and GPUs are present."""
-    from distributed import Client, LocalCluster
+    """(client, cluster or None): the engine's cluster (the scheduler at `dask.scheduler_address`, or a LocalCluster
+    of `dask.n_workers` processes here), or a LocalCUDACluster when no address is set and dask-cuda and GPUs are
+    present."""
+    from distributed import Client
 
-    address = dask_params["scheduler_address"]
-    timeout = float(dask_params["connect_timeout_s"])
-    if address:
+    params = EngineParams.from_params(dask_params)
+    if not params.scheduler_address:
         try:
-            return Client(address, timeout=f"{timeout}s"), None
-        except (OSError, TimeoutError) as exc:
-            raise DaskRunError(f"the Dask scheduler at {address} did not answer within {timeout:g} s ({exc}). Start "
-                               "it (`dask scheduler`), fix dask.scheduler_address, or leave it null for a local "
-                               "cluster") from None
-    try:
-        import torch
-        from dask_cuda import LocalCUDACluster
+            import torch
+            from dask_cuda import LocalCUDACluster
 
-        if torch.cuda.is_available():
-            cluster = LocalCUDACluster(resources={"GPU": 1}, threads_per_worker=1, dashboard_address=None)
-            return Client(cluster), cluster
-    except ImportError:
-        pass
-    workers = int(dask_params["n_workers"] or os.cpu_count() or 1)
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.ERROR)
-    return Client(cluster), cluster
+            if torch.cuda.is_available():
+                cluster = LocalCUDACluster(resources={"GPU": 1}, threads_per_worker=1, dashboard_address=None)
+                return Client(cluster), cluster
+        except ImportError:
+            pass
+    try:
+        return start_dask(params)
+    except EngineError as exc:
+        raise DaskRunError(str(exc)) from None
 
 
 class DaskRunner(AbstractRunner):
     """Runs a pipeline's nodes as Dask futures (see the module docstring)."""
 
-    def __init__(self, is_async: bool = False, retries: int = 1) -> None:
+    def __init__(self, is_async: bool = False) -> None:
         super().__init__(is_async=is_async)
-        self._retries = retries
+        self._retries = WORKER_DEATH_RETRIES
 
     def _get_executor(self, max_workers: int) -> None:  # abstract in Kedro 1.7; Dask is the executor
         return None
 
     def _run(self, pipeline: Pipeline, catalog: Any, hook_manager: Any = None, run_id: str | None = None) -> None:
-        import dask
         from distributed import as_completed
 
         from music_emotion.framework.run_parameters import run_parameters
 
-        dask.config.set({"distributed.scheduler.allowed-failures": self._retries})  # a worker death: one retry
         client, cluster = connect(run_parameters()["dask"])
         gpus = any(w.get("resources", {}).get("GPU") for w in client.scheduler_info()["workers"].values())
         nodes, parents = pipeline.nodes, pipeline.node_dependencies
