@@ -7,6 +7,7 @@ from music_emotion.datasets.parquet_parts import AtomicParquetDataset, ParquetPa
 from music_emotion.datasets.run_lineage_dataset import RunLineageDataset
 from music_emotion.datasets.spectrogram_dataset import SpectrogramDataset
 from music_emotion.datasets.torch_model_dataset import TorchModelDataset
+from music_emotion.datasets.unit_records_dataset import UnitRecordsDataset
 from music_emotion.datasets.zip_archive_dataset import ZipArchiveDataset
 
 __all__ = [
@@ -18,5 +19,6 @@ __all__ = [
     "RunLineageDataset",
     "SpectrogramDataset",
     "TorchModelDataset",
+    "UnitRecordsDataset",
     "ZipArchiveDataset",
 ]

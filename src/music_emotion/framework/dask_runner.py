@@ -32,7 +32,7 @@ from music_emotion.audio.engine import WORKER_DEATH_RETRIES, EngineError, Engine
 
 logger = logging.getLogger(__name__)
 
-GPU_NODES = ("train_arm", "train_gan")  # node names (last part) that want one GPU each
+GPU_NODES = ("train_arm", "train_gan", "generate_synthetic_spectrograms", "evaluate_arm")  # node names (last part) that want one GPU each
 _WORKER_HOOKS: list[Any] = []
 
 
@@ -152,6 +152,7 @@ class DaskRunner(AbstractRunner):
                     if output in pipeline.outputs():
                         catalog.save(output, data.value())
                 _replay_saves(node, catalog, hook_manager)
+                _report_progress(node, produced, hook_manager)
                 done.add(node)
                 logger.info("Completed %d out of %d tasks (%s)", len(done), len(nodes), name)
                 self._release_datasets(node, catalog, uses, pipeline)
@@ -181,3 +182,13 @@ def _replay_saves(node: Any, catalog: Any, hook_manager: Any) -> None:
     for name in node.outputs:
         if tracking is not None and not _is_memory(catalog, name) and tracking.records(name):
             hook_manager.hook.after_dataset_saved(dataset_name=name, data=catalog.load(name), node=node)
+
+
+def _report_progress(node: Any, produced: dict[str, Any], hook_manager: Any) -> None:
+    """The experiment's bar lives in the driver: hand it the plan and each recorded result (small values only)."""
+    from music_emotion.framework.experiment_progress import PLAN_NODE, RECORD_NODE, ExperimentProgressHook
+
+    progress = next((p for p in (hook_manager.get_plugins() or ()) if isinstance(p, ExperimentProgressHook)), None) \
+        if hook_manager is not None else None
+    if progress is not None and node.name.rsplit(".", 1)[-1] in (PLAN_NODE, RECORD_NODE):
+        progress.node_finished(node.name, {name: data.value() for name, data in produced.items()})

@@ -22,6 +22,7 @@ from music_emotion.pipelines.experiment.figures import plot_experiment_deltas
 from music_emotion.pipelines.experiment.folds import assign_folds, fold_splits
 from music_emotion.pipelines.experiment.nodes import aggregate_experiment
 from music_emotion.study.statistics import corrected_resampled_t_test, holm
+from music_emotion.study.unit_records import UnitRecord
 from tests.catalog_config import catalog_entries_for
 from tests.conf_params import mel_config, parameters
 from tests.pipelines.gan_augmentation.conftest import TINY_OVERRIDES as GAN_OVERRIDES
@@ -75,19 +76,18 @@ def test_too_many_folds_for_a_quadrant_or_a_batch_is_a_clear_error():
 
 
 def predictions_with(arms: dict[str, np.ndarray], y: np.ndarray, folds: np.ndarray, seed: int = 42) -> dict:
-    """Per-fold prediction and facts tables, as `evaluate_fold` writes them, for arms given as (n, 2) arrays."""
-    tables = {}
+    """Per-(fold, arm) records, as `evaluate_arm` writes them, for arms given as (n, 2) arrays."""
+    records = {}
     for fold in np.unique(folds):
         rows = folds == fold
-        frames = [pd.DataFrame({"song_id": np.flatnonzero(rows), "fold": fold, "seed": seed, "arm": arm,
-                                "valence_true": y[rows, 0], "arousal_true": y[rows, 1],
-                                "valence_pred": pred[rows, 0], "arousal_pred": pred[rows, 1]})
-                  for arm, pred in arms.items()]
-        tables[f"predictions__u{fold}"] = pd.concat(frames, ignore_index=True)
-        tables[f"facts__u{fold}"] = pd.DataFrame([{"arm": arm, "fold": fold, "seed": seed, "epochs": 1, "steps": 1,
-                                                   "seconds": 0.0, "n_train_songs": int((~rows).sum()),
-                                                   "n_test_songs": int(rows.sum())} for arm in arms])
-    return tables
+        for arm, pred in arms.items():
+            predictions = pd.DataFrame({"song_id": np.flatnonzero(rows), "fold": fold, "seed": seed, "arm": arm,
+                                        "valence_true": y[rows, 0], "arousal_true": y[rows, 1],
+                                        "valence_pred": pred[rows, 0], "arousal_pred": pred[rows, 1]})
+            facts = {"arm": arm, "fold": fold, "seed": seed, "epochs": 1, "steps": 1, "seconds": 0.0,
+                     "n_train_songs": int((~rows).sum()), "n_test_songs": int(rows.sum())}
+            records[f"record__u{fold}__{arm}"] = UnitRecord(f"u{fold}", arm, "key", predictions, facts)
+    return records
 
 
 def test_an_arm_built_to_be_better_wins_and_an_identical_arm_ties():
@@ -114,7 +114,7 @@ def test_a_fold_with_missing_predictions_is_reported_not_dropped():
     rng = np.random.default_rng(0)
     y = rng.uniform(-1, 1, size=(50, 2))
     tables = predictions_with({"real_only": y, "gan": y}, y, np.arange(50) % 5)
-    tables["predictions__u3"] = tables["predictions__u3"][tables["predictions__u3"].arm != "gan"]
+    tables["record__u3__gan"].predictions = tables["record__u3__gan"].predictions.iloc[:0]
     with pytest.raises(ValueError, match="missing or non-finite predictions"):
         aggregate_experiment(EXPERIMENT, **tables)
 
@@ -147,7 +147,7 @@ def experiment_runner(monkeypatch, arms: list[str]):
     values["params:gan_augmentation.generation"] = values["params:gan_augmentation"]["generation"]
 
     def run(root, **inputs):
-        catalog = DataCatalog.from_config(catalog_entries_for(pipeline, root=root))
+        catalog = DataCatalog.from_config(catalog_entries_for(pipeline, root=root, also=("experiment_unit_records",)))
         for name, value in {**values, **inputs}.items():
             catalog[name] = MemoryDataset(value, copy_mode="assign")
         catalog["run_lineage"] = RunLineageDataset()
@@ -204,7 +204,7 @@ def test_progress_names_the_fold_and_arm_of_every_fitting_node():
     assert unit_and_step("seed0_fold3.gan.train_arm") == ("seed0_fold3", "gan")
     assert unit_and_step("seed1_fold0.train_gan") == ("seed1_fold0", "GAN")
     assert unit_and_step("seed0_fold0.ridge.fit_ridge_baseline") == ("seed0_fold0", "ridge")
-    assert unit_and_step("seed0_fold0.evaluate_fold") is None and unit_and_step("real_only.train_arm") is None
+    assert unit_and_step("seed0_fold0.gan.evaluate_arm") is None and unit_and_step("real_only.train_arm") is None
 
 
 def test_an_ast_arm_runs_in_every_fold_on_its_own_features_and_never_sees_a_test_song(monkeypatch, tmp_path):

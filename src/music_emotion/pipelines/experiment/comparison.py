@@ -99,7 +99,7 @@ def summarise_experiment(
                  for t in TARGETS]
         lines.append(f"| {arm} | " + " | ".join(cells) + " |")
     if "gan_conditioning_ccc_valence" in experiment_metrics:
-        gan = experiment_metrics.drop_duplicates(["seed", "fold"]).dropna(subset=["gan_conditioning_ccc_valence"])
+        gan = experiment_metrics.dropna(subset=["gan_conditioning_ccc_valence"]).drop_duplicates(["seed", "fold"])
         if not gan.empty:
             lines += ["", f"The folds' GANs (kept steps {sorted(gan['gan_step'].astype(int).unique().tolist())}) carried their "
                       f"labels with conditioning CCC valence {gan['gan_conditioning_ccc_valence'].mean():.2f} "

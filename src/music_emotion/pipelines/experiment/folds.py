@@ -18,6 +18,10 @@ logger = logging.getLogger(__name__)
 FOLD_COLUMNS = ["song_id", "seed_index", "seed", "fold", "part"]
 
 
+def unit_name(seed_index: int, fold: int) -> str:
+    """The namespace of one fold x seed unit: `seed<s>_fold<f>`."""
+    return f"seed{seed_index}_fold{fold}"
+
 
 def assign_folds(
     mel_spectrograms: SpectrogramSet,

@@ -1,0 +1,162 @@
+"""What makes an experiment resumable: one record per finished (seed, fold, arm), keyed by what determines it.
+
+A record holds one arm's test predictions in one fold x seed and its training facts. Its key is a hash of
+everything the result depends on and nothing else: the protocol version of this code, the fold's train / val /
+test songs, the seed, the arm's own settings (its model family, augmentations and GAN flag; not its label or
+colour), the parameter sections its nodes read (a ridge arm reads `training.baselines.ridge`, a ViT arm the
+training settings and its own augmentations, a GAN arm also `gan_augmentation`), and a content fingerprint of the
+inputs (the spectrograms it reads, the ratings). So a changed arm retrains that arm in every unit and nothing
+else, a changed fold count or input set retrains everything, and two configurations can never meet in one
+aggregation: their records have different keys.
+
+Records are JSON (floats written by `repr`, NaN as Python's json writes it, so read back bit-identically), one file per key, written atomically
+(temporary file + `os.replace`), so a run killed at any moment leaves either a whole record or none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from music_emotion.data.spectrograms import SpectrogramSet
+from music_emotion.jsonable import json_default
+from music_emotion.study.arms import Arm
+
+logger = logging.getLogger(__name__)
+
+# Bump when training, evaluation or the record layout changes what a record means: every old record is retrained.
+PROTOCOL_VERSION = 1
+_DISPLAY_KEYS = ("label", "colour")  # how figures show an arm; never a reason to retrain it
+_HASH_BLOCK = 64  # spectrograms per hashing block: bounded memory over a memory-mapped set
+
+
+@dataclass
+class UnitRecord:
+    """One arm's result in one fold x seed: its test predictions, its training facts, and where it came from."""
+
+    unit: str
+    arm: str
+    key: str
+    predictions: pd.DataFrame
+    facts: dict[str, Any]
+    resumed: bool = False  # read back from an earlier run rather than trained in this one
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What a unit's fitting node returns instead of a model when every arm it feeds already has a record."""
+
+    unit: str
+    arms: tuple[str, ...] = field(default_factory=tuple)
+
+
+def content_fingerprint(artefact: SpectrogramSet | pd.DataFrame) -> str:
+    """A hash of a spectrogram set's ids, meta and every value (read in blocks, so a memory map stays on disk),
+    or of a table's content: two inputs with the same fingerprint give the same training."""
+    digest = hashlib.blake2b(digest_size=16)
+    if isinstance(artefact, pd.DataFrame):
+        digest.update(pd.util.hash_pandas_object(artefact, index=False).to_numpy().tobytes())
+        digest.update(_canonical(list(artefact.columns)).encode())
+        return digest.hexdigest()
+    digest.update(_canonical({"ids": list(artefact.ids), "meta": artefact.meta,
+                              "shape": list(artefact.values.shape), "dtype": str(artefact.values.dtype)}).encode())
+    for start in range(0, len(artefact), _HASH_BLOCK):
+        digest.update(np.ascontiguousarray(artefact.values[start:start + _HASH_BLOCK]).tobytes())
+    return digest.hexdigest()
+
+
+def arm_dependencies(arm: Arm, arm_spec: dict[str, Any], training: dict[str, Any], ridge: dict[str, Any],
+                     gan_augmentation: dict[str, Any], generation: dict[str, Any]) -> dict[str, Any]:
+    """The settings an arm's result depends on: the sections its fitting and scoring nodes read, narrowed to it."""
+    spec = {k: v for k, v in arm_spec.items() if k not in _DISPLAY_KEYS}
+    if arm.model == "mean_baseline":
+        return {"arm": spec}
+    if arm.model == "ridge_baseline":
+        return {"arm": spec, "ridge": ridge}
+    sections = {k: v for k, v in training.items() if k not in ("arms", "baselines", "augmentations")}
+    sections["augmentations"] = {name: training["augmentations"][name] for name in arm.augmentations}
+    dependencies = {"arm": spec, "training": sections}
+    if arm.synthetic:
+        dependencies.update(gan_augmentation=gan_augmentation, generation=generation)
+    return dependencies
+
+
+def record_material(song_splits: dict[str, Any], seed: int, dependencies: dict[str, Any],
+                    inputs: dict[str, str]) -> dict[str, Any]:
+    """Everything a record's key is a hash of (stored in the record, so a reader can see why it was kept)."""
+    return {"protocol": PROTOCOL_VERSION, "seed": int(seed),
+            "songs": {part: [int(s) if isinstance(s, int | np.integer) else s for s in song_splits[part]]
+                      for part in ("train", "val", "test")},
+            "settings": dependencies, "inputs": inputs}
+
+
+def record_key(material: dict[str, Any]) -> str:
+    return hashlib.sha256(_canonical(material).encode()).hexdigest()[:24]
+
+
+class UnitRecordStore:
+    """A folder of records, `<unit>/<arm>/<key>.json` (+ `<key>.model/` when models are kept), on storage every
+    worker sees. The catalog entry `experiment_unit_records` is the only place that names the folder."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"UnitRecordStore({str(self.path)!r})"
+
+    def _file(self, unit: str, arm: str, key: str) -> Path:
+        return self.path / unit / arm / f"{key}.json"
+
+    def model_folder(self, unit: str, arm: str, key: str) -> Path:
+        return self.path / unit / arm / f"{key}.model"
+
+    def find(self, unit: str, arm: str, key: str, material: dict[str, Any]) -> UnitRecord | None:
+        """The record of `key`, or None when there is none or it was written for other settings (then it is
+        named in the log and retrained, never read)."""
+        file = self._file(unit, arm, key)
+        if not file.is_file():
+            return None
+        try:
+            stored = json.loads(file.read_text())
+        except (OSError, ValueError) as exc:
+            logger.warning("experiment: unreadable record %s (%s); retraining %s in %s", file, exc, arm, unit)
+            return None
+        if stored.get("material") != json.loads(_canonical(material)):
+            logger.warning("experiment: record %s was written for other settings than its key says; retraining %s "
+                           "in %s (delete the file to silence this)", file, arm, unit)
+            return None
+        predictions = pd.DataFrame(stored["predictions"]["data"], columns=stored["predictions"]["columns"])
+        return UnitRecord(unit, arm, key, predictions, stored["facts"], resumed=True)
+
+    def save(self, record: UnitRecord, material: dict[str, Any]) -> Path:
+        """Write `record` whole or not at all: a kill -9 mid-write leaves no half record behind."""
+        file = self._file(record.unit, record.arm, record.key)
+        file.parent.mkdir(parents=True, exist_ok=True)
+        body = {"unit": record.unit, "arm": record.arm, "key": record.key, "material": json.loads(_canonical(material)),
+                "facts": record.facts,
+                "predictions": {"columns": list(record.predictions.columns),
+                                "data": record.predictions.to_numpy(dtype=object).tolist()}}
+        handle, temporary = tempfile.mkstemp(dir=file.parent, prefix=f".{record.key}.", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "w") as out:
+                json.dump(body, out, default=json_default)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, file)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        return file
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=json_default, separators=(",", ":"))
