@@ -48,31 +48,38 @@ def ast_features_stand_in(params: dict[str, Any], n_mels: int, frames: int):
     return features, Part("train", [0, 1], np.arange(2), np.zeros((2, 2), np.float32), np.full(2, frames))
 
 
-def ast_case(config_name: str, params: dict[str, Any], batch_size: int, steps: int, repeats: int,
-             device: torch.device, peak_tflops: float | None, threads: int | None, seed: int) -> Measurement:
-    from bench_training import vit_flops_per_image
+def ast_model(config_name: str, params: dict[str, Any], device: torch.device):
+    """(model on `device`, (mel bins, window frames), tokens) of an AST case (`ast-base`: the MIT AudioSet
+    checkpoints' architecture; `demo`: conf/demo's tiny AST), random weights, SDPA attention."""
+    from transformers import ASTConfig
 
     from music_emotion.models.ast_regression import ASTModelParams, build_ast_regressor
-    from music_emotion.study.optimiser import make_optimizer
-    from music_emotion.study.training_loop import TrainingConfig
 
-    seed_everything(seed)
     section = copy.deepcopy(params["training"]["ast"])
     if config_name == "ast-base":
         section["ast_config"] = dict(AST_BASE)
     section.update(checkpoint=None, normalisation="dataset")
     section["ast_config"] = {**section["ast_config"], "attn_implementation": "sdpa"}
-    from transformers import ASTConfig
-
     architecture = ASTConfig(**section["ast_config"])
     features, train = ast_features_stand_in(params, architecture.num_mel_bins, architecture.max_length)
     model = build_ast_regressor(ASTModelParams.from_params(section), features, train).to(device).train()
-    embeddings = model.backbone.embeddings
-    tokens = int(np.prod(embeddings.get_shape(architecture))) + 2
+    tokens = int(np.prod(model.backbone.embeddings.get_shape(architecture))) + 2
+    return model, (architecture.num_mel_bins, model.window_frames), tokens
+
+
+def ast_case(config_name: str, params: dict[str, Any], batch_size: int, steps: int, repeats: int,
+             device: torch.device, peak_tflops: float | None, threads: int | None, seed: int) -> Measurement:
+    from bench_training import vit_flops_per_image
+
+    from music_emotion.study.optimiser import make_optimizer
+    from music_emotion.study.training_loop import TrainingConfig
+
+    seed_everything(seed)
+    model, (n_mels, frames), tokens = ast_model(config_name, params, device)
     config = TrainingConfig.from_params(params["training"]["training"])
     optimizer = make_optimizer(model, config, device)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    x = torch.randn((batch_size, architecture.num_mel_bins, model.window_frames), device=device) * 3 - 5
+    x = torch.randn((batch_size, n_mels, frames), device=device) * 3 - 5
     y = torch.rand((batch_size, 2), device=device) * 2 - 1
 
     def run() -> None:
@@ -85,7 +92,7 @@ def ast_case(config_name: str, params: dict[str, Any], batch_size: int, steps: i
                 torch.nn.utils.clip_grad_norm_(trainable, config.grad_clip_norm)
             optimizer.step()
 
-    label = f"AST {config_name} {architecture.num_mel_bins}x{model.window_frames} ({tokens} tok) b{batch_size}"
+    label = f"AST {config_name} {n_mels}x{frames} ({tokens} tok) b{batch_size}"
     with torch_threads(threads):
         row = measure(label, synchronised(device, run), batch_size * steps, "windows", repeats, warmup=1)
     row.extra.update({"model": "ast", "config": config_name, "tokens": tokens, "batch_size": batch_size,

@@ -186,14 +186,10 @@ def vit_flops_per_image(model: torch.nn.Module, tokens: int) -> float:
     return 6.0 * per_token * tokens + 12.0 * layers * hidden * tokens**2 + 6.0 * head
 
 
-def vit_case(config_name: str, mode: str, params: dict[str, Any], batch_size: int, steps: int, repeats: int,
-             device: torch.device, peak_tflops: float | None, compile_model: bool, threads: int | None,
-             seed: int) -> Measurement:
+def vit_model(config_name: str, mode: str, params: dict[str, Any], device: torch.device):
+    """(model on `device`, (n_mels, window frames), (padded h, w), tokens) of a ViT case, random weights."""
     from music_emotion.models.vit_regression import build_vit_regressor, native_grid
-    from music_emotion.study.optimiser import make_optimizer
-    from music_emotion.study.training_loop import TrainingConfig
 
-    seed_everything(seed)
     model_params = trained_model_params(config_name, mode, params)
     window = vit_window(params)
     extraction = extraction_of(params)
@@ -208,7 +204,18 @@ def vit_case(config_name: str, mode: str, params: dict[str, Any], batch_size: in
     else:
         h, w = spec["image_size"]
         grid = (h // patch, w // patch)
-    tokens = math.prod(grid) + 1
+    return model, shape, (h, w), math.prod(grid) + 1
+
+
+def vit_case(config_name: str, mode: str, params: dict[str, Any], batch_size: int, steps: int, repeats: int,
+             device: torch.device, peak_tflops: float | None, compile_model: bool, threads: int | None,
+             seed: int) -> Measurement:
+    from music_emotion.study.optimiser import make_optimizer
+    from music_emotion.study.training_loop import TrainingConfig
+
+    seed_everything(seed)
+    model, shape, (h, w), tokens = vit_model(config_name, mode, params, device)
+    stride = int(model.config["input"]["patch_stride"])
     config = TrainingConfig.from_params(params["training"]["training"])
     optimizer = make_optimizer(model, config, device)  # the training loop's AdamW (fused on CUDA)
     trainable = [p for p in model.parameters() if p.requires_grad]

@@ -47,3 +47,27 @@ def test_tracking_benchmark_smoke(tmp_path):
     document = bench_tracking.main(["--quick", "--out-dir", str(tmp_path)])
     assert document["targets"]["the tracked run created a store"]
     assert len(document["results"]) == 2
+
+
+def test_gpu_check_smoke_runs_every_part_and_writes_json_and_markdown(tmp_path):
+    import gpu_check
+
+    document = gpu_check.main(["--smoke", "--out-dir", str(tmp_path)])
+    names = [row["name"] for row in document["results"]]
+    for part in ("ViT demo", "AST demo", "eval vit", "eval ast", "GAN demo", "data path"):
+        assert any(name.startswith(part) for name in names), (part, names)
+    assert all(row["rate_median"] > 0 for row in document["results"])
+    assert json.loads((tmp_path / "gpu_check.json").read_text())["smoke"] is True
+    table = (tmp_path / "gpu_check.md").read_text()
+    assert table.count("\n| ") == len(names) + 2 and "CPU (smoke)" in table  # header, rule, rows
+
+
+def test_gpu_check_refuses_to_pretend_without_a_gpu(tmp_path):
+    import torch
+
+    import gpu_check
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is here: the real check would run")
+    with pytest.raises(SystemExit):
+        gpu_check.main(["--out-dir", str(tmp_path)])

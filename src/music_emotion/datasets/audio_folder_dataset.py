@@ -11,6 +11,8 @@ at a time (raw `bytes` as samples are written as they are).
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,11 @@ import numpy as np
 from kedro.io import AbstractDataset, DatasetError
 from kedro_datasets._typing import TablePreview
 
+from music_emotion.console import progress_bar
+
+logger = logging.getLogger(__name__)
 DEFAULT_EXTENSIONS = (".mp3", ".wav", ".flac", ".ogg")
+CORPUS_MARKER = ".generated_corpus.json"  # written by a corpus generator (demo_data): which settings made the files
 _FORMATS = {".mp3": "MP3", ".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG"}
 
 
@@ -124,13 +130,48 @@ class AudioFolderDataset(AbstractDataset[dict[str, tuple[np.ndarray, int]], dict
         return display_name(path.relative_to(self._path).as_posix())
 
     def save(self, data: dict[str, Any]) -> None:
-        self._path.mkdir(parents=True, exist_ok=True)
+        """Write every file (each atomically: a temporary name, then a rename, so a killed run leaves whole
+        files only). A generated corpus (`data.fingerprint` set) is resumable: files already written for the same
+        fingerprint are kept, and a folder with audio but no corpus marker (a real dataset) is never written to."""
         for name in data:
             if Path(name).suffix.lower() not in _FORMATS:
                 raise DatasetError(f"Cannot write '{self._path / name}': use one of {sorted(_FORMATS)}")
+        todo = dict(data)
+        fingerprint = getattr(data, "fingerprint", None)
+        if fingerprint is not None:
+            todo = self._resume_corpus(data, fingerprint)
+        self._path.mkdir(parents=True, exist_ok=True)
         from joblib import Parallel, delayed
 
-        Parallel(n_jobs=self._n_jobs)(delayed(_write_audio)(self._path / name, value) for name, value in data.items())
+        writes = Parallel(n_jobs=self._n_jobs, return_as="generator_unordered")(
+            delayed(_write_audio)(self._path / name, value) for name, value in todo.items())
+        bar = progress_bar(total=len(todo), desc=f"writing {self._path.name}", unit="file") if len(todo) > 50 else None
+        for _ in writes:
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        if fingerprint is not None:
+            (self._path / CORPUS_MARKER).write_text(json.dumps({"fingerprint": fingerprint, "complete": True}))
+
+    def _resume_corpus(self, data: dict[str, Any], fingerprint: str) -> dict[str, Any]:
+        """The files of a generated corpus still to write; refuses a folder that holds someone's real audio."""
+        marker = self._path / CORPUS_MARKER
+        existing = {p.name for p in self._path.iterdir() if p.is_file()} if self._path.is_dir() else set()
+        audio = {n for n in existing if Path(n).suffix.lower() in _FORMATS}
+        if audio and not marker.is_file():
+            raise DatasetError(f"'{self._path}' already holds {len(audio)} audio file(s) that this generator did not "
+                               "write (no corpus marker): it may be a real dataset, so nothing is written there. "
+                               "Point the generated corpus's catalog entry at an empty folder.")
+        recorded = json.loads(marker.read_text()).get("fingerprint") if marker.is_file() else None
+        if recorded != fingerprint:  # other settings, or a fresh folder: every file is (re)written
+            self._path.mkdir(parents=True, exist_ok=True)
+            marker.write_text(json.dumps({"fingerprint": fingerprint, "complete": False}))
+            return dict(data)
+        todo = {name: value for name, value in data.items() if name not in existing}
+        logger.info("%s: %d of %d files already written for these settings, writing %d", self._path,
+                    len(data) - len(todo), len(data), len(todo))
+        return todo
 
     def _exists(self) -> bool:
         return self._path.is_dir()
@@ -161,7 +202,9 @@ def _write_audio(target: Path, value: Any) -> None:
     import soundfile as sf
 
     samples, sample_rate = value() if callable(value) else value
+    partial = target.with_name(f".{target.name}.partial")
     if isinstance(samples, bytes):  # raw bytes, e.g. the demo's deliberately broken file
-        target.write_bytes(samples)
-        return
-    sf.write(target, np.asarray(samples, dtype=np.float32), int(sample_rate), format=_FORMATS[target.suffix.lower()])
+        partial.write_bytes(samples)
+    else:
+        sf.write(partial, np.asarray(samples, dtype=np.float32), int(sample_rate), format=_FORMATS[target.suffix.lower()])
+    os.replace(partial, target)

@@ -32,7 +32,8 @@ from music_emotion.audio.engine import WORKER_DEATH_RETRIES, EngineError, Engine
 
 logger = logging.getLogger(__name__)
 
-GPU_NODES = ("train_arm", "train_gan", "generate_synthetic_spectrograms", "evaluate_arm")  # node names (last part) that want one GPU each
+# node names (last part) that want one GPU each: single-split fits and the experiment's fit-and-record nodes
+GPU_NODES = ("train_arm", "train_gan", "fit_and_record_arm", "fit_gan_and_record_arms")
 _WORKER_HOOKS: list[Any] = []
 
 
@@ -186,9 +187,9 @@ def _replay_saves(node: Any, catalog: Any, hook_manager: Any) -> None:
 
 def _report_progress(node: Any, produced: dict[str, Any], hook_manager: Any) -> None:
     """The experiment's bar lives in the driver: hand it the plan and each recorded result (small values only)."""
-    from music_emotion.framework.experiment_progress import PLAN_NODE, RECORD_NODE, ExperimentProgressHook
+    from music_emotion.framework.experiment_progress import FITTING_NODES, PLAN_NODE, ExperimentProgressHook
 
     progress = next((p for p in (hook_manager.get_plugins() or ()) if isinstance(p, ExperimentProgressHook)), None) \
         if hook_manager is not None else None
-    if progress is not None and node.name.rsplit(".", 1)[-1] in (PLAN_NODE, RECORD_NODE):
+    if progress is not None and node.name.rsplit(".", 1)[-1] in (PLAN_NODE, *FITTING_NODES):
         progress.node_finished(node.name, {name: data.value() for name, data in produced.items()})

@@ -7,7 +7,7 @@ pipeline imports another."""
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from kedro.pipeline import Node, Pipeline
 
@@ -48,11 +48,8 @@ def arm_pipeline(
     outputs: Mapping[str, str] = SINGLE_SPLIT_OUTPUTS,
     namespace: str | None = None,
     vit_params: str = "params:training",
-    make_node: Callable[..., Node] = Node,
 ) -> Pipeline:
-    """The nodes that fit one arm on `splits`, in the namespace `<namespace>.<arm>` (or `<arm>`).
-
-    `make_node(func, inputs=, outputs=, name=)` builds each node (the experiment passes one that skips recorded arms)."""
+    """The nodes that fit one arm on `splits`, in the namespace `<namespace>.<arm>` (or `<arm>`)."""
     shared = {"mel_spectrograms": arm.features, "emotion_labels": "emotion_labels", "song_splits": splits}
     if arm.is_transformer:
         inputs = {**shared, "arm": f"params:arms.{arm.name}", "params": vit_params, "seed": seed,
@@ -60,13 +57,13 @@ def arm_pipeline(
         if arm.synthetic:
             inputs.update(zip(SYNTHETIC_INPUTS, synthetic, strict=True))
         func = BoundFunction(train_arm, arm_name=arm.name)
-        node = make_node(func, inputs=inputs, outputs=[outputs["model"], outputs["history"]], name="train_arm")
+        node = Node(func, inputs=inputs, outputs=[outputs["model"], outputs["history"]], name="train_arm")
     elif arm.model == "mean_baseline":
-        node = make_node(fit_mean_baseline, inputs=[shared["emotion_labels"], splits], outputs=outputs["baseline"],
-                         name="fit_mean_baseline")
+        node = Node(fit_mean_baseline, inputs=[shared["emotion_labels"], splits], outputs=outputs["baseline"],
+                    name="fit_mean_baseline")
     else:
-        node = make_node(fit_ridge_baseline, inputs=[*shared.values(), "params:training.baselines.ridge"],
-                         outputs=outputs["baseline"], name="fit_ridge_baseline")
+        node = Node(fit_ridge_baseline, inputs=[*shared.values(), "params:training.baselines.ridge"],
+                    outputs=outputs["baseline"], name="fit_ridge_baseline")
     free_inputs = {name for name in node.inputs if not name.startswith("params:")}
     parameters = {name for name in node.inputs if name.startswith("params:")}
     return Pipeline([node], namespace=f"{namespace}.{arm.name}" if namespace else arm.name,

@@ -20,7 +20,7 @@ import json
 import logging
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,14 +49,6 @@ class UnitRecord:
     predictions: pd.DataFrame
     facts: dict[str, Any]
     resumed: bool = False  # read back from an earlier run rather than trained in this one
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """What a unit's fitting node returns instead of a model when every arm it feeds already has a record."""
-
-    unit: str
-    arms: tuple[str, ...] = field(default_factory=tuple)
 
 
 def content_fingerprint(artefact: SpectrogramSet | pd.DataFrame) -> str:
@@ -118,6 +110,11 @@ class UnitRecordStore:
 
     def model_folder(self, unit: str, arm: str, key: str) -> Path:
         return self.path / unit / arm / f"{key}.model"
+
+    def save_baseline(self, folder: Path, model: dict[str, Any]) -> None:
+        """A baseline's few numbers as `<key>.model/baseline.json` (kept with `experiment.keep_models`)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "baseline.json").write_text(json.dumps(model, default=json_default, sort_keys=True))
 
     def find(self, unit: str, arm: str, key: str, material: dict[str, Any]) -> UnitRecord | None:
         """The record of `key`, or None when there is none or it was written for other settings (then it is

@@ -3,6 +3,7 @@ comparison finds a built-in gain and no difference between identical arms."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from kedro.runner import SequentialRunner
 from music_emotion.data.spectrograms import SpectrogramSet
 from music_emotion.datasets import RunLineageDataset
 from music_emotion.framework import run_parameters
+from music_emotion.models.base import load_pretrained_model
 from music_emotion.pipelines.experiment import create_pipeline
 from music_emotion.pipelines.experiment.comparison import verdict
 from music_emotion.pipelines.experiment.figures import plot_experiment_deltas
@@ -31,13 +33,20 @@ from tests.pipelines.training.conftest import brightness_spectrograms
 
 
 class KeptMemoryDataset(MemoryDataset):
-    """A MemoryDataset the runner does not release, so the test can inspect every fold's fitted models."""
+    """A MemoryDataset the runner does not release, so the test can inspect every fold's splits and records."""
 
     def _release(self) -> None:
         pass
 
 
 EXPERIMENT = parameters("experiment", n_folds=3, n_seeds=1, n_resamples=200)
+
+
+def kept_model(root: Path, unit: str, arm: str):
+    """The model an experiment run with `keep_models` kept for `arm` in `unit` (`gan_generator`: the fold's GAN)."""
+    (folder,) = (root / "07_model_output" / "experiment_units" / unit / arm).glob("*.model")
+    baseline = folder / "baseline.json"
+    return json.loads(baseline.read_text()) if baseline.exists() else load_pretrained_model(folder)
 
 
 def corpus(n: int = 60, seed: int = 0):
@@ -131,7 +140,7 @@ def experiment_runner(monkeypatch, arms: list[str]):
     """(pipeline, run) of the experiment for 3 folds x 1 seed and `arms`, with tiny models; `run(root, **inputs)`
     runs it on in-memory inputs (mel_spectrograms, emotion_labels, ast_features) and keeps every fold's models."""
     params = dict(run_parameters.run_parameters())
-    params.update(experiment={**EXPERIMENT, "arms": arms})
+    params.update(experiment={**EXPERIMENT, "arms": arms, "keep_models": True})
     monkeypatch.setitem(run_parameters._current, "parameters", params)
     pipeline = create_pipeline()
     values = {
@@ -188,23 +197,23 @@ def test_experiment_runs_every_fold_and_arm_and_never_fits_on_a_test_song(tiny_e
     poisoned_values = np.array(mel.values)
     poisoned_values[mel.indices_of(test_ids)] = np.random.default_rng(9).uniform(-80, 0, (len(test_ids), 16, 40))
     poisoned = run(SpectrogramSet(mel.ids, poisoned_values, mel.meta), labels, tmp_path / "poisoned")
-    for name in ("seed0_fold0.generator", "seed0_fold0.real_only.model", "seed0_fold0.gan.model"):
-        for key, tensor in clean.load(name).state_dict().items():
-            assert torch.equal(tensor, poisoned.load(name).state_dict()[key]), f"{name}: {key} changed"
-    assert clean.load("seed0_fold0.ridge.model") == poisoned.load("seed0_fold0.ridge.model")
-    assert clean.load("seed0_fold0.real_only.model").config["input"]["db_mean"] == \
-        poisoned.load("seed0_fold0.real_only.model").config["input"]["db_mean"]
+    clean_model, poisoned_model = (lambda arm, unit="seed0_fold0": kept_model(tmp_path / "clean", unit, arm),
+                                   lambda arm, unit="seed0_fold0": kept_model(tmp_path / "poisoned", unit, arm))
+    for arm in ("gan_generator", "real_only", "gan"):
+        for key, tensor in clean_model(arm).state_dict().items():
+            assert torch.equal(tensor, poisoned_model(arm).state_dict()[key]), f"{arm}: {key} changed"
+    assert clean_model("ridge") == poisoned_model("ridge")
+    assert clean_model("real_only").config["input"]["db_mean"] == poisoned_model("real_only").config["input"]["db_mean"]
     # ... while folds that train on those songs do change
-    assert clean.load("seed0_fold1.ridge.model") != poisoned.load("seed0_fold1.ridge.model")
+    assert clean_model("ridge", "seed0_fold1") != poisoned_model("ridge", "seed0_fold1")
 
 
 def test_progress_names_the_fold_and_arm_of_every_fitting_node():
     from music_emotion.framework.experiment_progress import unit_and_step
 
-    assert unit_and_step("seed0_fold3.gan.train_arm") == ("seed0_fold3", "gan")
-    assert unit_and_step("seed1_fold0.train_gan") == ("seed1_fold0", "GAN")
-    assert unit_and_step("seed0_fold0.ridge.fit_ridge_baseline") == ("seed0_fold0", "ridge")
-    assert unit_and_step("seed0_fold0.gan.evaluate_arm") is None and unit_and_step("real_only.train_arm") is None
+    assert unit_and_step("seed0_fold3.real_only.fit_and_record_arm") == ("seed0_fold3", "real_only")
+    assert unit_and_step("seed1_fold0.fit_gan_and_record_arms") == ("seed1_fold0", "GAN + its arms")
+    assert unit_and_step("seed0_fold0.fold_splits") is None and unit_and_step("real_only.train_arm") is None
 
 
 def test_an_ast_arm_runs_in_every_fold_on_its_own_features_and_never_sees_a_test_song(monkeypatch, tmp_path):
@@ -213,7 +222,7 @@ def test_an_ast_arm_runs_in_every_fold_on_its_own_features_and_never_sees_a_test
     from tests.pipelines.training.conftest import fbank_set
 
     pipeline, run = experiment_runner(monkeypatch, ["real_only", "ast"])
-    (train_ast,) = [n for n in pipeline.nodes if n.name == "seed0_fold0.ast.train_arm"]
+    (train_ast,) = [n for n in pipeline.nodes if n.name == "seed0_fold0.ast.fit_and_record_arm"]
     assert "ast_features" in train_ast.inputs and "mel_spectrograms" not in train_ast.inputs
     torch.set_num_threads(1)
     mel, labels = corpus(36)
@@ -231,11 +240,12 @@ def test_an_ast_arm_runs_in_every_fold_on_its_own_features_and_never_sees_a_test
     poisoned_values[ast.indices_of(test_ids)] = np.random.default_rng(9).uniform(-16, 0, poisoned_values[:len(test_ids)].shape)
     poisoned = run(tmp_path / "poisoned", mel_spectrograms=mel, emotion_labels=labels,
                    ast_features=SpectrogramSet(ast.ids, poisoned_values, ast.meta))
-    before, after = clean.load("seed0_fold0.ast.model"), poisoned.load("seed0_fold0.ast.model")
+    before, after = kept_model(tmp_path / "clean", "seed0_fold0", "ast"), kept_model(tmp_path / "poisoned", "seed0_fold0", "ast")
     assert before.config["input"] == after.config["input"]
     for key, tensor in before.state_dict().items():
         assert torch.equal(tensor, after.state_dict()[key]), key
-    assert clean.load("seed0_fold1.ast.model").config["input"] != poisoned.load("seed0_fold1.ast.model").config["input"]
+    assert kept_model(tmp_path / "clean", "seed0_fold1", "ast").config["input"] != \
+        kept_model(tmp_path / "poisoned", "seed0_fold1", "ast").config["input"]
 
 
 def test_holm_adjusts_a_family_of_p_values_step_down():

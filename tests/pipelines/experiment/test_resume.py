@@ -53,7 +53,8 @@ def counted(monkeypatch):
 
 
 def records_in(root: Path) -> list[Path]:
-    return sorted((root / STORE).rglob("*.json"))
+    """The record files (not the kept models' config files)."""
+    return sorted(path for path in (root / STORE).glob("*/*/*.json"))
 
 
 def test_an_interrupted_run_redoes_only_unfinished_results_and_equals_an_uninterrupted_one(

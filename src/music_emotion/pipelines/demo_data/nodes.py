@@ -6,6 +6,8 @@ file), and a handful of deliberately messy cases exercise the extraction report.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 import numpy as np
@@ -13,6 +15,7 @@ import pandas as pd
 
 from music_emotion.pipelines.demo_data.synthesis import demo_song
 
+FULL_SONG_LENGTH_SEED_OFFSET = 7919  # the full songs' lengths have their own stream: the demo's draws stay as they were
 FIRST_FILE_COLUMNS = ["song_id", "valence_mean", "valence_std", "arousal_mean", "arousal_std"]
 SECOND_FILE_COLUMNS = [
     "song_id", "valence_mean", "valence_std", "valence_ max_mean", "valence_max_std", "valence_min_mean",
@@ -30,8 +33,20 @@ def _broken_mp3(content: bytes):
     return lambda: (content, 0)
 
 
+class GeneratedCorpus(dict):
+    """`{file name: lazy audio}` plus the fingerprint of the settings that made it, so the audio folder can
+    resume an interrupted write (files of the same fingerprint are kept) and refuse a folder of real audio."""
+
+    def __init__(self, files: dict[str, Any], fingerprint: str) -> None:
+        super().__init__(files)
+        self.fingerprint = fingerprint
+
+
 def synthesise_demo_dataset(params: dict[str, Any], seed: int) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
-    """Songs with known valence/arousal -> ({file name: lazy audio}, annotations 1-2000, annotations 2000-2058)."""
+    """Songs with known valence/arousal -> ({file name: lazy audio}, annotations 1-2000, annotations 2000-2058).
+
+    `full_song_seconds` is one length or a [shortest, longest] range (DEAM's 2015 songs run 2-6 min), drawn per
+    song from its own generator so that the demo's scalar setting draws exactly what it always drew."""
     rng = np.random.default_rng(seed)
     n_excerpts, n_full = int(params["n_excerpts"]), int(params["n_full_songs"])
     excerpt_ids = np.sort(rng.choice(np.arange(2, 2001), size=n_excerpts, replace=False))
@@ -48,8 +63,9 @@ def synthesise_demo_dataset(params: dict[str, Any], seed: int) -> tuple[dict, pd
     audio: dict[str, Any] = {}
     messy, cues = params["messy"], {k: float(v) for k, v in params["cues"].items()}
     low_rate_every = int(params["low_rate_every"])
+    full_seconds = _full_song_lengths(params["full_song_seconds"], n_full, seed)
     for k, song_id in enumerate(ids):
-        seconds = params["full_song_seconds"] if song_id > 2000 else params["excerpt_seconds"]
+        seconds = full_seconds[k - n_excerpts] if song_id > 2000 else params["excerpt_seconds"]
         rate, channels = int(params["sample_rate"]), 2
         if low_rate_every and k % low_rate_every == 0:  # some mp3s at 22.05 kHz mono, as users meet them
             rate, channels = 22050, 1
@@ -84,4 +100,15 @@ def synthesise_demo_dataset(params: dict[str, Any], seed: int) -> tuple[dict, pd
             "arousal_min_mean": np.clip(arousal_mean[tail] - spread[:, 2], 1, 9), "arousal_min_std": spread[:, 3],
         }
     )[SECOND_FILE_COLUMNS].round(2)
-    return audio, _with_deam_spacing(first), _with_deam_spacing(second)
+    fingerprint = hashlib.sha256(json.dumps({"params": params, "seed": int(seed)}, sort_keys=True,
+                                            default=str).encode()).hexdigest()[:16]
+    return GeneratedCorpus(audio, fingerprint), _with_deam_spacing(first), _with_deam_spacing(second)
+
+
+def _full_song_lengths(setting: float | list[float], n: int, seed: int) -> np.ndarray:
+    if isinstance(setting, int | float):
+        return np.full(n, float(setting))
+    shortest, longest = (float(v) for v in setting)
+    if not 0 < shortest <= longest:
+        raise ValueError(f"demo_data.full_song_seconds must be seconds or [shortest, longest], got {setting}")
+    return np.round(np.random.default_rng(seed + FULL_SONG_LENGTH_SEED_OFFSET).uniform(shortest, longest, n), 1)

@@ -2,27 +2,19 @@
 
 `plan_experiment` first lists every (seed, fold, arm) result with its record key and whether an earlier run
 recorded it (`resume.py`). One unit (namespace `seed<s>_fold<f>`) = that fold's `song_splits` and seed -> the
-fold's GAN (when an arm trains on synthetic samples) -> every arm, fitted by the same node functions as the
-single-split run, then scored and recorded by its own `evaluate_arm`. Units share nothing they fit, so
+fold's GAN (when an arm trains on synthetic samples) -> every arm, fitted by the same functions as the
+single-split run and scored and recorded in the same node. Units share nothing they fit, so
 `--runner ParallelRunner` or the DaskRunner runs them side by side.
 Folds and seeds come from `experiment.n_folds` / `n_seeds`, arms from `experiment.arms` (null = all).
 """
 
 from __future__ import annotations
 
-import functools
-
 from kedro.pipeline import Node, Pipeline
 
 from music_emotion.framework.bound_function import BoundFunction
 from music_emotion.framework.run_parameters import run_parameters
-from music_emotion.gan.fitting import generate_synthetic_spectrograms, train_gan
-from music_emotion.pipelines.arm_wiring import (
-    arm_pipeline,
-    configured_arms,
-    cross_namespace_node,
-    feature_inputs,
-)
+from music_emotion.pipelines.arm_wiring import configured_arms, cross_namespace_node, feature_inputs
 from music_emotion.pipelines.experiment.comparison import summarise_experiment
 from music_emotion.pipelines.experiment.figures import plot_experiment_deltas
 from music_emotion.pipelines.experiment.folds import (
@@ -32,48 +24,43 @@ from music_emotion.pipelines.experiment.folds import (
     unit_name,
 )
 from music_emotion.pipelines.experiment.nodes import aggregate_experiment
-from music_emotion.pipelines.experiment.resume import PLAN, STORE, evaluate_arm, guarded_node, plan_experiment
+from music_emotion.pipelines.experiment.resume import (
+    PLAN,
+    STORE,
+    fit_and_record_arm,
+    fit_gan_and_record_arms,
+    plan_experiment,
+)
 from music_emotion.report.archive import build_report_archive
 from music_emotion.study.arms import Arm
 
-UNIT_OUTPUTS = {"model": "model", "history": "history", "baseline": "model"}
 ARCHIVE = ("experiment_folds", "experiment_predictions", "experiment_metrics", "experiment_comparison",
            "experiment_summary", "experiment_deltas_plot")
 SHARED = {PLAN, STORE, "experiment_folds", "mel_spectrograms", "emotion_labels", "experiment_training"}
 
 
 def unit_pipeline(seed_index: int, fold: int, arms: dict[str, Arm]) -> Pipeline:
-    """One fold x seed from one template: its splits and seed, its GAN if an arm needs one, every arm fitted and
-    then scored and recorded by `evaluate_arm`; namespaced `seed<s>_fold<f>` (collapsed per unit in kedro-viz).
-    Fitting nodes skip their work when the plan says every arm they feed is recorded (`resume`)."""
+    """One fold x seed from one template, namespaced `seed<s>_fold<f>` (collapsed per unit in kedro-viz): its
+    splits and seed, then one node per arm that fits, scores and records it, and one for the fold's GAN with the
+    `synthetic: true` arms trained on its samples (`resume.py`: recorded results are read back, not refitted)."""
     unit = unit_name(seed_index, fold)
-    synthetic = ("synthetic_spectrograms", "synthetic_labels")
-    gan_arms = tuple(name for name, arm in arms.items() if arm.synthetic)
+    shared = {"experiment_plan": PLAN, "store": STORE, "emotion_labels": "emotion_labels",
+              "song_splits": "song_splits", "training": "experiment_training", "seed": "seed", "device": "params:device"}
     template = [Node(BoundFunction(fold_splits, seed_index=seed_index, fold=fold), inputs="experiment_folds",
                      outputs=["song_splits", "seed"], name="fold_splits")]
+    for arm in (arm for arm in arms.values() if not arm.synthetic):
+        template.append(Node(
+            BoundFunction(fit_and_record_arm, unit=unit, arm=arm.name),
+            inputs={**shared, "features": arm.features, "ridge": "params:training.baselines.ridge",
+                    "arm_spec": f"params:arms.{arm.name}"},
+            outputs=f"{arm.name}_record", name=f"{arm.name}.fit_and_record_arm"))
+    gan_arms = tuple(name for name, arm in arms.items() if arm.synthetic)
     if gan_arms:
-        template += [
-            guarded_node(train_gan, inputs=["mel_spectrograms", "emotion_labels", "song_splits",
-                                            "experiment_gan_augmentation", "seed", "params:device"],
-                         outputs=["generator", "discriminator", "gan_history"], name="train_gan", unit=unit,
-                         arms=gan_arms),
-            guarded_node(generate_synthetic_spectrograms,
-                         inputs=["generator", "emotion_labels", "song_splits", "params:gan_augmentation.generation",
-                                 "seed", "params:device"],
-                         outputs=list(synthetic), name="generate_synthetic_spectrograms", unit=unit, arms=gan_arms),
-        ]
-    for arm in arms.values():
-        template += arm_pipeline(arm, "song_splits", "seed", synthetic, UNIT_OUTPUTS, vit_params="experiment_training",
-                                 make_node=functools.partial(guarded_node, unit=unit, arms=(arm.name,))).nodes
-        scored = {"experiment_plan": PLAN, "store": STORE, "mel_spectrograms": "mel_spectrograms",
-                  "emotion_labels": "emotion_labels", "song_splits": "song_splits", "params": "experiment_training",
-                  "seed": "seed", "device": "params:device", "model": f"{arm.name}.model", **feature_inputs({arm.name: arm})}
-        if arm.is_transformer:
-            scored["history"] = f"{arm.name}.history"
-        if arm.synthetic:
-            scored["gan_history"] = "gan_history"
-        template.append(cross_namespace_node(BoundFunction(evaluate_arm, unit=unit, arm=arm.name), inputs=scored,
-                                             outputs=f"{arm.name}.record", name=f"{arm.name}.evaluate_arm"))
+        template.append(Node(
+            BoundFunction(fit_gan_and_record_arms, unit=unit, arms=gan_arms),
+            inputs={**shared, "mel_spectrograms": "mel_spectrograms", "gan_augmentation": "experiment_gan_augmentation",
+                    "generation": "params:gan_augmentation.generation", "arm_specs": "params:arms"},
+            outputs=[f"{name}_record" for name in gan_arms], name="fit_gan_and_record_arms"))
     template = Pipeline(template)
     parameters = {name for name in template.inputs() if name.startswith("params:")}
     return Pipeline(template, namespace=unit,
@@ -100,7 +87,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                         "params": "params:experiment", "store": STORE, "mel_spectrograms": "mel_spectrograms",
                         "emotion_labels": "emotion_labels", **feature_inputs(arms)},
                 outputs=PLAN, name="plan_experiment")
-    records = {f"record__{unit_name(s, f)}__{arm}": f"{unit_name(s, f)}.{arm}.record" for s, f in units for arm in arms}
+    records = {f"record__{unit_name(s, f)}__{arm}": f"{unit_name(s, f)}.{arm}_record" for s, f in units for arm in arms}
     aggregate = cross_namespace_node(
         aggregate_experiment, inputs={"params": "params:experiment", **records},
         outputs=["experiment_predictions", "experiment_metrics", "experiment_comparison"], name="aggregate_experiment")

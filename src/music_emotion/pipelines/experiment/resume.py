@@ -1,32 +1,32 @@
-"""Resume: the experiment's plan of (seed, fold, arm) results, the guard that skips recorded fits, and the node
-that scores one arm and records it the moment it is done.
+"""Resume: the experiment's plan of (seed, fold, arm) results, and the nodes that fit, score and record an arm
+in one step (or read its record back).
 
 Why not Kedro's `--only-missing-outputs` or `--from-nodes`: both decide by dataset *name*, and a unit's outputs
 have the same names whatever the settings, so a changed arm, fold count or input set would silently reuse stale
 results; and a unit's models are memory datasets (105 ViT-B/16 copies would be 36 GB), which Kedro always
 recomputes. Here every result is keyed by its content (`study.unit_records`), the pipeline stays one static
-DAG for every runner (Sequential, Parallel, Dask), and a recorded arm's nodes still run but return at once.
+DAG for every runner (Sequential, Parallel, Dask), and a recorded arm's node still runs but returns at once.
+Fit, score and record are one node because Kedro orders a pipeline level by level: as separate nodes, every
+unit's first arm would be fitted (and held in memory) before any was scored and recorded.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 import shutil
-from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
-from kedro.pipeline import Node
 from torch import nn
 
 from music_emotion.data import TARGETS
 from music_emotion.data.spectrograms import SpectrogramSet
+from music_emotion.gan.fitting import generate_synthetic_spectrograms, train_gan
 from music_emotion.pipelines.experiment.folds import fold_splits, unit_name
+from music_emotion.study.arm_fitting import fit_mean_baseline, fit_ridge_baseline, train_arm
 from music_emotion.study.arms import parse_arms
 from music_emotion.study.evaluation import prediction_frame, score_arms
 from music_emotion.study.unit_records import (
-    Recorded,
     UnitRecord,
     UnitRecordStore,
     arm_dependencies,
@@ -89,84 +89,112 @@ def plan_experiment(
     return {"units": units, "keep_models": bool(params["keep_models"]), "total": total, "recorded": recorded}
 
 
-class UnlessRecorded:
-    """A fitting node's function that returns `Recorded` instead of fitting when every arm it feeds has a record.
-
-    Takes the plan as its first argument; otherwise named, documented and signed like `func` (see BoundFunction)."""
-
-    def __init__(self, func: Callable[..., Any], unit: str, arms: tuple[str, ...], n_outputs: int) -> None:
-        self.func, self.unit, self.arms, self.n_outputs = func, unit, arms, n_outputs
-        self.__name__, self.__qualname__ = func.__name__, func.__qualname__
-        self.__module__, self.__doc__ = func.__module__, func.__doc__
-        plan = inspect.Parameter(PLAN, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=dict)
-        signature = inspect.signature(func)
-        self.__signature__ = signature.replace(parameters=[plan, *signature.parameters.values()])
-        self.__annotations__ = {PLAN: dict, **getattr(func, "__annotations__", {})}
-        self.__wrapped__ = getattr(func, "__wrapped__", func)
-
-    def __call__(self, experiment_plan: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
-        if all(experiment_plan["units"][self.unit][arm]["done"] for arm in self.arms):
-            skipped = Recorded(self.unit, self.arms)
-            return skipped if self.n_outputs == 1 else (skipped,) * self.n_outputs
-        return self.func(*args, **kwargs)
-
-    def __repr__(self) -> str:
-        return f"UnlessRecorded({self.func!r}, {self.unit}, {self.arms})"
-
-
-def guarded_node(func: Callable[..., Any], *, inputs: Any, outputs: str | list[str], name: str, unit: str,
-                 arms: tuple[str, ...]) -> Node:
-    """`Node(func, inputs, outputs, name)` that skips its work when every arm in `arms` of `unit` is recorded."""
-    n_outputs = 1 if isinstance(outputs, str) else len(outputs)
-    if isinstance(inputs, dict):
-        inputs = {PLAN: PLAN, **inputs}
+def fit_and_record_arm(
+    experiment_plan: dict[str, Any],
+    store: UnitRecordStore,
+    features: SpectrogramSet,
+    emotion_labels: pd.DataFrame,
+    song_splits: dict[str, Any],
+    training: dict[str, Any],
+    ridge: dict[str, Any],
+    arm_spec: dict[str, Any],
+    seed: int,
+    device: str,
+    *,
+    unit: str,
+    arm: str,
+) -> UnitRecord:
+    """Fit one arm on this fold's songs of its own feature set (`features`: log-mel, or AST filter banks) with the
+    single-split run's node function, score it on the fold's test songs
+    and record it, in one node: the record exists the moment the fit does, and the model is gone when the node
+    returns, so under any runner's ordering no model waits between nodes. Read back when already recorded."""
+    entry = experiment_plan["units"][unit][arm]
+    if entry["done"]:
+        return _recorded(store, unit, arm, entry)
+    kind = arm_spec["model"]
+    if kind == "mean_baseline":
+        model, history = fit_mean_baseline(emotion_labels, song_splits), None
+    elif kind == "ridge_baseline":
+        model, history = fit_ridge_baseline(features, emotion_labels, song_splits, ridge), None
     else:
-        inputs = [PLAN, *([inputs] if isinstance(inputs, str) else inputs)]
-    return Node(UnlessRecorded(func, unit, arms, n_outputs), inputs=inputs, outputs=outputs, name=name)
+        model, history = train_arm(features, emotion_labels, song_splits, arm_spec, training, seed, device, arm)
+    return _score_and_record(experiment_plan, store, unit, arm, model, history, None, features, emotion_labels,
+                             song_splits, training, seed, device)
 
 
-def evaluate_arm(
+def fit_gan_and_record_arms(
     experiment_plan: dict[str, Any],
     store: UnitRecordStore,
     mel_spectrograms: SpectrogramSet,
     emotion_labels: pd.DataFrame,
     song_splits: dict[str, Any],
-    params: dict[str, Any],
+    training: dict[str, Any],
+    gan_augmentation: dict[str, Any],
+    generation: dict[str, Any],
+    arm_specs: dict[str, Any],
     seed: int,
     device: str,
-    model: Any,
-    history: pd.DataFrame | Recorded | None = None,
-    gan_history: pd.DataFrame | Recorded | None = None,
-    ast_features: SpectrogramSet | None = None,
     *,
     unit: str,
-    arm: str,
+    arms: tuple[str, ...],
+) -> tuple[UnitRecord, ...]:
+    """The fold's GAN, its synthetic windows, and every `synthetic: true` arm trained on them, scored and recorded,
+    in one node: the GAN is trained only when one of its arms has no record, and its samples (a memory map) and
+    weights live only while this node runs."""
+    entries = {arm: experiment_plan["units"][unit][arm] for arm in arms}
+    if all(entry["done"] for entry in entries.values()):
+        return tuple(_recorded(store, unit, arm, entries[arm]) for arm in arms)
+    generator, _, gan_history = train_gan(mel_spectrograms, emotion_labels, song_splits, gan_augmentation, seed, device)
+    synthetic, synthetic_labels = generate_synthetic_spectrograms(generator, emotion_labels, song_splits, generation,
+                                                                  seed, device)
+    if experiment_plan["keep_models"]:
+        _save_model(generator, store.model_folder(unit, "gan_generator", entries[arms[0]]["key"]))
+    records = []
+    for arm in arms:
+        if entries[arm]["done"]:
+            records.append(_recorded(store, unit, arm, entries[arm]))
+            continue
+        model, history = train_arm(mel_spectrograms, emotion_labels, song_splits, arm_specs[arm], training, seed,
+                                   device, arm, synthetic, synthetic_labels)
+        records.append(_score_and_record(experiment_plan, store, unit, arm, model, history, gan_history,
+                                         mel_spectrograms, emotion_labels, song_splits, training, seed, device))
+    return tuple(records)
+
+
+def _recorded(store: UnitRecordStore, unit: str, arm: str, entry: dict[str, Any]) -> UnitRecord:
+    record = store.find(unit, arm, entry["key"], entry["material"])
+    if record is None:
+        raise FileNotFoundError(f"experiment: the record of {arm} in {unit} ({entry['key']}) was listed at the "
+                                f"start of the run but is gone from {store.path}; re-run to retrain it")
+    return record
+
+
+def _score_and_record(
+    experiment_plan: dict[str, Any], store: UnitRecordStore, unit: str, arm: str, model: Any,
+    history: pd.DataFrame | None, gan_history: pd.DataFrame | None, features: SpectrogramSet,
+    emotion_labels: pd.DataFrame, song_splits: dict[str, Any], training: dict[str, Any], seed: int, device: str,
 ) -> UnitRecord:
-    """One arm's predictions for this fold's test songs and its training facts, recorded the moment they exist
-    (or read back when the plan says an earlier run recorded them). The model is released right after, so a unit
-    holds one fitted model at a time, not all of its arms'."""
+    """The arm's predictions for the fold's test songs (read from the feature set it was trained on) and its
+    training facts, written before the node returns."""
     entry = experiment_plan["units"][unit][arm]
-    if entry["done"]:
-        record = store.find(unit, arm, entry["key"], entry["material"])
-        if record is None:
-            raise FileNotFoundError(f"experiment: the record of {arm} in {unit} ({entry['key']}) was listed at the "
-                                    f"start of the run but is gone from {store.path}; re-run to retrain it")
-        return record
-    ((_, _, part, y_pred),) = score_arms({arm: model}, mel_spectrograms, ast_features, emotion_labels, song_splits,
-                                         params, device)
+    ((_, _, part, y_pred),) = score_arms({arm: model}, features, features, emotion_labels, song_splits, training,
+                                         device)
     columns = ["song_id", "fold", "seed", "arm", *(f"{t}_{s}" for s in ("true", "pred") for t in TARGETS)]
     predictions = (prediction_frame(part, arm, y_pred).assign(fold=song_splits["fold"], seed=seed)
                    .rename(columns={"model": "arm"})[columns])
-    has_history = isinstance(history, pd.DataFrame)
     facts = {"arm": arm, "fold": song_splits["fold"], "seed": seed,
-             "epochs": len(history) if has_history else 0,
-             "steps": int(history["step"].iloc[-1]) if has_history else 0,
-             "seconds": float(history["seconds"].iloc[-1]) if has_history else float("nan"),
+             "epochs": len(history) if history is not None else 0,
+             "steps": int(history["step"].iloc[-1]) if history is not None else 0,
+             "seconds": float(history["seconds"].iloc[-1]) if history is not None else float("nan"),
              "n_train_songs": len(song_splits["train"]), "n_test_songs": len(part.ids),
              **kept_gan_evaluation(gan_history)}
     record = UnitRecord(unit, arm, entry["key"], predictions, facts)
-    if experiment_plan["keep_models"] and isinstance(model, nn.Module):
-        _save_model(model, store.model_folder(unit, arm, entry["key"]))
+    if experiment_plan["keep_models"]:
+        folder = store.model_folder(unit, arm, entry["key"])
+        if isinstance(model, nn.Module):
+            _save_model(model, folder)
+        else:  # a baseline is a few numbers
+            store.save_baseline(folder, model)
     store.save(record, entry["material"])
     logger.info("experiment: %s %s recorded (%d test songs)", unit, arm, len(part.ids))
     return record
