@@ -63,9 +63,8 @@ def test_gpu_check_smoke_runs_every_part_and_writes_json_and_markdown(tmp_path):
 
 
 def test_gpu_check_refuses_to_pretend_without_a_gpu(tmp_path):
-    import torch
-
     import gpu_check
+    import torch
 
     if torch.cuda.is_available():
         pytest.skip("a GPU is here: the real check would run")

@@ -187,7 +187,11 @@ def _replay_saves(node: Any, catalog: Any, hook_manager: Any) -> None:
 
 def _report_progress(node: Any, produced: dict[str, Any], hook_manager: Any) -> None:
     """The experiment's bar lives in the driver: hand it the plan and each recorded result (small values only)."""
-    from music_emotion.framework.experiment_progress import FITTING_NODES, PLAN_NODE, ExperimentProgressHook
+    from music_emotion.framework.experiment_progress import (
+        FITTING_NODES,
+        PLAN_NODE,
+        ExperimentProgressHook,
+    )
 
     progress = next((p for p in (hook_manager.get_plugins() or ()) if isinstance(p, ExperimentProgressHook)), None) \
         if hook_manager is not None else None

@@ -43,16 +43,26 @@ def _model_files(model: Any) -> dict[str, bytes]:
 
 
 
-def archive_members(name: str, artefact: Any) -> dict[str, bytes]:
+def archive_members(name: str, artefact: Any, model_weights: bool) -> dict[str, bytes]:
     """Archive member(s) for one catalog entry; its Python type decides the folder and format.
 
     Figures (image bytes) -> figures/, markdown (str) and tables (DataFrame) -> tables/,
-    dicts -> metrics/ (JSON), models (`save_pretrained`) -> models/<name>/.
+    dicts -> metrics/ (JSON), models (`save_pretrained`) -> models/<name>/: with `model_weights` the weights
+    themselves, else the config and a `weights.json` naming the weights' size and SHA-256 (a ViT-B/16 is 343 MB:
+    five arms would make every DEAM archive 1.7 GB of copies of data/06_models).
     Namespaced names (`real_only.trained_model`) become sub-folders.
     """
     stem = name.replace(".", "/")
     if hasattr(artefact, "save_pretrained"):
-        return {f"models/{stem}/{file}": content for file, content in _model_files(artefact).items()}
+        files = _model_files(artefact)
+        if not model_weights:
+            files = {file: content for file, content in files.items() if not file.endswith(".safetensors")} | {
+                "weights.json": json.dumps({
+                    "archived": False, "why": "reporting.archive_model_weights is false",
+                    "catalog_entry": name, **{file: {"bytes": len(content), "sha256": hashlib.sha256(content).hexdigest()}
+                                              for file, content in _model_files(artefact).items()
+                                              if file.endswith(".safetensors")}}, indent=2).encode()}
+        return {f"models/{stem}/{file}": content for file, content in files.items()}
     if isinstance(artefact, bytes | bytearray):
         return {f"figures/{stem}{_image_suffix(bytes(artefact))}": bytes(artefact)}
     if isinstance(artefact, str):
@@ -94,8 +104,9 @@ def check_report_lineage(artefacts: Mapping[str, Any]) -> None:
 
 
 
-def build_report_archive(run_lineage: Mapping[str, Any], **artefacts: Any) -> dict[str, bytes]:
-    """The run's figures, tables, metrics and model weights as `{member path: bytes}` for one zip.
+def build_report_archive(run_lineage: Mapping[str, Any], *, model_weights: bool, **artefacts: Any) -> dict[str, bytes]:
+    """The run's figures, tables, metrics and models (weights, or their hashes: `model_weights`) as
+    `{member path: bytes}` for one zip.
 
     Keyword names are catalog names with "." written as "__" (see `pipeline.py`). `MANIFEST.json` lists
     every member with its source entry, that entry's catalog version, size and SHA-256, and the run that
@@ -108,7 +119,7 @@ def build_report_archive(run_lineage: Mapping[str, Any], **artefacts: Any) -> di
     members: dict[str, bytes] = {}
     manifest: dict[str, Any] = {"run": run_lineage.get("run"), "members": {}}
     for name in sorted(named):
-        for member, content in archive_members(name, named[name]).items():
+        for member, content in archive_members(name, named[name], model_weights).items():
             if member in members:
                 raise ValueError(f"Two catalog entries map to archive member '{member}'")
             members[member] = content

@@ -88,3 +88,67 @@ def test_songs_are_valid_audio(channels):
     samples = synthesise_song(0.3, -0.2, 1.5, 22050, channels, 4, CUES)
     assert samples.shape == (int(1.5 * 22050), channels)
     assert samples.dtype == np.float32 and np.abs(samples).max() <= 1.0 and np.abs(samples).max() > 0.1
+
+
+def rehearsal_params(**changes):
+    """conf/rehearsal's corpus (DEAM's proportions: 1,744 excerpts + 58 full songs) at a tiny size."""
+    full = parameters("demo_data", env="rehearsal")
+    assert (full["n_excerpts"], full["n_full_songs"], full["excerpt_seconds"]) == (1744, 58, 45.0)
+    assert full["full_song_seconds"] == [120.0, 360.0] and full["low_rate_every"] == 0
+    assert not any(v for k, v in full["messy"].items() if k != "short_clip_seconds")
+    return {**full, "n_excerpts": 12, "n_full_songs": 4, "excerpt_seconds": 0.5, "full_song_seconds": [1.0, 2.0],
+            "sample_rate": 8000, **changes}
+
+
+def test_the_rehearsal_corpus_has_deams_ids_layout_and_long_songs(tmp_path):
+    import soundfile as sf
+
+    audio, first, second = synthesise_demo_dataset(rehearsal_params(), seed=0)
+    ids = sorted(int(name.removesuffix(".mp3")) for name in audio)
+    assert len(ids) == 16 and all(2 <= i <= 2000 for i in ids[:12]) and ids[12:] == [2001, 2002, 2003, 2004]
+    folder = tmp_path / "MEMD_audio"
+    AudioFolderDataset(path=str(folder), n_jobs=1).save(audio)
+    seconds = {i: sf.info(str(folder / f"{i}.mp3")).duration for i in ids}
+    assert all(abs(seconds[i] - 0.5) < 0.1 for i in ids[:12])
+    assert all(1.0 - 0.1 <= seconds[i] <= 2.0 + 0.1 for i in ids[12:]) and len({round(seconds[i], 1) for i in ids[12:]}) > 1
+    assert {sf.info(str(folder / f"{i}.mp3")).channels for i in ids} == {2}
+    for table, name in ((first, "a.csv"), (second, "b.csv")):
+        AnnotationCSVDataset(filepath=str(tmp_path / name), save_args={"index": False}).save(table)
+    assert (tmp_path / "a.csv").read_text().splitlines()[0] == "song_id, valence_mean, valence_std, arousal_mean, arousal_std"
+    assert " valence_ max_mean" in (tmp_path / "b.csv").read_text().splitlines()[0].split(",")
+    assert len(first) == 12 and len(second) == 4
+
+
+def test_an_interrupted_corpus_write_resumes_and_other_settings_rewrite_it(tmp_path, monkeypatch):
+    import music_emotion.datasets.audio_folder_dataset as folder_dataset
+
+    folder, written = tmp_path / "MEMD_audio", []
+    write = folder_dataset._write_audio
+    monkeypatch.setattr(folder_dataset, "_write_audio", lambda target, value: (written.append(target.name),
+                                                                                write(target, value)))
+    audio, _, _ = synthesise_demo_dataset(rehearsal_params(), seed=0)
+    dataset = AudioFolderDataset(path=str(folder), n_jobs=1)
+    dataset.save(audio)
+    assert len(written) == 16
+    (folder / sorted(audio)[3]).unlink()  # as if the run had been killed before this file
+    (folder / f".{sorted(audio)[4]}.partial").write_bytes(b"half a file")  # a write in flight at the kill
+    written.clear()
+    dataset.save(audio)
+    assert written == [sorted(audio)[3]]
+    assert sorted(p.name for p in folder.glob("*.mp3")) == sorted(audio)  # partial files are never listed
+    written.clear()
+    other, _, _ = synthesise_demo_dataset(rehearsal_params(excerpt_seconds=0.6), seed=0)
+    dataset.save(other)
+    assert len(written) == 16  # new settings: every file again
+
+
+def test_the_generator_never_writes_into_a_folder_of_real_audio(tmp_path):
+    from kedro.io import DatasetError
+
+    folder = tmp_path / "deam" / "MEMD_audio"
+    folder.mkdir(parents=True)
+    (folder / "2.mp3").write_bytes(b"someone's real song")
+    audio, _, _ = synthesise_demo_dataset(rehearsal_params(), seed=0)
+    with pytest.raises(DatasetError, match="may be a real dataset"):
+        AudioFolderDataset(path=str(folder), n_jobs=1).save(audio)
+    assert (folder / "2.mp3").read_bytes() == b"someone's real song" and len(list(folder.iterdir())) == 1

@@ -196,7 +196,7 @@ def test_experiment_runs_every_fold_and_arm_and_never_fits_on_a_test_song(tiny_e
     test_ids = clean.load("seed0_fold0.song_splits")["test"]
     poisoned_values = np.array(mel.values)
     poisoned_values[mel.indices_of(test_ids)] = np.random.default_rng(9).uniform(-80, 0, (len(test_ids), 16, 40))
-    poisoned = run(SpectrogramSet(mel.ids, poisoned_values, mel.meta), labels, tmp_path / "poisoned")
+    run(SpectrogramSet(mel.ids, poisoned_values, mel.meta), labels, tmp_path / "poisoned")
     clean_model, poisoned_model = (lambda arm, unit="seed0_fold0": kept_model(tmp_path / "clean", unit, arm),
                                    lambda arm, unit="seed0_fold0": kept_model(tmp_path / "poisoned", unit, arm))
     for arm in ("gan_generator", "real_only", "gan"):
@@ -238,8 +238,8 @@ def test_an_ast_arm_runs_in_every_fold_on_its_own_features_and_never_sees_a_test
     test_ids = clean.load("seed0_fold0.song_splits")["test"]
     poisoned_values = np.array(ast.values)
     poisoned_values[ast.indices_of(test_ids)] = np.random.default_rng(9).uniform(-16, 0, poisoned_values[:len(test_ids)].shape)
-    poisoned = run(tmp_path / "poisoned", mel_spectrograms=mel, emotion_labels=labels,
-                   ast_features=SpectrogramSet(ast.ids, poisoned_values, ast.meta))
+    run(tmp_path / "poisoned", mel_spectrograms=mel, emotion_labels=labels,
+        ast_features=SpectrogramSet(ast.ids, poisoned_values, ast.meta))
     before, after = kept_model(tmp_path / "clean", "seed0_fold0", "ast"), kept_model(tmp_path / "poisoned", "seed0_fold0", "ast")
     assert before.config["input"] == after.config["input"]
     for key, tensor in before.state_dict().items():

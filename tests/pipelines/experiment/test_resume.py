@@ -175,3 +175,19 @@ def test_a_record_reads_back_bit_identically(tmp_path):
     assert back.resumed and back.facts["steps"] == 12 and np.isnan(back.facts["seconds"])
     assert back.facts["gan_conditioning_ccc_valence"] == 0.1 + 0.2
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_no_fitted_model_is_handed_between_nodes(monkeypatch, tmp_path):
+    """Kedro runs a pipeline level by level: a model passed from a fitting node to a scoring node would wait in
+    memory until every unit's fitting level was done (7 arms x 15 units of ViT-B/16 on DEAM). Every dataset the
+    run produced (kept here, none released) holds records, splits or tables: never a model or a GAN sample set."""
+    from torch import nn
+
+    _, run = experiment_runner(monkeypatch, ARMS)
+    torch.set_num_threads(1)
+    mel, labels = corpus(36)
+    catalog = run(tmp_path, mel_spectrograms=mel, emotion_labels=labels)
+    produced = {name: catalog.load(name) for name in catalog.keys() if name.startswith("seed")}
+    assert produced and not [name for name, value in produced.items()
+                             if isinstance(value, nn.Module | SpectrogramSet) or "model" in name]
+    assert sum(isinstance(value, UnitRecord) for value in produced.values()) == 9

@@ -43,7 +43,7 @@ def test_two_runs_at_once_predict_every_file_once_and_each_summarises_a_complete
     log_files = [tmp_path / f"run{k}.log" for k in (1, 2)]
     runs = [subprocess.Popen([sys.executable, "-m", "tests.pipelines.inference.library_run", str(root),
                               str(tmp_path / "parts"), str(tmp_path / f"run{k}.csv"), str(model_dir)], cwd=PROJECT,
-                             env=env, stdout=log.open("w"), stderr=subprocess.STDOUT) for k, log in zip((1, 2), log_files)]
+                             env=env, stdout=log.open("w"), stderr=subprocess.STDOUT) for k, log in zip((1, 2), log_files, strict=True)]
     deadline = time.monotonic() + 180
     while not all("Another run is predicting" in log.read_text() for log in log_files):  # both are waiting
         assert time.monotonic() < deadline and all(run.poll() is None for run in runs), [f.read_text() for f in log_files]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import hashlib
 import json
 
 import matplotlib.pyplot as plt
@@ -232,14 +233,21 @@ def test_summarise_metrics_with_empty_gan_quality(test_metrics, song_splits, syn
 # ----------------------------------------------------------------------------------- archive
 def test_archive_members_by_type(tiny_models, test_predictions):
     png = b"\x89PNG\r\n\x1a\nrest"
-    assert archive_members("prediction_scatter", png) == {"figures/prediction_scatter.png": png}
-    assert list(archive_members("real_only.training_history", test_predictions)) == ["tables/real_only/training_history.csv"]
-    assert archive_members("metrics_summary", "# hi") == {"tables/metrics_summary.md": b"# hi"}
-    assert json.loads(archive_members("test_metrics", {"a": np.float32(0.5)})["metrics/test_metrics.json"]) == {"a": 0.5}
-    assert sorted(archive_members("real_only.trained_model", tiny_models["real_only.trained_model"])) == [
+    assert archive_members("prediction_scatter", png, model_weights=True) == {"figures/prediction_scatter.png": png}
+    assert list(archive_members("real_only.training_history", test_predictions, model_weights=True)) == ["tables/real_only/training_history.csv"]
+    assert archive_members("metrics_summary", "# hi", model_weights=True) == {"tables/metrics_summary.md": b"# hi"}
+    assert json.loads(archive_members("test_metrics", {"a": np.float32(0.5)}, model_weights=True)["metrics/test_metrics.json"]) == {"a": 0.5}
+    assert sorted(archive_members("real_only.trained_model", tiny_models["real_only.trained_model"], model_weights=True)) == [
         "models/real_only/trained_model/config.json", "models/real_only/trained_model/model.safetensors"]
+    by_reference = archive_members("real_only.trained_model", tiny_models["real_only.trained_model"], model_weights=False)
+    assert sorted(by_reference) == ["models/real_only/trained_model/config.json",
+                                    "models/real_only/trained_model/weights.json"]
+    weights = archive_members("real_only.trained_model", tiny_models["real_only.trained_model"],
+                              model_weights=True)["models/real_only/trained_model/model.safetensors"]
+    reference = json.loads(by_reference["models/real_only/trained_model/weights.json"])
+    assert reference["model.safetensors"] == {"bytes": len(weights), "sha256": hashlib.sha256(weights).hexdigest()}
     with pytest.raises(TypeError, match="'odd'.*object"):
-        archive_members("odd", object())
+        archive_members("odd", object(), model_weights=True)
 
 
 NO_LINEAGE = {"run": None, "input_versions": {}}
@@ -249,7 +257,7 @@ def test_build_report_archive_manifest(tiny_models, test_metrics):
     png = b"\x89PNG\r\n\x1a\nrest"
     members = build_report_archive(
         {"run": "2026-01-02T03.04.05.678Z", "input_versions": {"generator": "2026-01-01T00.00.00.000Z"}},
-        spectrogram_examples=png, test_metrics=test_metrics, metrics_summary="# Results",
+        model_weights=True, spectrogram_examples=png, test_metrics=test_metrics, metrics_summary="# Results",
         generator=tiny_models["generator"], gan__trained_model=tiny_models["gan.trained_model"],
     )
     manifest = json.loads(members.pop("MANIFEST.json"))
@@ -270,23 +278,23 @@ def test_archive_refuses_a_model_that_test_metrics_did_not_score(tiny_models, te
     """Ctrl-C after one arm saved a new model: the latest model is not the one the latest test_metrics scored."""
     retrained = TinyModel({"width": 3})  # fresh weights: the interrupted run's never-tested model
     with pytest.raises(LineageError, match=r"(?s)gan\.trained_model: test_metrics was computed from \w+.*--load-versions"):
-        build_report_archive(NO_LINEAGE, test_metrics=test_metrics, gan__trained_model=retrained)
-    members = build_report_archive(NO_LINEAGE, test_metrics=test_metrics, gan__trained_model=tiny_models["gan.trained_model"])
+        build_report_archive(NO_LINEAGE, model_weights=True, test_metrics=test_metrics, gan__trained_model=retrained)
+    members = build_report_archive(NO_LINEAGE, model_weights=True, test_metrics=test_metrics, gan__trained_model=tiny_models["gan.trained_model"])
     assert "models/gan/trained_model/model.safetensors" in members
 
 
 def test_archive_refuses_a_generator_that_gan_quality_did_not_assess(tiny_models, gan_quality, song_splits, test_metrics):
     other = TinyModel({"width": 3})
     with pytest.raises(LineageError, match="generator: gan_quality"):
-        build_report_archive(NO_LINEAGE, gan_quality=gan_quality, generator=other)
+        build_report_archive(NO_LINEAGE, model_weights=True, gan_quality=gan_quality, generator=other)
     splits = {**song_splits, "test": song_splits["test"][:-1]}
     with pytest.raises(LineageError, match="song_splits"):
-        build_report_archive(NO_LINEAGE, test_metrics=test_metrics, song_splits=splits)
-    build_report_archive(NO_LINEAGE, gan_quality=gan_quality, generator=tiny_models["generator"],
+        build_report_archive(NO_LINEAGE, model_weights=True, test_metrics=test_metrics, song_splits=splits)
+    build_report_archive(NO_LINEAGE, model_weights=True, gan_quality=gan_quality, generator=tiny_models["generator"],
                          test_metrics=test_metrics, song_splits=song_splits)
 
 
 def test_outputs_from_before_lineage_was_recorded_are_accepted(tiny_models, test_metrics):
     legacy = {arm: {k: v for k, v in report.items() if k != "lineage"} for arm, report in test_metrics.items()}
-    members = build_report_archive(NO_LINEAGE, test_metrics=legacy, gan__trained_model=TinyModel({"width": 3}))
+    members = build_report_archive(NO_LINEAGE, model_weights=True, test_metrics=legacy, gan__trained_model=TinyModel({"width": 3}))
     assert "metrics/test_metrics.json" in members

@@ -98,7 +98,7 @@ def test_reporting_pipeline_writes_figures_tables_and_archive(catalog, tmp_path)
         "metrics/song_splits.json", "metrics/mean/baseline_model.json", "metrics/ridge/baseline_model.json",
         "MANIFEST.json",
         *(f"models/{m}/{f}" for m in ("generator", "discriminator", "real_only/trained_model", "gan/trained_model")
-          for f in ("config.json", "model.safetensors")),
+          for f in ("config.json", "weights.json")),  # weights named by hash (archive_model_weights: false)
     }
     assert names == expected  # baselines, splits and the discriminator too: the zip alone shows the whole result
     assert {entry["source"] for entry in manifest["members"].values()} == CONTRACT_INPUTS - {

@@ -96,7 +96,8 @@ def create_pipeline(**kwargs) -> Pipeline:
              outputs="experiment_summary", name="summarise_experiment"),
         Node(plot_experiment_deltas, inputs=["experiment_comparison", "params:reporting", "params:arms"],
              outputs="experiment_deltas_plot", name="plot_experiment_deltas"),
-        Node(build_report_archive, inputs={"run_lineage": "run_lineage", **{name: name for name in ARCHIVE}},
+        Node(BoundFunction(build_report_archive, model_weights=bool(params["reporting"]["archive_model_weights"])),
+             inputs={"run_lineage": "run_lineage", **{name: name for name in ARCHIVE}},
              outputs="experiment_archive",
              name="build_experiment_archive"),
     ]

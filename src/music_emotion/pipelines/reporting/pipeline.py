@@ -2,6 +2,8 @@
 
 from kedro.pipeline import Node, Pipeline
 
+from music_emotion.framework.bound_function import BoundFunction
+from music_emotion.framework.run_parameters import run_parameters
 from music_emotion.pipelines.arm_wiring import (
     SINGLE_SPLIT_OUTPUTS,
     arm_output,
@@ -60,6 +62,7 @@ def archive_contents(arms: dict[str, Arm]) -> list[str]:
 
 def create_pipeline(**kwargs) -> Pipeline:
     arms = configured_arms()
+    params = run_parameters()
     vit_arms = [arm for arm in arms.values() if arm.is_transformer]
     return Pipeline(
         [
@@ -121,7 +124,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="summarise_metrics",
             ),
             cross_namespace_node(
-                build_report_archive,
+                BoundFunction(build_report_archive,
+                              model_weights=bool(params["reporting"]["archive_model_weights"])),
                 # keyword = catalog name with "." as "__" (the node turns it back into the member path)
                 inputs={"run_lineage": "run_lineage",
                         **{name.replace(".", "__"): name for name in archive_contents(arms)}},
