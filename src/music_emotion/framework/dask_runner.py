@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+import time
 from collections import Counter
 from dataclasses import dataclass
 from itertools import chain
@@ -74,15 +75,26 @@ class Pickled:
 
 
 def run_node_on_worker(node: Any, catalog: Any, run_id: str | None, memory_outputs: list[str],
-                       *parents: tuple[str, dict[str, Pickled]]) -> tuple[str, dict[str, Pickled]]:
+                       *parents: tuple[str, dict[str, Pickled], str]) -> tuple[str, dict[str, Pickled], str]:
     """Run one node in a worker: its parents' memory outputs into this task's catalog copy, the node, and its
-    own memory outputs back through the future."""
-    for _, produced in parents:
+    own memory outputs back through the future, with where and how long it ran (for the driver's log)."""
+    start = time.perf_counter()
+    for _, produced, _ in parents:
         for name, data in produced.items():
             if name in node.inputs:
                 catalog.save(name, data.value())
     Task(node=node, catalog=catalog, is_async=False, hook_manager=_worker_hook_manager(), run_id=run_id).execute()
-    return node.name, {name: Pickled.of(catalog.load(name)) for name in memory_outputs}
+    outputs = {name: Pickled.of(catalog.load(name)) for name in memory_outputs}
+    return node.name, outputs, f"{time.perf_counter() - start:.1f} s on worker {_worker_name()}"
+
+
+def _worker_name() -> str:
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().name)
+    except ValueError:  # not in a Dask worker (a direct call in a test)
+        return "-"
 
 
 def connect(dask_params: dict[str, Any]) -> tuple[Any, Any]:
@@ -143,7 +155,7 @@ class DaskRunner(AbstractRunner):
             for future in as_completed(list(futures.values())):
                 name = _node_name(future)
                 try:
-                    name, produced = future.result()
+                    name, produced, where = future.result()
                 except Exception as exc:
                     self._suggest_resume_scenario(pipeline, done, catalog)
                     raise DaskRunError(f"node {name} failed on the Dask cluster after {self._retries} retry: "
@@ -155,7 +167,7 @@ class DaskRunner(AbstractRunner):
                 _replay_saves(node, catalog, hook_manager)
                 _report_progress(node, produced, hook_manager)
                 done.add(node)
-                logger.info("Completed %d out of %d tasks (%s)", len(done), len(nodes), name)
+                logger.info("Completed %d out of %d tasks (%s, %s)", len(done), len(nodes), name, where)
                 self._release_datasets(node, catalog, uses, pipeline)
         finally:
             client.cancel(list(futures.values()))
