@@ -8,7 +8,7 @@ Each stage is one fresh `kedro run --env rehearsal --pipelines <stage>` in this 
 data root, `data/rehearsal`, and corpus folder, `data/01_raw/rehearsal_deam`), so the figures are what a user
 pays, imports and catalog loads included. Disk written = growth of `data/` over the stage. Results are appended
 to `results/rehearsal_stages.json` (one entry per stage run, with the machine and the command), which
-docs/performance.md#rehearsal quotes.
+docs/performance.md#rehearsal-at-deam-scale quotes.
 """
 
 from __future__ import annotations
