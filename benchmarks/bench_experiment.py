@@ -29,6 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import bench_tracking
 import pandas as pd
 from harness import Measurement, PeakRSS, report
 
@@ -41,14 +42,8 @@ PREDICTIONS = Path("data/demo/07_model_output/experiment_predictions.csv")
 
 
 def copy_project(target: Path) -> None:
-    for name in ("conf", "src", "pyproject.toml"):
-        source = PROJECT / name
-        if source.is_dir():
-            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        else:
-            shutil.copy2(source, target / name)
-    shutil.rmtree(target / "conf" / "local", ignore_errors=True)
-    (target / "conf" / "local").mkdir()
+    """conf, src and pyproject (bench_tracking's copy), untracked, with the demo's data."""
+    bench_tracking.copy_project(target)
     (target / "conf" / "local" / "parameters.yml").write_text("tracking:\n  enabled: false\n")
     if not (PROJECT / "data" / "demo" / "04_feature").is_dir():
         raise SystemExit("no demo features: run `kedro run --env demo` in the project first")
