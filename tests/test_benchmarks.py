@@ -49,6 +49,7 @@ def test_tracking_benchmark_smoke(tmp_path):
     assert len(document["results"]) == 2
 
 
+@pytest.mark.slow  # every part of the GPU check at toy size (~10 s)
 def test_gpu_check_smoke_runs_every_part_and_writes_json_and_markdown(tmp_path):
     import gpu_check
 

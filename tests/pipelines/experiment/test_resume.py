@@ -89,6 +89,7 @@ def test_an_interrupted_run_redoes_only_unfinished_results_and_equals_an_uninter
         pd.testing.assert_frame_equal(before, after, check_exact=True)
 
 
+@pytest.mark.slow  # a whole tiny experiment (twice): CI runs it with -m slow
 def test_a_changed_arm_retrains_that_arm_only_and_display_settings_retrain_nothing(monkeypatch, tmp_path, counted):
     calls, _ = counted
     torch.set_num_threads(1)
@@ -177,6 +178,7 @@ def test_a_record_reads_back_bit_identically(tmp_path):
     assert not list(tmp_path.rglob("*.tmp"))
 
 
+@pytest.mark.slow  # a whole tiny experiment (twice): CI runs it with -m slow
 def test_no_fitted_model_is_handed_between_nodes(monkeypatch, tmp_path):
     """Kedro runs a pipeline level by level: a model passed from a fitting node to a scoring node would wait in
     memory until every unit's fitting level was done (7 arms x 15 units of ViT-B/16 on DEAM). Every dataset the
