@@ -77,7 +77,7 @@ def test_demo_report_archive_holds_this_runs_artefacts(demo_project, outputs):
         metrics = json.loads(archive.read("metrics/test_metrics.json"))
     assert set(metrics) == MODELS
     for model in ("generator", "discriminator", "real_only/trained_model", "gan/trained_model"):
-        assert {f"models/{model}/config.json", f"models/{model}/model.safetensors"} <= names
+        assert {f"models/{model}/config.json", f"models/{model}/weights.json"} <= names  # weights by SHA-256
     assert {"tables/metrics_summary.md", "tables/metrics_summary_table.csv", "MANIFEST.json"} <= names
 
 
