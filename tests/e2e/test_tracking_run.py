@@ -4,8 +4,6 @@ seed x fold x arm. Both against the project copy's own store (mlruns/ under it).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
