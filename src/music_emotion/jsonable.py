@@ -6,7 +6,9 @@ each needed, so that the same value is always written the same way.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -35,3 +37,9 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, float) and not np.isfinite(value):
         return None
     return value
+
+
+def canonical_json(value: Any, fallback: Callable[[Any], Any] | None = None) -> str:
+    """One spelling of a value (sorted keys, no spaces) for hashing and comparing: lineage fingerprints and the
+    experiment's record keys."""
+    return json.dumps(value, sort_keys=True, default=partial(json_default, fallback=fallback), separators=(",", ":"))

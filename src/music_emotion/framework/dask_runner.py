@@ -189,9 +189,7 @@ def _replay_saves(node: Any, catalog: Any, hook_manager: Any) -> None:
     """Persisted outputs were saved in a worker: the driver's tracking hook hears of the ones it records."""
     from music_emotion.framework.tracking import TrackingHooks
 
-    if hook_manager is None:
-        return
-    tracking = next((p for p in hook_manager.get_plugins() or () if isinstance(p, TrackingHooks)), None)
+    tracking = _driver_hook(hook_manager, TrackingHooks)
     for name in node.outputs:
         if tracking is not None and not _is_memory(catalog, name) and tracking.records(name):
             hook_manager.hook.after_dataset_saved(dataset_name=name, data=catalog.load(name), node=node)
@@ -205,7 +203,12 @@ def _report_progress(node: Any, produced: dict[str, Any], hook_manager: Any) -> 
         ExperimentProgressHook,
     )
 
-    progress = next((p for p in (hook_manager.get_plugins() or ()) if isinstance(p, ExperimentProgressHook)), None) \
-        if hook_manager is not None else None
+    progress = _driver_hook(hook_manager, ExperimentProgressHook)
     if progress is not None and node.name.rsplit(".", 1)[-1] in (PLAN_NODE, *FITTING_NODES):
         progress.node_finished(node.name, {name: data.value() for name, data in produced.items()})
+
+
+def _driver_hook(hook_manager: Any, kind: type) -> Any:
+    """The driver's registered project hook of `kind` (None without a hook manager or such a hook)."""
+    plugins = (hook_manager.get_plugins() or ()) if hook_manager is not None else ()
+    return next((plugin for plugin in plugins if isinstance(plugin, kind)), None)

@@ -56,12 +56,12 @@ def archive_members(name: str, artefact: Any, model_weights: bool) -> dict[str, 
     if hasattr(artefact, "save_pretrained"):
         files = _model_files(artefact)
         if not model_weights:
-            files = {file: content for file, content in files.items() if not file.endswith(".safetensors")} | {
-                "weights.json": json.dumps({
-                    "archived": False, "why": "reporting.archive_model_weights is false",
-                    "catalog_entry": name, **{file: {"bytes": len(content), "sha256": hashlib.sha256(content).hexdigest()}
-                                              for file, content in _model_files(artefact).items()
-                                              if file.endswith(".safetensors")}}, indent=2).encode()}
+            weights = {file: content for file, content in files.items() if file.endswith(".safetensors")}
+            reference = {"archived": False, "why": "reporting.archive_model_weights is false", "catalog_entry": name,
+                         **{file: {"bytes": len(content), "sha256": hashlib.sha256(content).hexdigest()}
+                            for file, content in weights.items()}}
+            files = {file: content for file, content in files.items() if file not in weights}
+            files["weights.json"] = json.dumps(reference, indent=2).encode()
         return {f"models/{stem}/{file}": content for file, content in files.items()}
     if isinstance(artefact, bytes | bytearray):
         return {f"figures/{stem}{_image_suffix(bytes(artefact))}": bytes(artefact)}

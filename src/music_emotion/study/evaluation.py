@@ -1,6 +1,6 @@
 """Scoring fitted arms on a part of the real songs: each model on the feature set it was trained on.
 
-`evaluate_test_set` (single split) and the experiment's `evaluate_fold` share these, so every arm is predicted
+`evaluate_test_set` (single split) and the experiment's `fit_and_record_arm` nodes share these, so every arm is predicted
 by the same code on the same songs: baselines from pooled log-mel statistics, ViT and AST arms window by window
 (`predict_songs`) on their own features.
 """

@@ -11,16 +11,14 @@ fingerprint, so determinism is kept and a re-run of one pipeline is recognised a
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
-from functools import partial
 from typing import Any
 
 import pandas as pd
 import torch
 from torch import nn
 
-from music_emotion.jsonable import json_default
+from music_emotion.jsonable import canonical_json
 
 LENGTH = 12  # hex digits shown to people; 48 bits is plenty to tell a handful of runs apart
 
@@ -38,18 +36,28 @@ def fingerprint(artefact: Any) -> str:
             digest.update(name.encode())
             digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
     elif isinstance(artefact, pd.DataFrame):
-        digest.update(pd.util.hash_pandas_object(artefact, index=False).to_numpy().tobytes())
-        digest.update(_canonical(list(artefact.columns)).encode())
+        update_with_table(digest, artefact)
     elif hasattr(artefact, "ids") and hasattr(artefact, "meta"):  # a SpectrogramSet: who and how, not 1 GB of floats
-        digest.update(_canonical({"ids": list(artefact.ids), "meta": artefact.meta,
-                                  "shape": list(artefact.values.shape)}).encode())
+        update_with_identity(digest, artefact)
     else:
         digest.update(_canonical(artefact).encode())
     return digest.hexdigest()[:LENGTH]
 
 
+def update_with_table(digest: Any, frame: pd.DataFrame) -> None:
+    """Feed a table's values and column names to a hashlib digest."""
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    digest.update(_canonical(list(frame.columns)).encode())
+
+
+def update_with_identity(digest: Any, spectrograms: Any) -> None:
+    """Feed a spectrogram set's ids, meta and shape (not its values) to a hashlib digest."""
+    digest.update(_canonical({"ids": list(spectrograms.ids), "meta": spectrograms.meta,
+                              "shape": list(spectrograms.values.shape)}).encode())
+
+
 def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=partial(json_default, fallback=str), separators=(",", ":"))
+    return canonical_json(value, fallback=str)
 
 
 

@@ -28,8 +28,9 @@ import numpy as np
 import pandas as pd
 
 from music_emotion.data.spectrograms import SpectrogramSet
-from music_emotion.jsonable import json_default
+from music_emotion.jsonable import canonical_json, json_default
 from music_emotion.study.arms import Arm
+from music_emotion.study.lineage import update_with_identity, update_with_table
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +57,10 @@ def content_fingerprint(artefact: SpectrogramSet | pd.DataFrame) -> str:
     or of a table's content: two inputs with the same fingerprint give the same training."""
     digest = hashlib.blake2b(digest_size=16)
     if isinstance(artefact, pd.DataFrame):
-        digest.update(pd.util.hash_pandas_object(artefact, index=False).to_numpy().tobytes())
-        digest.update(_canonical(list(artefact.columns)).encode())
+        update_with_table(digest, artefact)
         return digest.hexdigest()
-    digest.update(_canonical({"ids": list(artefact.ids), "meta": artefact.meta,
-                              "shape": list(artefact.values.shape), "dtype": str(artefact.values.dtype)}).encode())
+    update_with_identity(digest, artefact)
+    digest.update(str(artefact.values.dtype).encode())
     for start in range(0, len(artefact), _HASH_BLOCK):
         digest.update(np.ascontiguousarray(artefact.values[start:start + _HASH_BLOCK]).tobytes())
     return digest.hexdigest()
@@ -156,4 +156,4 @@ class UnitRecordStore:
 
 
 def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=json_default, separators=(",", ":"))
+    return canonical_json(value)
