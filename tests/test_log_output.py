@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import logging
+import subprocess
+import sys
+import textwrap
 
 from kedro.logging import RichHandler
 from rich.console import Console
@@ -39,3 +42,23 @@ def test_a_terminal_keeps_the_rich_handler():
     assert isinstance(logger.handlers[0], RichHandler)
     logger.info(LONG)
     assert len(stream.getvalue().splitlines()) > 1  # rich wraps in a terminal, as it should
+
+
+def test_starting_a_local_cluster_keeps_the_projects_distributed_log_level():
+    """conf/logging.yml quiets `distributed`; importing it later (the first LocalCluster) must not undo that."""
+    script = textwrap.dedent(
+        """
+        import logging, sys
+        logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(name)s: %(message)s")
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)
+        from music_emotion.audio.engine import EngineParams, start_dask
+        client, cluster = start_dask(EngineParams("dask", None, 1, 5, 0))
+        client.close(); cluster.close()
+        logging.getLogger("music_emotion").info("cluster closed")
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "music_emotion: cluster closed" in result.stdout
+    chatter = [line for line in result.stdout.splitlines() if line.startswith("distributed")]
+    assert chatter == []

@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -163,11 +164,31 @@ def close_shared_clusters() -> None:
 atexit.register(close_shared_clusters)
 
 
+def import_distributed() -> Any:
+    """`distributed`, imported without it overriding the project's log levels.
+
+    Importing distributed configures logging from dask's config: it sets the `distributed` logger to INFO, undoing
+    the level conf/logging.yml gave it when Kedro started (the scheduler and nannies then fill a run's log with
+    their life cycle). The level in force before the first import is put back.
+    """
+    if "distributed" in sys.modules:
+        return sys.modules["distributed"]
+    logger = logging.getLogger("distributed")
+    level, propagate = logger.level, logger.propagate
+    import distributed
+
+    logger.setLevel(level)
+    logger.propagate = propagate
+    return distributed
+
+
 def start_dask(params: EngineParams) -> tuple[Any, Any]:
     """(client, local cluster or None): the scheduler at `scheduler_address` (one line within `connect_timeout_s`
     when it does not answer), else a LocalCluster of `n_workers` single-threaded processes here."""
     import dask
-    from distributed import Client, LocalCluster
+
+    distributed = import_distributed()
+    Client, LocalCluster = distributed.Client, distributed.LocalCluster
 
     dask.config.set({"distributed.scheduler.allowed-failures": WORKER_DEATH_RETRIES})
     if params.scheduler_address:

@@ -29,7 +29,13 @@ from typing import Any
 from kedro.pipeline import Pipeline
 from kedro.runner import AbstractRunner, Task
 
-from music_emotion.audio.engine import WORKER_DEATH_RETRIES, EngineError, EngineParams, start_dask
+from music_emotion.audio.engine import (
+    WORKER_DEATH_RETRIES,
+    EngineError,
+    EngineParams,
+    import_distributed,
+    start_dask,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -101,8 +107,7 @@ def connect(dask_params: dict[str, Any]) -> tuple[Any, Any]:
     """(client, cluster or None): the engine's cluster (the scheduler at `dask.scheduler_address`, or a LocalCluster
     of `dask.n_workers` processes here), or a LocalCUDACluster when no address is set and dask-cuda and GPUs are
     present."""
-    from distributed import Client
-
+    Client = import_distributed().Client
     params = EngineParams.from_params(dask_params)
     if not params.scheduler_address:
         try:
