@@ -3,6 +3,7 @@
     python benchmarks/rehearsal_stages.py                         # every stage, in order (hours on 2 cores)
     python benchmarks/rehearsal_stages.py --stages demo_data data_processing
     python benchmarks/rehearsal_stages.py --stages training --params training.arms=[ridge,real_only]
+    python benchmarks/rehearsal_stages.py --stages training --small-models   # every arm, the experiment's small models
 
 Each stage is one fresh `kedro run --env rehearsal --pipelines <stage>` in this project (the rehearsal's own
 data root, `data/rehearsal`, and corpus folder, `data/01_raw/rehearsal_deam`), so the figures are what a user
@@ -38,6 +39,27 @@ def disk_bytes(folder: Path) -> int:
     return total
 
 
+def small_model_params(env: Path = PROJECT / "conf" / "rehearsal") -> str:
+    """`--params` that give the single-split run's ViT and AST arms the rehearsal experiment's small models
+    (`experiment.overrides.training.model` / `.ast` in conf/rehearsal/parameters_experiment.yml), for a 2-core
+    machine where ViT-B/16 and AST-base cannot finish within the rehearsal's budget. Budgets stay conf/rehearsal's."""
+    import yaml
+
+    overrides = yaml.safe_load((env / "parameters_experiment.yml").read_text())["experiment"]["overrides"]["training"]
+    pairs: list[str] = []
+
+    def flatten(prefix: str, value: object) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                flatten(f"{prefix}.{key}", item)
+        else:
+            pairs.append(f"{prefix}={'null' if value is None else value}")
+
+    for section in ("model", "ast"):
+        flatten(f"training.{section}", overrides[section])
+    return ",".join(pairs)
+
+
 def run_stage(stage: str, params: str | None, log_dir: Path) -> dict:
     command = [sys.executable, "-m", "kedro", "run", "--env", "rehearsal", "--pipelines", stage]
     if params:
@@ -61,8 +83,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES)
     parser.add_argument("--params", default=None, help="passed to every stage's --params")
+    parser.add_argument("--small-models", action="store_true",
+                        help="ViT and AST arms at the rehearsal experiment's small sizes (see small_model_params)")
     parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
+    if args.small_models:
+        args.params = ",".join(filter(None, [args.params, small_model_params()]))
     args.out_dir.mkdir(parents=True, exist_ok=True)
     results = args.out_dir / "rehearsal_stages.json"
     document = json.loads(results.read_text()) if results.exists() else {"machine": machine(), "runs": []}

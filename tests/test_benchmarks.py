@@ -71,3 +71,17 @@ def test_gpu_check_refuses_to_pretend_without_a_gpu(tmp_path):
         pytest.skip("a GPU is here: the real check would run")
     with pytest.raises(SystemExit):
         gpu_check.main(["--out-dir", str(tmp_path)])
+
+
+def test_rehearsal_small_models_are_the_rehearsal_experiments_models():
+    """`rehearsal_stages.py --small-models` hands Kedro exactly the experiment's small ViT and AST (as a dotlist)."""
+    import yaml
+    from omegaconf import OmegaConf
+
+    import rehearsal_stages
+
+    parsed = OmegaConf.to_container(OmegaConf.from_dotlist(rehearsal_stages.small_model_params().split(",")))
+    conf = yaml.safe_load((rehearsal_stages.PROJECT / "conf/rehearsal/parameters_experiment.yml").read_text())
+    overrides = conf["experiment"]["overrides"]["training"]
+    assert parsed == {"training": {"model": overrides["model"], "ast": overrides["ast"]}}
+    assert parsed["training"]["model"]["vit_config"]["hidden_dropout_prob"] == 0.0
