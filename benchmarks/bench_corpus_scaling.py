@@ -6,7 +6,8 @@
 Each fraction runs in a fresh process (so its peak RSS is its own, Dask workers included) and calls the data
 stage's node functions on the first fraction of the rehearsal corpus's songs (by id), loaded through the
 rehearsal env's catalog: `merge_annotations` -> `extract_mel_spectrograms` (and `extract_ast_features` with
-`--features ast`) -> `split_songs`, with conf/rehearsal's parameters. Nothing is saved. Needs the corpus
+`--features ast`) -> `split_songs`, with conf/rehearsal's parameters; each feature set is saved as the catalog
+saves it (`SpectrogramDataset`, the step whose memory map once doubled the peak), to a temporary folder. Needs the corpus
 (`kedro run --env rehearsal --pipelines demo_data`). Results: results/corpus_scaling.json and a table of seconds and
 MB per song at each fraction (flat = linear).
 """
@@ -28,6 +29,11 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 def measure_fraction(fraction: float, features: list[str]) -> dict:
     """Run the data stage's nodes on `fraction` of the corpus here; returns seconds and peak RSS per part."""
+    import tempfile
+
+    from kedro.io import Version
+
+    from music_emotion.datasets import SpectrogramDataset
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
@@ -50,14 +56,20 @@ def measure_fraction(fraction: float, features: list[str]) -> dict:
     audio = {stem: path for stem, path in audio.items() if stem in keep}
     labels = labels[labels["song_id"].astype(int).isin(ids)].reset_index(drop=True)
     row: dict = {"fraction": fraction, "songs": len(ids)}
-    with PeakRSS(interval=0.2) as rss:
+    scratch = tempfile.TemporaryDirectory(prefix="corpus_scaling_")
+
+    def save(name, data):
+        SpectrogramDataset(filepath=f"{scratch.name}/{name}.npy", version=Version(None, None)).save(data)
+
+    with PeakRSS(interval=0.2) as rss, scratch:
         start = time.perf_counter()
         mel, _ = extract_mel_spectrograms(audio, labels, params["data_processing"]["extraction"], params["dask"])
+        save("mel_spectrograms", mel)
         row["mel_seconds"] = round(time.perf_counter() - start, 1)
         if "ast" in features:
             start = time.perf_counter()
-            extract_ast_features(audio, mel, params["data_processing"]["ast_features"],
-                                 params["data_processing"]["extraction"], params["dask"])
+            save("ast_features", extract_ast_features(audio, mel, params["data_processing"]["ast_features"],
+                                                      params["data_processing"]["extraction"], params["dask"]))
             row["ast_seconds"] = round(time.perf_counter() - start, 1)
         start = time.perf_counter()
         split_songs(mel, labels, params["data_processing"]["split"], params["seed"])

@@ -98,3 +98,41 @@ def test_a_half_written_version_is_never_loaded_as_latest(tmp_path, caplog):
     assert float(np.asarray(loaded.values).max()) == 0.0  # the complete, older version
     assert "incomplete spectrogram version" in caplog.text and "2999-01-01T00.00.00.000Z" in caplog.text
     assert not list((tmp_path / "mel.npy").glob("*/*.partial.npy"))  # saves leave no temporary file
+
+
+def test_saving_a_float64_set_stores_float32_rows_across_chunks(tmp_path):
+    values = np.random.default_rng(1).uniform(-80, 0, size=(150, 8, 20))  # float64, 3 chunks of 64 rows
+    dataset = SpectrogramDataset(filepath=str(tmp_path / "mel.npy"), version=Version(None, None))
+    dataset.save(SpectrogramSet(ids=list(range(150)), values=values))
+    loaded = dataset.load()
+    assert loaded.values.dtype == np.float32 and loaded.values.shape == (150, 8, 20)
+    np.testing.assert_array_equal(loaded.values, values.astype(np.float32))
+
+
+def test_saving_adds_no_second_copy_of_the_array_to_the_process(tmp_path):
+    """The rehearsal's AST features (4.1 GB) were written through a memory map, whose pages stayed in the process:
+    its peak RSS was the array twice. Saving now holds at most a chunk beyond the array itself."""
+    import threading
+
+    import psutil
+
+    values = np.full((256, 128, 2048), -40.0, dtype=np.float32)  # 256 MiB, every page touched
+    size = values.nbytes
+    dataset = SpectrogramDataset(filepath=str(tmp_path / "big.npy"), version=Version(None, None))
+    process, peak, done = psutil.Process(), [0], threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], process.memory_info().rss)
+            done.wait(0.005)
+
+    before = process.memory_info().rss
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        dataset.save(SpectrogramSet(ids=list(range(256)), values=values))
+    finally:
+        done.set()
+        sampler.join()
+    assert peak[0] - before < 0.25 * size, f"+{(peak[0] - before) / 2**20:.0f} MiB while saving 256 MiB"
+    assert np.array_equal(dataset.load().values[-1], values[-1])
