@@ -58,13 +58,15 @@ def measure_fraction(fraction: float, features: list[str]) -> dict:
     row: dict = {"fraction": fraction, "songs": len(ids)}
     scratch = tempfile.TemporaryDirectory(prefix="corpus_scaling_")
 
-    def save(name, data):
-        SpectrogramDataset(filepath=f"{scratch.name}/{name}.npy", version=Version(None, None)).save(data)
+    def save(name, data):  # as Kedro's runner does: save, then the next node loads it (a read-only memory map)
+        dataset = SpectrogramDataset(filepath=f"{scratch.name}/{name}.npy", version=Version(None, None))
+        dataset.save(data)
+        return dataset.load()
 
     with PeakRSS(interval=0.2) as rss, scratch:
         start = time.perf_counter()
         mel, _ = extract_mel_spectrograms(audio, labels, params["data_processing"]["extraction"], params["dask"])
-        save("mel_spectrograms", mel)
+        mel = save("mel_spectrograms", mel)
         row["mel_seconds"] = round(time.perf_counter() - start, 1)
         if "ast" in features:
             start = time.perf_counter()

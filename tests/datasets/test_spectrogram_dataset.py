@@ -136,3 +136,31 @@ def test_saving_adds_no_second_copy_of_the_array_to_the_process(tmp_path):
         sampler.join()
     assert peak[0] - before < 0.25 * size, f"+{(peak[0] - before) / 2**20:.0f} MiB while saving 256 MiB"
     assert np.array_equal(dataset.load().values[-1], values[-1])
+
+
+def test_float16_storage_halves_the_file_and_rounds_within_its_step(tmp_path):
+    data = make_set(n=6)
+    dataset = SpectrogramDataset(filepath=str(tmp_path / "mel.npy"), version=Version(None, None),
+                                 storage_dtype="float16")
+    dataset.save(data)
+    loaded = dataset.load()
+    assert loaded.values.dtype == np.float16
+    assert loaded.ids == data.ids
+    # dB in [-80, 0]: float16's step there is at most 2^-4 dB, so rounding moves a value by at most half of it
+    assert np.abs(loaded.values.astype(np.float32) - data.values).max() <= 2.0**-5
+    full = SpectrogramDataset(filepath=str(tmp_path / "full.npy"), version=Version(None, None))
+    full.save(data)
+    half_size = next((tmp_path / "mel.npy").rglob("*.npy")).stat().st_size
+    full_size = next((tmp_path / "full.npy").rglob("*.npy")).stat().st_size
+    assert half_size - 128 == (full_size - 128) // 2  # both headers are 128 bytes
+
+
+def test_float16_storage_refuses_values_it_cannot_hold(tmp_path):
+    data = make_set(n=3)
+    data.values[2, 0, 0] = 1e6
+    dataset = SpectrogramDataset(filepath=str(tmp_path / "mel.npy"), version=Version(None, None),
+                                 storage_dtype="float16")
+    with pytest.raises(DatasetError, match="beyond float16's range.*storage_dtype"):
+        dataset.save(data)
+    with pytest.raises(DatasetError, match="storage_dtype must be one of"):
+        SpectrogramDataset(filepath=str(tmp_path / "x.npy"), storage_dtype="int8")
