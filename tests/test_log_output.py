@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 from kedro.logging import RichHandler
 from rich.console import Console
 
@@ -44,6 +45,7 @@ def test_a_terminal_keeps_the_rich_handler():
     assert len(stream.getvalue().splitlines()) > 1  # rich wraps in a terminal, as it should
 
 
+@pytest.mark.slow  # a LocalCluster in a fresh interpreter: ~5 s
 def test_starting_a_local_cluster_keeps_the_projects_distributed_log_level():
     """conf/logging.yml quiets `distributed`; importing it later (the first LocalCluster) must not undo that."""
     script = textwrap.dedent(

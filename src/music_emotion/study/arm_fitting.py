@@ -25,7 +25,7 @@ from music_emotion.study.arms import check_augmentations, parse_arms
 from music_emotion.study.augment import parse_augmentation
 from music_emotion.study.evaluation import warn_short_songs
 from music_emotion.study.synthetic import synthetic_training_samples
-from music_emotion.study.training_config import epochs_for_budget
+from music_emotion.study.training_config import budget_steps
 from music_emotion.study.training_loop import (
     TrainingConfig,
     TrainingWindows,
@@ -86,14 +86,14 @@ def train_arm(
         np.concatenate([s[2] for s in sources]),
         window, torch_device, config.device_cache, config.device_cache_max_fraction,
     )
-    epochs = epochs_for_budget(config, len(train), len(train_windows))
-    if epochs != config.epochs:
-        logger.info("[%s] budget 'steps': %d epochs over %d samples = the optimiser steps of %d epochs over the %d "
-                    "real songs", arm_name, epochs, len(train_windows), config.epochs, len(train))
-        config = dataclasses.replace(config, epochs=epochs)
+    total_steps = budget_steps(config, len(train), len(train_windows))
+    if config.budget == "steps" and len(train_windows) != len(train):
+        logger.info("[%s] budget 'steps': %d optimiser steps over %d samples = the steps of %d epochs over the %d "
+                    "real songs", arm_name, total_steps, len(train_windows), config.epochs, len(train))
     validation = ValidationSongs(mel_spectrograms.values, val.rows, val.targets, val.valid_frames)
     with torch_threads(config.cpu_threads):
-        return train_regressor(model, train_windows, validation, config, augmentations, torch_device, seed, arm_name)
+        return train_regressor(model, train_windows, validation, config, augmentations, torch_device, seed, arm_name,
+                               total_steps)
 
 
 def fit_mean_baseline(emotion_labels: pd.DataFrame, song_splits: dict[str, Any]) -> dict[str, Any]:

@@ -52,32 +52,39 @@ def train_regressor(
     device: torch.device,
     seed: int,
     run_name: str,
+    total_steps: int | None = None,
 ) -> tuple[nn.Module, pd.DataFrame]:
     """MSE on random crops + AdamW + warm-up/cosine; keep the epoch with the best song-level mean val CCC.
 
-    Returns the model (best weights, on CPU, eval mode) and the per-epoch history.
+    `total_steps` (the arm's budget, `budget_steps`; None = `config.epochs` whole passes) ends the last pass
+    part-way when it is not a whole number of passes. Returns the model (best weights, on CPU, eval mode) and the
+    per-epoch history.
     """
     model.to(device)
     steps_per_epoch = math.ceil(len(train) / config.batch_size)
-    optimiser = Optimiser.for_model(model, config, device, config.epochs * steps_per_epoch)
+    total_steps = total_steps or config.epochs * steps_per_epoch
+    epochs = math.ceil(total_steps / steps_per_epoch)
+    optimiser = Optimiser.for_model(model, config, device, total_steps)
     crop_rng = np.random.default_rng(seed)
     order_generator = torch.Generator().manual_seed(seed)
     augment_generator = torch.Generator().manual_seed(seed + AUGMENTATION_SEED_OFFSET)
     logger.info(
-        "[%s] %d training samples (one %d-frame crop each per epoch), %d validation songs, %d epochs x %d steps of %d on %s",
-        run_name, len(train), train.window, len(val.rows), config.epochs, steps_per_epoch, config.batch_size, device,
+        "[%s] %d training samples (one %d-frame crop each per epoch), %d validation songs, %d optimiser steps of %d "
+        "(%d epochs of up to %d steps) on %s",
+        run_name, len(train), train.window, len(val.rows), total_steps, config.batch_size, epochs, steps_per_epoch, device,
     )
 
     best_ccc, best_epoch, best_state = -math.inf, 0, None
     run_started = time.perf_counter()
     history: list[dict[str, Any]] = []
     family = getattr(model, "family", "vit").upper()
-    bar = progress_bar(total=config.epochs * steps_per_epoch, desc=f"{family} {run_name}", unit="step")
-    for epoch in range(1, config.epochs + 1):
+    bar = progress_bar(total=total_steps, desc=f"{family} {run_name}", unit="step")
+    for epoch in range(1, epochs + 1):
         # ---- train one epoch: a fresh random crop of every sample, then validate on real VAL songs
         started, lr = time.perf_counter(), optimiser.learning_rate
         starts = random_crop_starts(train.valid_frames, train.window, crop_rng)
         order = torch.randperm(len(train), generator=order_generator).numpy()
+        order = order[: (total_steps - optimiser.steps) * config.batch_size]  # the budget may end a pass part-way
         train_loss = train_one_epoch(model, optimiser, train, order, starts, augmentations, augment_generator, bar)
         if train_loss is None:
             raise FloatingPointError(
@@ -86,7 +93,7 @@ def train_regressor(
             )
         row = {"epoch": epoch, "step": optimiser.steps, "train_loss": train_loss,
                **validation_scores(model, val, config, device),
-               "lr": lr, "train_windows_per_s": len(train) / (time.perf_counter() - started)}
+               "lr": lr, "train_windows_per_s": len(order) / (time.perf_counter() - started)}
         row["seconds"] = time.perf_counter() - run_started  # training + validation so far
         if not np.isfinite(row["val_loss"]):
             raise FloatingPointError(f"[{run_name}] validation predictions are NaN/inf after epoch {epoch}")
@@ -99,7 +106,7 @@ def train_regressor(
         bar.set_postfix_str(f"epoch {epoch} val CCC V {row['val_ccc_valence']:.2f} A {row['val_ccc_arousal']:.2f}")
         logger.debug(
             "[%s] epoch %d/%d  train_loss %.4f  val_loss %.4f  val CCC V %.3f A %.3f  (%.0f windows/s)",
-            run_name, epoch, config.epochs, row["train_loss"], row["val_loss"],
+            run_name, epoch, epochs, row["train_loss"], row["val_loss"],
             row["val_ccc_valence"], row["val_ccc_arousal"], row["train_windows_per_s"],
         )
         patience = config.early_stopping_patience
@@ -136,7 +143,7 @@ def train_one_epoch(
         bar.update(1)
     if bool(nonfinite):  # the one sync per epoch
         return None
-    return float(loss_sum) / len(train)
+    return float(loss_sum) / len(order)
 
 
 def validation_scores(model: nn.Module, val: ValidationSongs, config: TrainingConfig,

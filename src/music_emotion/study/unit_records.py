@@ -35,7 +35,7 @@ from music_emotion.study.lineage import update_with_identity, update_with_table
 logger = logging.getLogger(__name__)
 
 # Bump when training, evaluation or the record layout changes what a record means: every old record is retrained.
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: the steps budget ends the last pass part-way (arms with synthetic samples)
 _DISPLAY_KEYS = ("label", "colour")  # how figures show an arm; never a reason to retrain it
 _HASH_BLOCK = 64  # spectrograms per hashing block: bounded memory over a memory-mapped set
 

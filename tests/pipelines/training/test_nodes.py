@@ -12,7 +12,7 @@ from music_emotion.data.spectrograms import SpectrogramSet
 from music_emotion.models.song_prediction import predict_songs
 from music_emotion.pipelines.training import nodes
 from music_emotion.study import arm_fitting, evaluation, metrics
-from music_emotion.study.training_config import epochs_for_budget
+from music_emotion.study.training_config import budget_steps
 from music_emotion.study.training_loop import HISTORY_COLUMNS, TrainingConfig
 from tests.conf_params import mel_config, parameters
 
@@ -249,13 +249,22 @@ def test_steps_budget_gives_every_arm_the_optimiser_steps_of_real_only(real_data
     assert len(same_epochs) == 4
 
 
+def test_steps_budget_ends_a_pass_part_way_rather_than_round_up(real_data, synthetic_data, tiny_params):
+    """The DEAM rehearsal's `epochs: 1`: whole passes gave the real + synthetic arm 279 steps to real_only's 79."""
+    tiny_params["training"].update({"epochs": 1, "batch_size": 8, "budget": "steps"})
+    _, real_history = train(real_data, tiny_params)
+    _, augmented_history = train(real_data, tiny_params, GAN, synthetic_data)
+    # 24 real songs = 3 steps; 24 real + 24 synthetic = 6 steps a pass, of which the budget takes 3
+    assert real_history["step"].tolist() == augmented_history["step"].tolist() == [3]
+    assert np.isfinite(augmented_history["train_loss"]).all()
+
+
 def test_budget_arithmetic_and_validation():
     config = TrainingConfig.from_params(parameters("training.training", epochs=50, batch_size=16, budget="steps"))
     # DEAM-sized: 1,261 real train songs (79 steps) + 3,200 synthetic (279 steps per epoch)
-    assert epochs_for_budget(config, 1261, 1261 + 3200) == round(50 * 79 / 279) == 14
-    assert epochs_for_budget(config, 1261, 1261) == 50
-    by_epochs = TrainingConfig.from_params(parameters("training.training", epochs=50, budget="epochs"))
-    assert epochs_for_budget(by_epochs, 1261, 4461) == 50
+    assert budget_steps(config, 1261, 1261 + 3200) == budget_steps(config, 1261, 1261) == 50 * 79
+    by_epochs = TrainingConfig.from_params(parameters("training.training", epochs=50, batch_size=16, budget="epochs"))
+    assert budget_steps(by_epochs, 1261, 4461) == 50 * 279
     with pytest.raises(ValueError, match="budget"):
         TrainingConfig.from_params(parameters("training.training", budget="time"))
 
