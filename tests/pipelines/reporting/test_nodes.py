@@ -163,12 +163,37 @@ def test_prediction_nodes_name_missing_columns(test_predictions, reporting_param
 
 def test_va_space_comparison_plots_true_and_predicted_points(test_predictions, reporting_params):
     figure = nodes.plot_va_space_comparison(test_predictions, reporting_params, ARMS)
-    assert len(figure.axes) == len(MODELS)
-    ax = figure.axes[-1]
-    true_points, predicted_points = ax.collections[:2]
+    panels = [ax for ax in figure.axes if ax.get_visible()]
+    assert len(panels) == len(MODELS)
+    ax = panels[-1]
+    links, true_points, predicted_points = ax.collections[:3]
+    assert len(links.get_segments()) == len(test_predictions[test_predictions["model"] == "gan"])
     gan = test_predictions[test_predictions["model"] == "gan"]
     np.testing.assert_allclose(predicted_points.get_offsets(), gan[["valence_pred", "arousal_pred"]])
     assert ax.get_xlabel().startswith("valence") and ax.get_ylabel().startswith("arousal")
+
+
+def _many_predictions(n_models: int, n_songs: int) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"model": np.repeat([f"arm{i}" for i in range(n_models)], n_songs),
+                          "song_id": np.tile(np.arange(n_songs), n_models)})
+    for column in ("valence_true", "arousal_true", "valence_pred", "arousal_pred"):
+        frame[column] = rng.uniform(-1, 1, len(frame))
+    return frame
+
+
+def test_va_space_wraps_seven_arms_into_rows_and_thins_points_at_deam_size():
+    """At DEAM size (7 arms, 270 test songs) one row of panels was 3,058 x 506 px of blots."""
+    from music_emotion.pipelines.reporting.figures import va_space_figure
+
+    figure = va_space_figure(_many_predictions(7, 270), {}, 50)
+    panels = [ax for ax in figure.axes if ax.get_visible()]
+    assert len(panels) == 7
+    figure.canvas.draw()
+    assert len({round(ax.get_position().y0, 3) for ax in panels}) == 2  # two rows of at most four
+    small = va_space_figure(_many_predictions(1, 20), {}, 50).axes[0].collections[2]
+    large = panels[0].collections[2]
+    assert large.get_sizes()[0] < small.get_sizes()[0] and large.get_alpha() < small.get_alpha()
 
 
 # ------------------------------------------------------------------------------------ tables

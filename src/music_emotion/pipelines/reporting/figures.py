@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
@@ -21,6 +22,8 @@ from music_emotion.report.figure_style import (
     model_label,
     new_figure,
     order_models,
+    panel_grid,
+    point_style,
     va_plane_axes,
 )
 from music_emotion.study.metrics import ccc
@@ -122,7 +125,8 @@ def prediction_scatter_figure(predictions: pd.DataFrame, style: Mapping[str, Any
             ax = axes[row, col]
             y_true, y_pred = rows[f"{target}_true"].to_numpy(), rows[f"{target}_pred"].to_numpy()
             ax.plot([-1, 1], [-1, 1], color="#999999", lw=1, ls=":", label="perfect prediction")
-            ax.scatter(y_true, y_pred, s=12, alpha=0.7, color=model_colour(model, style), edgecolors="none",
+            size, alpha = point_style(len(rows))
+            ax.scatter(y_true, y_pred, s=size, alpha=alpha, color=model_colour(model, style), edgecolors="none",
                        label=f"test songs (n={len(rows)})")
             ax.set_xlim(-1.05, 1.05)
             ax.set_ylim(-1.05, 1.05)
@@ -138,24 +142,29 @@ def prediction_scatter_figure(predictions: pd.DataFrame, style: Mapping[str, Any
 
 
 def va_space_figure(predictions: pd.DataFrame, style: Mapping[str, Any], dpi: int) -> Figure:
-    """True (grey) and predicted (model colour) points in the valence/arousal plane, joined per song."""
+    """True (black rings) and predicted (model colour) points in the valence/arousal plane, joined per song; panels
+    wrap at MAX_PANELS_PER_ROW, and markers and lines thin out with the number of songs."""
     models = order_models(predictions["model"].unique().tolist(), style)
-    figure = new_figure(3.9 * len(models) + 0.5, 4.6, dpi)
-    axes = figure.subplots(1, len(models), squeeze=False)[0]
-    for ax, model in zip(axes, models, strict=True):
+    n_rows, n_cols = panel_grid(len(models))
+    figure = new_figure(3.9 * n_cols + 0.5, 4.3 * n_rows + 0.3, dpi)
+    axes = figure.subplots(n_rows, n_cols, squeeze=False).ravel()
+    for ax in axes[len(models):]:
+        ax.set_visible(False)
+    for ax, model in zip(axes, models, strict=False):
         rows = predictions[predictions["model"] == model]
         colour = model_colour(model, style)
+        size, alpha = point_style(len(rows))
         true_xy = rows[["valence_true", "arousal_true"]].to_numpy()
         pred_xy = rows[["valence_pred", "arousal_pred"]].to_numpy()
-        segments = np.stack([true_xy, pred_xy], axis=1)
-        for segment in segments:
-            ax.plot(segment[:, 0], segment[:, 1], color=colour, lw=0.5, alpha=0.25)
-        ax.scatter(true_xy[:, 0], true_xy[:, 1], s=16, facecolors="none", edgecolors="black", linewidths=0.8,
-                   label="true", zorder=2)
-        ax.scatter(pred_xy[:, 0], pred_xy[:, 1], s=14, color=colour, marker="D", label="predicted", zorder=3)
+        ax.add_collection(LineCollection(np.stack([true_xy, pred_xy], axis=1), colors=colour, linewidths=0.5,
+                                         alpha=alpha / 3))
+        ax.scatter(true_xy[:, 0], true_xy[:, 1], s=size, facecolors="none", edgecolors="black",
+                   linewidths=0.6, alpha=min(1.0, alpha + 0.2), label="true", zorder=2)
+        ax.scatter(pred_xy[:, 0], pred_xy[:, 1], s=size, color=colour, marker="D", alpha=min(1.0, alpha + 0.2),
+                   edgecolors="none", label="predicted", zorder=3)
         va_plane_axes(ax)
-        ax.set_title(model_label(model, style))
-        ax.legend(fontsize=7, loc="lower right")
+        ax.set_title(f"{model_label(model, style)} (n={len(rows)})")
+        ax.legend(fontsize=7, loc="lower right", markerscale=2)
     figure.suptitle("Test songs in the valence/arousal plane (lines join a song's true and predicted point)")
     return figure
 
