@@ -84,4 +84,4 @@ def test_rehearsal_small_models_are_the_rehearsal_experiments_models():
     conf = yaml.safe_load((rehearsal_stages.PROJECT / "conf/rehearsal/parameters_experiment.yml").read_text())
     overrides = conf["experiment"]["overrides"]["training"]
     assert parsed == {"training": {"model": overrides["model"], "ast": overrides["ast"]}}
-    assert parsed["training"]["model"]["vit_config"]["hidden_dropout_prob"] == 0.0
+    assert parsed["training"]["model"]["vit_config"]["hidden_size"] == 64

@@ -301,3 +301,16 @@ def test_the_summary_and_figure_rerun_alone_from_what_the_aggregation_saved(monk
     assert {"experiment_comparison", "experiment_metrics"} <= free
     assert free <= persisted, free - persisted
     assert not any("fold" in node.name and "seed" in node.name for node in redraw.nodes)  # no unit is redone
+
+
+@pytest.mark.parametrize("env", ["base", "demo", "rehearsal"])
+def test_every_envs_experiment_overrides_apply_to_its_own_parameters(env):
+    """The rehearsal's overrides once named keys its training config lacked: its experiment stopped in its first node."""
+    from music_emotion.pipelines.experiment.folds import experiment_parameters
+
+    training, gan = experiment_parameters(parameters("training", env), parameters("gan_augmentation", env),
+                                          parameters("experiment", env))
+    overrides = parameters("experiment", env)["overrides"]
+    for section, merged in (("training", training), ("gan_augmentation", gan)):
+        for key, value in overrides.get(section, {}).get("training", {}).items():
+            assert merged["training"][key] == value
