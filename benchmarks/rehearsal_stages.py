@@ -60,7 +60,8 @@ def small_model_params(env: Path = PROJECT / "conf" / "rehearsal") -> str:
     return ",".join(pairs)
 
 
-def run_stage(stage: str, params: str | None, log_dir: Path) -> dict:
+def run_stage(stage: str, params: str | None, log_dir: Path, timeout: float | None = None) -> dict:
+    """One fresh `kedro run --env rehearsal --pipelines <stage>`; past `timeout` seconds it is killed (exit code -9)."""
     command = [sys.executable, "-m", "kedro", "run", "--env", "rehearsal", "--pipelines", stage]
     if params:
         command += ["--params", params]
@@ -70,7 +71,10 @@ def run_stage(stage: str, params: str | None, log_dir: Path) -> dict:
     before = disk_bytes(PROJECT / "data")
     with PeakRSS(interval=0.5) as rss, log.open("w") as out:
         start = time.perf_counter()
-        code = subprocess.call(command, cwd=PROJECT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            code = subprocess.call(command, cwd=PROJECT, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            code = -9
         seconds = time.perf_counter() - start
     row = {"stage": stage, "params": params, "exit_code": code, "seconds": round(seconds, 1),
            "peak_rss_mb": round(rss.peak / 2**20), "disk_written_mb": round((disk_bytes(PROJECT / "data") - before) / 2**20, 1),

@@ -61,6 +61,17 @@ def test_gpu_check_smoke_runs_every_part_and_writes_json_and_markdown(tmp_path):
     assert json.loads((tmp_path / "gpu_check.json").read_text())["smoke"] is True
     table = (tmp_path / "gpu_check.md").read_text()
     assert table.count("\n| ") == len(names) + 2 and "CPU (smoke)" in table  # header, rule, rows
+    assert document["rehearsal_split"]["status"] == "skipped: --smoke" and "Rehearsal split at real size" in table
+
+
+def test_gpu_check_says_why_it_skips_the_rehearsal_split(tmp_path, monkeypatch):
+    import gpu_check
+
+    monkeypatch.setattr(gpu_check, "PROJECT", tmp_path)
+    assert "no rehearsal features here" in gpu_check.rehearsal_split(400, False, tmp_path)["status"]
+    features = tmp_path / "data/rehearsal/04_feature/ast_features.npy"
+    features.mkdir(parents=True)
+    assert gpu_check.rehearsal_split(60, False, tmp_path)["status"] == "skipped: 60 s left of the check's 480 s"
 
 
 def test_gpu_check_refuses_to_pretend_without_a_gpu(tmp_path):
