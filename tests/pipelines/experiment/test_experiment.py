@@ -314,3 +314,14 @@ def test_every_envs_experiment_overrides_apply_to_its_own_parameters(env):
     for section, merged in (("training", training), ("gan_augmentation", gan)):
         for key, value in overrides.get(section, {}).get("training", {}).items():
             assert merged["training"][key] == value
+
+
+def test_the_summary_table_never_prints_a_negative_zero():
+    """The rehearsal's mean baseline read "-0.000" (its pooled CCC is -1e-17, rounding noise)."""
+    from music_emotion.pipelines.experiment.comparison import summarise_experiment
+
+    rows = [{"seed": 0, "fold": fold, "arm": "mean", "target": target, "metric": "ccc", "value": -1e-17}
+            for fold in ("pooled", "0", "1") for target in ("valence", "arousal")]
+    comparison = pd.DataFrame(columns=["arm", "target", "metric"])
+    summary = summarise_experiment(comparison, pd.DataFrame(rows), parameters("experiment"))
+    assert "| mean | 0.000 | 0.000 ± 0.000 | 0.000 | 0.000 ± 0.000 |" in summary and "-0.000" not in summary

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from music_emotion.data import TARGETS
+from music_emotion.report.tables import format_number
 from music_emotion.study import metrics
 from music_emotion.study.statistics import (
     corrected_resampled_t_test,
@@ -95,8 +96,8 @@ def summarise_experiment(
              "| arm | valence CCC pooled | valence CCC per fold | arousal CCC pooled | arousal CCC per fold |",
              "|---|---|---|---|---|"]
     for arm in table.index:
-        cells = [f"{table.loc[arm, t]:.3f} | {spread.loc[(arm, t), 'mean']:.3f} ± {spread.loc[(arm, t), 'std']:.3f}"
-                 for t in TARGETS]
+        cells = [f"{format_number(table.loc[arm, t], 3, False)} | {format_number(spread.loc[(arm, t), 'mean'], 3, False)}"
+                 f" ± {format_number(spread.loc[(arm, t), 'std'], 3, False)}" for t in TARGETS]
         lines.append(f"| {arm} | " + " | ".join(cells) + " |")
     if "gan_conditioning_ccc_valence" in experiment_metrics:
         gan = experiment_metrics.dropna(subset=["gan_conditioning_ccc_valence"]).drop_duplicates(["seed", "fold"])
