@@ -31,12 +31,11 @@ def measure_fraction(fraction: float, features: list[str]) -> dict:
     """Run the data stage's nodes on `fraction` of the corpus here; returns seconds and peak RSS per part."""
     import tempfile
 
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
     from kedro.io import Version
 
     from music_emotion.datasets import SpectrogramDataset
-    from kedro.framework.session import KedroSession
-    from kedro.framework.startup import bootstrap_project
-
     from music_emotion.pipelines.data_processing.nodes import (
         extract_ast_features,
         extract_mel_spectrograms,

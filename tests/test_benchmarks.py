@@ -9,6 +9,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 
+@pytest.mark.slow  # encodes and decodes mp3s on two engines: ~20 s
 def test_extraction_benchmark_smoke(tmp_path):
     import bench_extraction
 
@@ -86,10 +87,9 @@ def test_gpu_check_refuses_to_pretend_without_a_gpu(tmp_path):
 
 def test_rehearsal_small_models_are_the_rehearsal_experiments_models():
     """`rehearsal_stages.py --small-models` hands Kedro exactly the experiment's small ViT and AST (as a dotlist)."""
+    import rehearsal_stages
     import yaml
     from omegaconf import OmegaConf
-
-    import rehearsal_stages
 
     parsed = OmegaConf.to_container(OmegaConf.from_dotlist(rehearsal_stages.small_model_params().split(",")))
     conf = yaml.safe_load((rehearsal_stages.PROJECT / "conf/rehearsal/parameters_experiment.yml").read_text())

@@ -4,6 +4,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 
@@ -65,6 +67,7 @@ def test_vit_b16_flops_and_gpu_peaks():
     assert name_to_peak["H100"] == 989.0
 
 
+@pytest.mark.slow  # three pipeline runs in subprocesses: ~13 s
 def test_memory_benchmark_smoke(tmp_path):
     import bench_memory
 

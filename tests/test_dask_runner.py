@@ -46,6 +46,7 @@ def test_the_dask_runner_gives_what_the_sequential_runner_gives(tmp_path, dask_p
     assert catalog.load("doubled").tolist() == [0, 2, 4, 6, 8]  # written by a worker, read back from disk here
 
 
+@pytest.mark.slow  # a worker killed and restarted: ~30 s
 def test_a_worker_killed_mid_node_is_retried_once(tmp_path, dask_params):
     node = Node(partial(dask_nodes.die_once, marker=str(tmp_path / "died")), "raw", "survived", name="die_once")
     pipeline, catalog = pipeline_and_catalog(tmp_path, [node])

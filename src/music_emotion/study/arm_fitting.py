@@ -5,7 +5,6 @@ fold's models are fitted exactly as the single-split ones are."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from typing import Any
 
