@@ -9,7 +9,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 
-@pytest.mark.slow  # encodes and decodes mp3s on two engines: ~20 s
+@pytest.mark.bench_smoke  # encodes and decodes mp3s on two engines: ~20 s
 def test_extraction_benchmark_smoke(tmp_path):
     import bench_extraction
 

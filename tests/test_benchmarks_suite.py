@@ -67,7 +67,7 @@ def test_vit_b16_flops_and_gpu_peaks():
     assert name_to_peak["H100"] == 989.0
 
 
-@pytest.mark.slow  # three pipeline runs in subprocesses: ~13 s
+@pytest.mark.bench_smoke  # three pipeline runs in subprocesses: ~13 s
 def test_memory_benchmark_smoke(tmp_path):
     import bench_memory
 
