@@ -136,9 +136,9 @@ class DaskRunner(AbstractRunner):
         return None
 
     def _run(self, pipeline: Pipeline, catalog: Any, hook_manager: Any = None, run_id: str | None = None) -> None:
-        from distributed import as_completed
-
         from music_emotion.framework.run_parameters import run_parameters
+
+        as_completed = import_distributed().as_completed  # before any plain import, so conf's log level holds
 
         client, cluster = connect(run_parameters()["dask"])
         gpus = any(w.get("resources", {}).get("GPU") for w in client.scheduler_info()["workers"].values())
