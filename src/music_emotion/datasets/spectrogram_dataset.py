@@ -39,7 +39,7 @@ def write_npy(path: Path, values: np.ndarray, dtype: type = np.float32, chunk: i
         np.lib.format.write_array_header_1_0(handle, header)
         for start in range(0, len(values), chunk):
             rows = np.asarray(values[start : start + chunk])
-            if dtype is np.float16 and rows.size and float(np.nanmax(np.abs(rows))) > FLOAT16_MAX:
+            if np.dtype(dtype) == np.float16 and rows.size and float(np.nanmax(np.abs(rows))) > FLOAT16_MAX:
                 raise DatasetError(
                     f"{path.name}: rows {start}-{start + len(rows) - 1} hold values beyond float16's range "
                     f"(±{FLOAT16_MAX:g}); store this dataset as float32 (storage_dtype in the catalog)"

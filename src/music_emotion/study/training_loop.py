@@ -62,7 +62,8 @@ def train_regressor(
     """
     model.to(device)
     steps_per_epoch = math.ceil(len(train) / config.batch_size)
-    total_steps = total_steps or config.epochs * steps_per_epoch
+    if total_steps is None:
+        total_steps = config.epochs * steps_per_epoch
     epochs = math.ceil(total_steps / steps_per_epoch)
     optimiser = Optimiser.for_model(model, config, device, total_steps)
     crop_rng = np.random.default_rng(seed)
