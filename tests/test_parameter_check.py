@@ -19,6 +19,10 @@ def test_the_shipped_configuration_passes(env):
     ("inference", "files_per_batch", -1, "whole number of at least 1"),
     ("seed", None, -5, "number of at least 0"),
     ("gan_augmentation", "training.generator_lr", float("nan"), "must be a positive number"),
+    ("seed", None, 1.5, "must be a whole number"),
+    ("training", "training.batch_size", True, "whole number of at least 1"),
+    ("data_processing", "labels.rating_max", float("inf"), "must be a finite number"),
+    ("data_processing", "labels.rating_min", "1", "must be a finite number"),
 ])
 def test_a_bad_value_is_named_with_what_it_accepts(section, key, value, message):
     params = _load("demo")
@@ -43,3 +47,12 @@ def test_only_the_sections_the_run_reads_are_checked():
     params = {**_load("demo"), "inference": {"files_per_batch": 0}}
     assert parameter_problems(params, {"training"}) == []
     assert parameter_problems(params, {"inference"}) == ["inference.files_per_batch = 0: must be a whole number of at least 1"]
+
+
+def test_a_rating_scale_that_is_no_interval_is_refused():
+    import copy
+
+    params = copy.deepcopy(_load("demo"))
+    params["data_processing"]["labels"]["rating_max"] = 0
+    (problem,) = parameter_problems(params, {"data_processing"})
+    assert problem.startswith("data_processing.labels.rating_min = 1, rating_max = 0: rating_min must be below")

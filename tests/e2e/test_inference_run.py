@@ -32,3 +32,31 @@ def test_library_inference_on_the_demo_songs_resumes_without_repeating_a_file(de
     assert files.loc[files["status"] != "skipped", ["valence", "arousal"]].abs().max().max() <= 1.0
     again = (project / "logs" / "inference_again.log").read_text()
     assert "Library done: 0 predicted" in again and "0 to do" in again
+
+
+def test_predict_command_uses_the_arm_it_is_given(demo_project):
+    """`--model real_only` and `--model gan` read their own saved models (they differ), a mistyped arm stops
+    with the arms there are, and the table on stdout holds no log line."""
+    import subprocess
+    import sys
+
+    from tests.e2e.conftest import subprocess_env
+
+    project = demo_project.path
+    song = sorted((project / "data" / "01_raw" / "demo_deam" / "MEMD_audio").glob("*.mp3"))[0]
+
+    def predict(arm):
+        command = "import sys; from music_emotion.serving.cli import main; sys.exit(main(sys.argv[1:]))"
+        return subprocess.run([sys.executable, "-c", command, "predict", str(song), "--model", arm, "--env", "demo",
+                               "--device", "cpu"], cwd=project, env=subprocess_env(), capture_output=True,
+                              text=True, timeout=300, check=False)
+
+    tables = {}
+    for arm in ("real_only", "gan"):
+        done = predict(arm)
+        assert done.returncode == 0, done.stderr[-2000:]
+        header, row = done.stdout.strip().splitlines()
+        tables[arm] = row.split()[1:3]
+    assert tables["real_only"] != tables["gan"]
+    wrong = predict("nosucharm")
+    assert wrong.returncode == 2 and "not an arm of this project" in wrong.stderr and "'real_only'" in wrong.stderr

@@ -9,6 +9,7 @@ import pickle
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -220,3 +221,118 @@ def test_web_page_refuses_long_audio_and_reports_broken_uploads(songs, exported)
     assert by_file.loc["broken.mp3", "status"] == "skipped"
     assert by_file.loc["b.flac", "status"] == "ok" and [s.file for s in predicted] == ["b.flac"]
     assert -1 <= by_file.loc["b.flac", "valence"] <= 1
+
+
+def test_audio_far_beyond_full_scale_is_a_named_skip_never_a_nan_prediction(exported, tmp_path, capsys):
+    import soundfile as sf
+
+    loud = tmp_path / "loud.wav"
+    sf.write(loud, (tone(2.0, 8000, 1, 440) * 1e29).astype(np.float32), 8000, subtype="FLOAT")
+    song = EmotionModel.from_pretrained(exported[1], device="cpu").predict(loud)
+    assert song.status == "skipped" and "overflow" in song.reason and "peak amplitude 3e+28" in song.reason
+    assert cli.main(["predict", str(loud), "--model", str(exported[1]), "--device", "cpu"]) == 0
+    printed = capsys.readouterr()
+    assert "nan" not in printed.out.lower() and "0 file(s) predicted, 1 skipped" in printed.err
+
+
+def test_a_model_whose_output_is_not_a_number_gives_a_skip(songs, exported):
+    model = exported[0]
+
+    class NanModel(type(model)):
+        def predict(self, batch):
+            return super().predict(batch) * float("nan")
+
+    broken = tiny_model()
+    broken.__class__ = NanModel
+    song = EmotionModel(broken, SETTINGS, device="cpu").predict(songs / "a.wav")
+    assert song.status == "skipped" and "not a number" in song.reason and np.isnan(song.valence)
+
+
+def test_export_keeps_a_users_partial_folder_and_its_scratch_is_its_own(exported, tmp_path):
+    model = exported[0]
+    users = tmp_path / "mine.partial"
+    users.mkdir()
+    (users / "notes.txt").write_text("mine")
+    write_model_folder(model, tmp_path / "mine", SETTINGS, "card")
+    assert (users / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exported", "mine", "mine.partial"]  # no scratch left
+
+
+def test_two_exports_racing_to_one_folder_leave_one_whole_model_and_one_clear_error(tmp_path):
+    """Each writer has its own scratch folder; the final rename never replaces a finished folder, so the target
+    holds one writer's weights with that writer's card, and the other writer is told."""
+    import threading
+
+    models = [tiny_model(), tiny_model(mode="native")]
+    target = tmp_path / "shared"
+    for round_number in range(6):
+        folder = target / str(round_number)
+        outcomes: list = [None, None]
+        start = threading.Barrier(2)
+
+        def export(i, folder=folder, outcomes=outcomes, start=start):
+            start.wait()
+            try:
+                write_model_folder(models[i], folder, SETTINGS, f"card of writer {i}")
+                outcomes[i] = "ok"
+            except ModelFolderError as exc:
+                outcomes[i] = str(exc)
+
+        threads = [threading.Thread(target=export, args=(i,)) for i in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        winners = [i for i, outcome in enumerate(outcomes) if outcome == "ok"]
+        assert len(winners) == 1, outcomes
+        loser = outcomes[1 - winners[0]]
+        assert "exported by another run" in loser or "not empty" in loser
+        assert (folder / "README.md").read_text() == f"card of writer {winners[0]}"
+        back = EmotionModel.from_pretrained(folder, device="cpu").model
+        assert back.config["input"] == models[winners[0]].config["input"]
+    assert not [p for p in target.iterdir() if p.name.startswith(".")]  # no scratch folder left behind
+
+
+@pytest.mark.parametrize("change, said", [
+    ({"batch_size": True}, "batch_size must be a whole number"),
+    ({"batch_size": "8"}, "batch_size must be a whole number"),
+    ({"rating_scale": [1, float("inf")]}, "rating_scale must be two finite numbers"),
+    ({"rating_scale": 19}, "rating_scale must be two finite numbers"),
+    ({"min_window_fraction": "half"}, "min_window_fraction must be a number"),
+])
+def test_bad_inference_settings_are_one_error_naming_the_file_and_key(exported, change, said):
+    folder = exported[1]
+    data = json.loads((folder / "inference.json").read_text())
+    (folder / "inference.json").write_text(json.dumps({**data, **change}))
+    with pytest.raises(ModelFolderError, match=said) as caught:
+        EmotionModel.from_pretrained(folder, device="cpu")
+    assert "inference.json" in str(caught.value)
+
+
+def test_an_export_never_writes_settings_its_own_loader_refuses(exported, tmp_path):
+    bad = PredictionSettings(min_window_fraction=0.5, batch_size=4, files_per_batch=2, rating_scale=(9.0, 1.0))
+    with pytest.raises(ModelFolderError, match="rating_scale"):
+        write_model_folder(exported[0], tmp_path / "bad", bad, "card")
+    assert not (tmp_path / "bad").exists()
+
+
+def test_an_arm_name_selects_that_arms_model_and_an_unknown_one_names_the_arms(monkeypatch):
+    """`--model real_only` must read real_only's saved model (the catalog resolves the arm from the run's
+    parameters), and a name that is no trained arm stops with the list of arms."""
+    from music_emotion.serving.cli import ProjectRecords, arm_runtime_params
+
+    project = Path(__file__).resolve().parents[2]
+    loaded = {}
+    monkeypatch.setattr(ProjectRecords, "_load", lambda self, name, what: loaded.setdefault(
+        self.params["inference"]["model"], str(self.catalog.get(name)._filepath)))
+    monkeypatch.setattr("music_emotion.serving.predictor.EmotionModel.__init__", lambda *a, **k: None)
+    args = cli.parser().parse_args(["predict", "x.wav", "--env", "demo", "--project", str(project)])
+    for arm in ("real_only", "specaugment"):
+        cli.load_model(arm, args)
+    assert loaded["real_only"].endswith("real_only/trained_model")
+    assert loaded["specaugment"].endswith("specaugment/trained_model")
+    for name, said in (("nosucharm", "not an arm of this project"), ("ridge", "a baseline without a saved network")):
+        with pytest.raises(cli.UsageError, match=said) as caught:
+            cli.load_model(name, args)
+        assert "'real_only'" in str(caught.value) and "'gan'" in str(caught.value)
+    assert arm_runtime_params("gan") == {"inference": {"model": "gan"}}

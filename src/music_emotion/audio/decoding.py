@@ -97,6 +97,19 @@ def _decode_reason(path: str | Path, exc: Exception) -> str:
     return f"unreadable audio: {text}"
 
 
+def checked_features(config: FeatureConfig, window: np.ndarray) -> np.ndarray:
+    """`config.features(window)`, refused when not every value is finite: a file whose samples are finite but far
+    beyond full scale (a float WAV of amplitude 1e29) overflows the power spectrum, and NaN features would
+    become NaN predictions passed off as results."""
+    with np.errstate(over="ignore", invalid="ignore"):  # checked just below, and named per file
+        features = config.features(window)
+    if not np.all(np.isfinite(features)):
+        peak = float(np.max(np.abs(window), initial=0.0))
+        raise AudioDecodeError(f"its samples (peak amplitude {peak:.3g}; full scale is 1) overflow the "
+                               f"{config.kind} features to NaN or infinity; rescale the audio")
+    return features
+
+
 def fit_to_window(samples: np.ndarray, n_samples: int) -> tuple[np.ndarray, bool]:
     """Crop or zero-pad to exactly `n_samples`; returns (window, was_padded)."""
     if len(samples) >= n_samples:
@@ -137,7 +150,7 @@ def _extract_clip(key: str, path: str | Path, config: FeatureConfig) -> ClipResu
     samples = decode_audio(path, config.sample_rate, config.offset, config.duration, config.resample_type)
     seconds = len(samples) / config.sample_rate
     window, padded = fit_to_window(samples, config.n_samples)
-    spectrogram = config.features(window)
+    spectrogram = checked_features(config, window)
     silent = bool(np.max(np.abs(window), initial=0.0) < SILENCE_PEAK)
     reasons = []
     if padded:
@@ -165,4 +178,4 @@ def iter_windows(
             break
         window, padded = fit_to_window(chunk, n)
         valid = config.frames_for(len(chunk) / config.sample_rate)
-        yield start_s, config.features(window), padded, valid
+        yield start_s, checked_features(config, window), padded, valid

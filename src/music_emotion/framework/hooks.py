@@ -17,7 +17,7 @@ from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
 
 from music_emotion.framework.kedro_internals import check_before_catalog, dataset_location
-from music_emotion.framework.renames import earlier_release_copy, renamed_in_run
+from music_emotion.framework.renames import earlier_release_copy, new_name, renamed_in_run
 
 logger = logging.getLogger(__name__)
 
@@ -140,9 +140,23 @@ def _explain_catalog_error(exc: Exception) -> Exception | None:
     return None
 
 
+def _unknown_parameter_keys(conf_source: str | None) -> list[str]:
+    from music_emotion.framework.parameter_keys import base_parameter_schema, unknown_keys
+    from music_emotion.framework.run_parameters import run_parameters
+
+    if not conf_source or not (Path(conf_source) / "base").is_dir():
+        return []  # a packaged run's conf lives elsewhere: its parameter names cannot be checked here
+    problems = unknown_keys(run_parameters(), base_parameter_schema(conf_source))
+    return [p for p in problems if new_name(p.split(":", 1)[0]) is None]  # an old name gets its rename line
+
+
 class InputCheckHooks:
+    def __init__(self) -> None:
+        self._conf_source: str | None = None
+
     @hook_impl
     def after_context_created(self, context: Any) -> None:
+        self._conf_source = str(context.config_loader.conf_source)
         check_before_catalog(context, _check_load_versions, _explain_catalog_error)
 
     @hook_impl
@@ -163,12 +177,14 @@ class InputCheckHooks:
                 missing.append(f"  - {name} ({dataset_location(dataset)}): {reason}" + (f". {hint}" if hint else ""))
         missing += [f"  - {problem}" for problem in checkpoint_problems(pipeline)]
         bad = [f"  - {problem}" for problem in _parameter_problems(pipeline) + renamed_in_run(run_params)]
-        if missing or bad:
+        unknown = [f"  - {problem}" for problem in _unknown_parameter_keys(self._conf_source)]
+        if missing or bad or unknown:
             env = run_params.get("env") or "local (the default env)"
             said = ([f"{len(missing)} input(s) do not exist yet or are empty"] if missing else []) + (
+                [f"{len(unknown)} parameter name(s) are unknown (a typo in conf/ or --params?)"] if unknown else []) + (
                 [f"{len(bad)} parameter(s) are out of range (set them in conf/local/ or with --params)"] if bad else [])
             raise MissingInputsError(f"this run cannot start (env '{env}'): {'; '.join(said)}.\n"
-                                     + "\n".join(missing + bad))
+                                     + "\n".join(missing + unknown + bad))
 
 
 class EngineHooks:

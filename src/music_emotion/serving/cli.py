@@ -98,8 +98,15 @@ def load_model(model: str | None, args: argparse.Namespace):
 
     if model and (Path(model).expanduser().is_dir() or "/" in model):  # arm names hold no "/"
         return EmotionModel.from_pretrained(model, device=args.device)
-    with ProjectRecords(args.project, args.env, {"inference.model": model} if model else {}) as records:
+    with ProjectRecords(args.project, args.env, arm_runtime_params(model) if model else {}) as records:
         return records.emotion_model(args.device)
+
+
+def arm_runtime_params(arm: str) -> dict[str, Any]:
+    """The runtime parameters that select `arm`: nested, as Kedro's own `--params inference.model=X` arrives, since
+    `${runtime_params:inference.model}` in the catalog looks the dotted path up in this tree (a flat
+    "inference.model" key is never found, and the default arm would quietly predict instead)."""
+    return {"inference": {"model": arm}}
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -166,6 +173,18 @@ def run_app(args: argparse.Namespace) -> int:
     return 0
 
 
+def _logs_to_stderr() -> None:
+    """Kedro's logging config (set up with the session) writes to stdout; a command's stdout is its table, which a
+    pipe into another tool reads row by row, so every log line goes to stderr instead."""
+    for handler in logging.getLogger().handlers:
+        if hasattr(handler, "console"):  # rich's handler
+            from rich.console import Console
+
+            handler.console = Console(stderr=True)
+        elif isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
+            handler.setStream(sys.stderr)
+
+
 def _is_project(path: str) -> bool:
     return (Path(path) / "conf").is_dir() and (Path(path) / "pyproject.toml").is_file()
 
@@ -191,6 +210,7 @@ class ProjectRecords:
                                             runtime_params=self.runtime_params)
         context = self._session.load_context()
         logging.getLogger("kedro").setLevel(logging.WARNING)  # no catalog chatter in a command's output
+        _logs_to_stderr()
         self.catalog, self.params = context.catalog, context.params
         return self
 
@@ -201,8 +221,9 @@ class ProjectRecords:
         from music_emotion.audio.engine import EngineParams
         from music_emotion.serving.predictor import EmotionModel
 
-        model = self._load("inference_model", f"the '{self.params['inference']['model']}' arm")
-        return EmotionModel(model, self.settings(), name=self.params["inference"]["model"], device=device,
+        arm = self.trained_arm(self.params["inference"]["model"], "--model")
+        model = self._load("inference_model", f"the '{arm}' arm")
+        return EmotionModel(model, self.settings(), name=arm, device=device,
                             engine=EngineParams.from_params(self.params["dask"]))
 
     def export(self, arm: str, directory: Path) -> Path:
@@ -210,14 +231,26 @@ class ProjectRecords:
         from music_emotion.serving.model_folder import write_model_folder
 
         arms = self.params["arms"]
-        if arm not in arms or arms[arm]["model"] not in ("vit", "ast"):
-            trained = sorted(a for a, spec in arms.items() if spec["model"] in ("vit", "ast"))
-            raise UsageError(f"'{arm}' is not a trained arm of this project; choose one of {trained}")
+        self.trained_arm(arm, "the arm")
         model = self._load(f"{arm}.trained_model", f"the '{arm}' arm")
         facts = card_facts(arm, arms[arm], model, self._load("test_metrics", "test_metrics"),
                            self._load("song_splits", "song_splits"), self.params["seed"],
                            self.params["reporting"]["model_card"])
         return write_model_folder(model, directory, self.settings(), model_card(facts))
+
+    def trained_arm(self, arm: str, option: str) -> str:
+        """`arm` when it names a network arm of `arms:` (the ones with a saved model), else a UsageError that
+        lists them: a mistyped name must never fall through to another arm's model."""
+        from music_emotion.study.arms import TRANSFORMERS
+
+        arms = self.params["arms"]
+        trained = sorted(name for name, spec in arms.items() if (spec or {}).get("model") in TRANSFORMERS)
+        if arm not in trained:
+            what = "a baseline without a saved network" if arm in arms else "not an arm of this project"
+            env = f" (env '{self.env}')" if self.env else ""
+            raise UsageError(f"{option} '{arm}' is {what}{env}; choose one of {trained}, or give a model folder "
+                             "exported with `music-emotion export`")
+        return arm
 
     def settings(self):
         """How this project predicts (its `inference` parameters and label scale), for a model and its export."""

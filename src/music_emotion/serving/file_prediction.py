@@ -64,6 +64,9 @@ def window_rows(file_name: str, decoded: Decoded | str | EngineFailure, model: W
     seconds_per_frame = config.hop_length / config.sample_rate
     chunk_starts, spectrograms, padded, valid = decoded
     predicted = predict_songs(model, spectrograms, np.arange(len(spectrograms)), np.asarray(valid), batch_size, device)
+    if not np.all(np.isfinite(predicted.windows)):  # a prediction is a number in [-1, 1] or a named skip
+        return [{"file": file_name, "status": "skipped",
+                 "reason": "the model's output is not a number for this file (its features are out of range)"}]
     file_mean = predicted.windows.mean(axis=0)
     rows = []
     for k, (song, frame, pred) in enumerate(zip(predicted.window_song, predicted.window_start, predicted.windows,

@@ -15,8 +15,10 @@ A folder (or hub repository) comes from someone else: it is checked before any c
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -43,9 +45,11 @@ class PredictionSettings:
 
     @classmethod
     def from_run(cls, inference: dict[str, Any], labels: dict[str, Any]) -> PredictionSettings:
-        """From the run's `params:inference` and `params:data_processing.labels`."""
-        return cls(float(inference["min_window_fraction"]), int(inference["batch_size"]),
-                   int(inference["files_per_batch"]), (float(labels["rating_min"]), float(labels["rating_max"])))
+        """From the run's `params:inference` and `params:data_processing.labels`, checked as a folder's are."""
+        return cls.from_dict({"min_window_fraction": inference["min_window_fraction"],
+                              "batch_size": inference["batch_size"], "files_per_batch": inference["files_per_batch"],
+                              "rating_scale": [labels["rating_min"], labels["rating_max"]]},
+                             "parameters inference.* / data_processing.labels.rating_min, rating_max")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = SETTINGS_NAME) -> PredictionSettings:
@@ -53,37 +57,66 @@ class PredictionSettings:
         if not isinstance(data, dict) or set(data) != expected:
             raise ModelFolderError(f"'{source}' must hold exactly the keys {sorted(expected)}; re-export the model "
                                    "with `music-emotion export ARM DIR`")
-        low, high = (float(v) for v in data["rating_scale"])
-        settings = cls(float(data["min_window_fraction"]), int(data["batch_size"]), int(data["files_per_batch"]),
-                       (low, high))
-        if not (0 < settings.min_window_fraction <= 1 and settings.batch_size > 0 and settings.files_per_batch > 0
-                and high > low):
-            raise ModelFolderError(f"'{source}' holds impossible settings {data}")
-        return settings
+        fraction = data["min_window_fraction"]
+        if not _real(fraction) or not 0 < fraction <= 1:
+            raise ModelFolderError(f"'{source}': min_window_fraction must be a number in (0, 1], got {fraction!r}")
+        for key in ("batch_size", "files_per_batch"):
+            if isinstance(data[key], bool) or not isinstance(data[key], int) or data[key] < 1:
+                raise ModelFolderError(f"'{source}': {key} must be a whole number of at least 1, got {data[key]!r}")
+        scale = data["rating_scale"]
+        if not (isinstance(scale, list | tuple) and len(scale) == 2 and all(_real(v) for v in scale)
+                and scale[1] > scale[0]):
+            raise ModelFolderError(f"'{source}': rating_scale must be two finite numbers [low, high] with "
+                                   f"low < high (DEAM: [1, 9]), got {scale!r}")
+        return cls(float(fraction), data["batch_size"], data["files_per_batch"], (float(scale[0]), float(scale[1])))
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "rating_scale": list(self.rating_scale)}
 
 
 def write_model_folder(model: Any, directory: str | Path, settings: PredictionSettings, card: str) -> Path:
-    """Write the four files into `directory` (which must not hold a model already), atomically: into a
-    `.partial` sibling, flushed, then renamed, so a kill never leaves a folder that looks complete."""
+    """Write the four files into `directory` (new, or empty), atomically: into a scratch folder of this call's own
+    beside it, flushed, then renamed into place. A kill never leaves a folder that looks complete, a user's
+    folder is never deleted or replaced, and of two exports racing to one target exactly one wins, whole; the
+    other gets a `ModelFolderError`."""
     directory = Path(directory)
-    if directory.exists() and any(directory.iterdir()):
-        raise ModelFolderError(f"'{directory}' exists and is not empty: export into a new folder (nothing was "
-                               "overwritten)")
-    partial = directory.with_name(directory.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    model.save_pretrained(partial)
-    (partial / SETTINGS_NAME).write_text(json.dumps(settings.to_dict(), indent=2) + "\n")
-    (partial / CARD_NAME).write_text(card)
-    for name in FOLDER_FILES:
-        with (partial / name).open("rb") as handle:
-            os.fsync(handle.fileno())
-    if directory.exists():
-        directory.rmdir()
-    partial.rename(directory)
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise ModelFolderError(f"'{directory}' exists and is not empty (or is a file): export into a new folder "
+                               "(nothing was overwritten)")
+    PredictionSettings.from_dict(settings.to_dict(), "the settings to export")  # only what its loader accepts
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.", suffix=".partial"))
+    try:
+        model.save_pretrained(scratch)
+        (scratch / SETTINGS_NAME).write_text(json.dumps(settings.to_dict(), indent=2) + "\n")
+        (scratch / CARD_NAME).write_text(card)
+        for name in FOLDER_FILES:
+            with (scratch / name).open("rb") as handle:
+                os.fsync(handle.fileno())
+        _rename_into_place(scratch, directory)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
     return directory
+
+
+def _rename_into_place(scratch: Path, directory: Path) -> None:
+    """`rename(2)` replaces an empty folder but never a non-empty one: so the target is emptied of nothing but
+    an empty folder, and a rename that meets another export's finished folder fails instead of mixing them."""
+    try:
+        directory.rmdir()  # an empty folder the user made for the export
+    except FileNotFoundError:
+        pass
+    except OSError as exc:  # not empty any more: another export finished first
+        raise ModelFolderError(f"'{directory}' was exported by another run meanwhile; nothing was overwritten") from exc
+    try:
+        scratch.rename(directory)
+    except OSError as exc:
+        raise ModelFolderError(f"'{directory}' was exported by another run meanwhile; nothing was overwritten") from exc
+
+
+def _real(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def read_settings(directory: str | Path) -> PredictionSettings:

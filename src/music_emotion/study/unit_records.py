@@ -9,8 +9,10 @@ inputs (the spectrograms it reads, the ratings). So a changed arm retrains that 
 else, a changed fold count or input set retrains everything, and two configurations can never meet in one
 aggregation: their records have different keys.
 
-Records are JSON (floats written by `repr`, NaN as Python's json writes it, so read back bit-identically), one file per key, written atomically
-(temporary file + `os.replace`), so a run killed at any moment leaves either a whole record or none.
+Records are JSON (floats written by `repr`, NaN as Python's json writes it, so read back bit-identically), one file
+per key, written atomically (temporary file + `os.replace`), so a run killed at any moment leaves either a whole
+record or none. Each carries a SHA-256 of its own content: a record edited by hand or damaged on disk (valid JSON,
+other numbers) is named and retrained, never aggregated, and so is one whose rows are not the fold's test songs.
 """
 
 from __future__ import annotations
@@ -127,9 +129,9 @@ class UnitRecordStore:
         except (OSError, ValueError) as exc:
             logger.warning("experiment: unreadable record %s (%s); retraining %s in %s", file, exc, arm, unit)
             return None
-        if stored.get("material") != json.loads(_canonical(material)):
-            logger.warning("experiment: record %s was written for other settings than its key says; retraining %s "
-                           "in %s (delete the file to silence this)", file, arm, unit)
+        if problem := _record_problem(stored, json.loads(_canonical(material))):
+            logger.warning("experiment: record %s %s; retraining %s in %s (delete the file to silence this)", file,
+                           problem, arm, unit)
             return None
         predictions = pd.DataFrame(stored["predictions"]["data"], columns=stored["predictions"]["columns"])
         return UnitRecord(unit, arm, key, predictions, stored["facts"], resumed=True)
@@ -142,6 +144,8 @@ class UnitRecordStore:
                 "facts": record.facts,
                 "predictions": {"columns": list(record.predictions.columns),
                                 "data": record.predictions.to_numpy(dtype=object).tolist()}}
+        body = json.loads(json.dumps(body, default=json_default))  # exactly what a reader will see
+        body["checksum"] = _checksum(body)
         handle, temporary = tempfile.mkstemp(dir=file.parent, prefix=f".{record.key}.", suffix=".tmp")
         try:
             with os.fdopen(handle, "w") as out:
@@ -153,6 +157,31 @@ class UnitRecordStore:
             Path(temporary).unlink(missing_ok=True)
             raise
         return file
+
+
+def _checksum(body: dict[str, Any]) -> str:
+    return hashlib.sha256(_canonical({k: v for k, v in body.items() if k != "checksum"}).encode()).hexdigest()
+
+
+def _record_problem(stored: Any, material: dict[str, Any]) -> str:
+    """Why a stored record cannot be used (its words for the log), or "" when it is whole and is this key's."""
+    if not isinstance(stored, dict) or "checksum" not in stored:
+        return "carries no checksum (written by an older release, or not a record)"
+    if stored["checksum"] != _checksum(stored):
+        return "does not match its checksum: its content was changed after it was written"
+    if stored.get("material") != material:
+        return "was written for other settings than its key says"
+    try:
+        columns, rows = stored["predictions"]["columns"], stored["predictions"]["data"]
+        songs = [str(row[columns.index("song_id")]) for row in rows]
+    except (KeyError, TypeError, ValueError, IndexError):
+        return "holds no readable prediction table"
+    test = sorted(str(song) for song in material["songs"]["test"])
+    if sorted(songs) != test:
+        duplicated = sorted({s for s in songs if songs.count(s) > 1})
+        return (f"holds {len(songs)} prediction rows for the fold's {len(test)} test songs"
+                + (f" (song ids {duplicated[:5]} more than once)" if duplicated else ""))
+    return ""
 
 
 def _canonical(value: Any) -> str:

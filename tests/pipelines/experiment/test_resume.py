@@ -17,6 +17,7 @@ import music_emotion.study.arm_fitting as arm_fitting
 from music_emotion.data.spectrograms import SpectrogramSet
 from music_emotion.pipelines.experiment.folds import assign_folds, experiment_parameters
 from music_emotion.pipelines.experiment.resume import plan_experiment
+from music_emotion.study import unit_records
 from music_emotion.study.unit_records import UnitRecord, UnitRecordStore
 from tests.conf_params import parameters
 from tests.pipelines.experiment.test_experiment import EXPERIMENT, corpus, experiment_runner
@@ -123,7 +124,8 @@ def plan_for(store, mel, labels, n_folds=3, resume=True):
 def record_everything(store, plan):
     for unit, arms in plan["units"].items():
         for arm, entry in arms.items():
-            record = UnitRecord(unit, arm, entry["key"], pd.DataFrame({"song_id": [1], "valence_pred": [0.5]}),
+            test = entry["material"]["songs"]["test"]
+            record = UnitRecord(unit, arm, entry["key"], pd.DataFrame({"song_id": test, "valence_pred": 0.5}),
                                 {"arm": arm, "seconds": float("nan")})
             store.save(record, entry["material"])
 
@@ -152,7 +154,8 @@ def test_a_record_written_for_other_settings_is_never_read(tmp_path, caplog):
     entry = plan["units"]["seed0_fold1"]["ridge"]
     path = tmp_path / "units" / "seed0_fold1" / "ridge" / f"{entry['key']}.json"
     body = json.loads(path.read_text())
-    body["material"]["seed"] = 7  # a record of another configuration under this key's name
+    body["material"]["seed"] = 7  # a whole record of another configuration under this key's name
+    body["checksum"] = unit_records._checksum(body)
     path.write_text(json.dumps(body))
     with caplog.at_level(logging.WARNING):
         again = plan_for(store, mel, labels)
@@ -169,7 +172,7 @@ def test_a_record_reads_back_bit_identically(tmp_path):
                                 "valence_true": values[:, 0] / 3, "arousal_true": values[:, 1] * np.pi,
                                 "valence_pred": values[:, 0], "arousal_pred": values[:, 1]})
     facts = {"arm": "gan", "seconds": float("nan"), "steps": 12, "gan_conditioning_ccc_valence": 0.1 + 0.2}
-    material = {"seed": 43}
+    material = {"seed": 43, "songs": {"test": list(range(5))}}
     store.save(UnitRecord("seed1_fold2", "gan", "k", predictions, facts), material)
     back = store.find("seed1_fold2", "gan", "k", material)
     pd.testing.assert_frame_equal(back.predictions, predictions, check_exact=True)
@@ -193,3 +196,40 @@ def test_no_fitted_model_is_handed_between_nodes(monkeypatch, tmp_path):
     assert produced and not [name for name, value in produced.items()
                              if isinstance(value, nn.Module | SpectrogramSet) or "model" in name]
     assert sum(isinstance(value, UnitRecord) for value in produced.values()) == 9
+
+
+def _rewrite(path, change, keep_checksum=False):
+    body = json.loads(path.read_text())
+    change(body)
+    if keep_checksum:  # as a careful forger would: the content is whole, only its rows are wrong
+        body["checksum"] = unit_records._checksum(body)
+    path.write_text(json.dumps(body))
+
+
+def _replace_first_prediction(body):
+    body["predictions"]["data"][0][1] = 0.999  # one fold's prediction replaced, the JSON still valid
+
+
+def _duplicate_first_row(body):
+    body["predictions"]["data"].append(body["predictions"]["data"][0])
+
+
+@pytest.mark.parametrize("change, keep_checksum, said", [
+    (_replace_first_prediction, False, "does not match its checksum"),
+    (_duplicate_first_row, False, "does not match its checksum"),
+    (_duplicate_first_row, True, "more than once"),
+    (lambda body: body.pop("checksum"), False, "carries no checksum"),
+])
+def test_a_changed_or_malformed_record_is_named_and_retrained(tmp_path, caplog, change, keep_checksum, said):
+    store = UnitRecordStore(tmp_path / "units")
+    mel, labels = corpus(40)
+    plan = plan_for(store, mel, labels)
+    record_everything(store, plan)
+    entry = plan["units"]["seed0_fold1"]["ridge"]
+    path = tmp_path / "units" / "seed0_fold1" / "ridge" / f"{entry['key']}.json"
+    _rewrite(path, change, keep_checksum)
+    with caplog.at_level(logging.WARNING):
+        again = plan_for(store, mel, labels)
+    assert again["recorded"] == 8 and not again["units"]["seed0_fold1"]["ridge"]["done"]
+    assert str(path) in caplog.text and said in caplog.text
+    assert store.find("seed0_fold1", "ridge", entry["key"], entry["material"]) is None
