@@ -42,3 +42,16 @@ def spectral_model(raw: np.ndarray):
 
 def weight_sum(model) -> float:
     return float(sum(p.detach().double().sum() for p in model.parameters()))
+
+
+class UnpicklableDataset:
+    """A catalog entry holding a lock (as a dataset with an open connection would): it cannot travel to a worker."""
+
+    def __new__(cls):
+        import threading
+
+        from kedro.io import MemoryDataset
+
+        dataset = MemoryDataset(5)
+        dataset.lock = threading.Lock()
+        return dataset

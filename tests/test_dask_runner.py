@@ -63,6 +63,26 @@ def test_a_node_that_kills_its_worker_twice_stops_the_run_naming_it(tmp_path, da
         DaskRunner().run(pipeline, catalog)
 
 
+def test_a_dataset_that_cannot_be_pickled_is_one_paragraph_naming_the_node(tmp_path, dask_params):
+    catalog = DataCatalog({"held": dask_nodes.UnpicklableDataset()})
+    pipeline = Pipeline([Node(dask_nodes.double, "held", "doubled", name="double_held")])
+    with pytest.raises(DaskRunError) as caught:
+        DaskRunner().run(pipeline, catalog)
+    message = str(caught.value)
+    assert "node double_held cannot be sent to the Dask cluster" in message and "picklable" in message
+    assert "\n" not in message
+
+
+def test_a_killed_worker_is_explained_in_words():
+    from music_emotion.framework.dask_runner import failure_message
+
+    class KilledWorker(Exception):  # distributed's own type, by name: raised when a task's workers all died
+        pass
+
+    message = failure_message("train_arm", KilledWorker("task died"), 1)
+    assert "worker process died each time" in message and "memory guard" in message and "dask.n_workers" in message
+
+
 def test_an_unreachable_scheduler_fails_within_seconds_with_one_line(tmp_path, dask_params):
     dask_params["scheduler_address"] = "tcp://127.0.0.1:9"
     pipeline, catalog = pipeline_and_catalog(tmp_path)

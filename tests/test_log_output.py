@@ -64,3 +64,18 @@ def test_starting_a_local_cluster_keeps_the_projects_distributed_log_level():
     assert "music_emotion: cluster closed" in result.stdout
     chatter = [line for line in result.stdout.splitlines() if line.startswith("distributed")]
     assert chatter == []
+
+
+def test_a_progress_bar_into_a_file_is_a_few_plain_lines(monkeypatch, capsys):
+    from music_emotion.console import PLAIN_STEPS, progress_bar
+
+    monkeypatch.delenv("MUSIC_EMOTION_NO_PROGRESS", raising=False)
+    bar = progress_bar(total=1000, desc="clips", unit="clip")  # pytest's captured stderr is no terminal
+    for step in range(1000):
+        if step == 900:
+            bar.set_postfix_str("val CCC 0.5")
+        bar.update(1)
+    bar.close()
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == PLAIN_STEPS and "\r" not in "".join(lines)
+    assert lines[0] == "clips: 250/1000 clip (25 %)" and lines[-1].startswith("clips [val CCC 0.5]: 1000/1000")

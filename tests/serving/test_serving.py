@@ -336,3 +336,36 @@ def test_an_arm_name_selects_that_arms_model_and_an_unknown_one_names_the_arms(m
             cli.load_model(name, args)
         assert "'real_only'" in str(caught.value) and "'gan'" in str(caught.value)
     assert arm_runtime_params("gan") == {"inference": {"model": "gan"}}
+
+
+@pytest.mark.parametrize("argv", [[], ["--help"], ["-h"], ["help"]])
+def test_the_commands_own_help_comes_first_and_lists_every_subcommand(argv, capsys):
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: music-emotion") and "Run the pipeline" not in out
+    for command in ("predict", "export", "app", "run"):
+        assert f"    {command} " in out
+
+
+def test_a_project_commands_log_lines_go_to_stderr_never_into_the_table(monkeypatch, capsys):
+    import logging
+
+    handler = logging.StreamHandler(sys.stdout)
+    logging.getLogger().addHandler(handler)
+    try:
+        cli._logs_to_stderr()
+        logging.getLogger("music_emotion.test").warning("a log line")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    printed = capsys.readouterr()
+    assert "a log line" in printed.err and "a log line" not in printed.out
+
+
+@pytest.mark.parametrize("out, said", [("w.xlsx", "must end in .csv or .parquet"), ("no/such/folder/w.csv", "does not exist")])
+def test_a_wrong_out_path_fails_before_any_file_is_predicted(songs, tmp_path, monkeypatch, capsys, out, said):
+    def never(*args):
+        raise AssertionError("a model was loaded before --out was checked")
+
+    monkeypatch.setattr(cli, "load_model", never)
+    assert cli.main(["predict", str(songs), "--model", "x", "--out", str(tmp_path / out)]) == 2
+    assert said in capsys.readouterr().err

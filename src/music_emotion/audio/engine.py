@@ -18,7 +18,7 @@ import atexit
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,16 +63,34 @@ def _describe(exc: BaseException) -> str:
     return f"{name}: {exc}"
 
 
+def whole_files_seconds(paths: Iterable[str | os.PathLike[str]], enough: float) -> float:
+    """The audio in `paths` from their headers (no decoding), summed until it reaches `enough` (auto's threshold):
+    a library of thousands of files costs a few header reads, not one per file. Unreadable files count 0."""
+    from music_emotion.audio.decoding import AudioDecodeError, audio_duration
+
+    total = 0.0
+    for path in paths:
+        try:
+            total += audio_duration(path)
+        except (AudioDecodeError, OSError):
+            continue
+        if total >= enough:
+            break
+    return total
+
+
 class FileEngine:
     """Context manager: `with FileEngine(params, n_items, seconds) as engine: for batch in engine.map_batches(...)`.
 
-    `seconds_per_item` is the audio each item decodes (the stored span), for `auto`'s choice."""
+    `seconds_per_item` is the audio each item decodes (the stored span), for `auto`'s choice; work on whole files
+    (inference) gives their measured `audio_seconds` instead (`whole_files_seconds`)."""
 
-    def __init__(self, params: EngineParams, n_items: int, seconds_per_item: float) -> None:
+    def __init__(self, params: EngineParams, n_items: int, seconds_per_item: float,
+                 audio_seconds: float | None = None) -> None:
         if params.engine not in ("dask", "single", "auto"):
             raise EngineError(f"dask.engine must be dask, single or auto, got '{params.engine}'")
         self.params = params
-        audio = n_items * seconds_per_item
+        audio = n_items * seconds_per_item if audio_seconds is None else audio_seconds
         if params.engine == "auto":
             use_dask = audio >= params.min_audio_seconds
             self.reason = (f"auto: {n_items} file(s), ~{audio / 60:,.0f} min of audio, "
@@ -182,6 +200,42 @@ def import_distributed() -> Any:
     return distributed
 
 
+def check_is_a_scheduler(params: EngineParams) -> None:
+    """Ask whatever listens at `scheduler_address` for its identity, within `connect_timeout_s`. `Client` itself
+    waits forever for a handshake when the port belongs to something else (an HTTP server accepts the connection
+    and then waits for a request that never comes), so a wrong address would hang the run instead of failing."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from distributed.comm import connect
+
+    address, seconds = params.scheduler_address, float(params.connect_timeout_s)
+
+    async def identity() -> Any:
+        comm = await asyncio.wait_for(connect(address, timeout=seconds), seconds)
+        try:
+            await asyncio.wait_for(comm.write({"op": "identity"}), seconds)
+            return await asyncio.wait_for(comm.read(), seconds)
+        finally:
+            comm.abort()
+
+    try:  # on a thread of its own: asyncio.run cannot start inside a caller's running loop (a notebook)
+        with ThreadPoolExecutor(1) as thread:
+            reply = thread.submit(asyncio.run, identity()).result()
+    except (OSError, TimeoutError, asyncio.TimeoutError) as exc:
+        reason = f"did not answer within {seconds:g} s ({exc or 'no reply to the Dask handshake'})"
+    except Exception as exc:  # noqa: BLE001 - a peer that speaks another protocol fails in many ways
+        reason = f"answered, but not as a Dask scheduler ({type(exc).__name__}: {exc})"
+    else:
+        if isinstance(reply, dict) and reply.get("type") == "Scheduler":
+            return
+        reason = "answered, but is not a Dask scheduler"
+    raise EngineError(
+        f"the Dask scheduler at {address} {reason}. Start it (`dask scheduler`), fix dask.scheduler_address in "
+        "conf/local/parameters.yml, or leave it null to run on a local cluster"
+    )
+
+
 def start_dask(params: EngineParams) -> tuple[Any, Any]:
     """(client, local cluster or None): the scheduler at `scheduler_address` (one line within `connect_timeout_s`
     when it does not answer), else a LocalCluster of `n_workers` single-threaded processes here."""
@@ -192,6 +246,7 @@ def start_dask(params: EngineParams) -> tuple[Any, Any]:
 
     dask.config.set({"distributed.scheduler.allowed-failures": WORKER_DEATH_RETRIES})
     if params.scheduler_address:
+        check_is_a_scheduler(params)
         try:
             client = Client(params.scheduler_address, timeout=f"{params.connect_timeout_s}s")
         except (OSError, TimeoutError) as exc:

@@ -65,7 +65,7 @@ class AudioFolderDataset(AbstractDataset[dict[str, tuple[np.ndarray, int]], dict
           type: music_emotion.datasets.AudioFolderDataset
           path: data/01_raw/deam/MEMD_audio
           extensions: [.mp3]
-          missing_hint: "Download DEAM and unpack it under data/01_raw/deam/ (see README)."
+          missing_hint: "Download DEAM and unpack it under data/01_raw/deam/ (docs/deam.md shows the layout)."
     """
 
     def __init__(

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
+import click
 from kedro.pipeline import Pipeline
 from kedro.runner import AbstractRunner, Task
 
@@ -44,8 +45,23 @@ GPU_NODES = ("train_arm", "train_gan", "fit_and_record_arm", "fit_gan_and_record
 _WORKER_HOOKS: list[Any] = []
 
 
-class DaskRunError(RuntimeError):
-    """A node failed on the cluster after its retry; the message names it."""
+class DaskRunError(click.ClickException):
+    """A node failed on the cluster after its retry (or could not be sent to it); the message names it and says
+    what to do. A `ClickException`, so `kedro run` prints it as one paragraph, not the cluster's traceback."""
+
+
+def failure_message(node_name: str, exc: BaseException, retries: int) -> str:
+    """One paragraph for a node that failed on the cluster: what happened, in words, and what to do."""
+    kind = type(exc).__name__
+    if kind == "KilledWorker":
+        return (f"node {node_name} failed on the Dask cluster after {retries} retry: its worker process died each "
+                "time (killed by Dask's memory guard when it passed the worker's memory limit, or a crash). Give "
+                "workers more memory (fewer workers: dask.n_workers), or run it with the SequentialRunner")
+    if isinstance(exc, pickle.PicklingError) or any(w in str(exc).lower() for w in ("pickle", "serialize")):
+        return (f"node {node_name} cannot be sent to the Dask cluster: {kind}: {exc}. The DaskRunner ships each node "
+                "with the catalog to a worker process, so every dataset it uses must be picklable; use a picklable "
+                "dataset type, or run with the SequentialRunner")
+    return f"node {node_name} failed on the Dask cluster after {retries} retry: {kind}: {exc}"
 
 
 def _worker_hook_manager() -> Any:
@@ -153,18 +169,20 @@ class DaskRunner(AbstractRunner):
             for node in nodes:  # topologically sorted: parents are submitted before their children
                 memory = [name for name in node.outputs if _is_memory(catalog, name)]
                 wants_gpu = gpus and node.name.rsplit(".", 1)[-1] in GPU_NODES
-                futures[node] = client.submit(run_node_on_worker, node, catalog, run_id, memory,
-                                              *[futures[p] for p in parents[node]], key=f"{node.name}-{run_id}",
-                                              pure=False, retries=self._retries,
-                                              resources={"GPU": 1} if wants_gpu else None)
+                try:
+                    futures[node] = client.submit(run_node_on_worker, node, catalog, run_id, memory,
+                                                  *[futures[p] for p in parents[node]], key=f"{node.name}-{run_id}",
+                                                  pure=False, retries=self._retries,
+                                                  resources={"GPU": 1} if wants_gpu else None)
+                except Exception as exc:  # noqa: BLE001 - pickling a task fails in several types
+                    raise DaskRunError(failure_message(node.name, exc, self._retries)) from exc
             for future in as_completed(list(futures.values())):
                 name = _node_name(future)
                 try:
                     name, produced, where = future.result()
                 except Exception as exc:
                     self._suggest_resume_scenario(pipeline, done, catalog)
-                    raise DaskRunError(f"node {name} failed on the Dask cluster after {self._retries} retry: "
-                                       f"{type(exc).__name__}: {exc}") from exc
+                    raise DaskRunError(failure_message(name, exc, self._retries)) from exc
                 node = by_name[name]
                 for output, data in produced.items():
                     if output in pipeline.outputs():

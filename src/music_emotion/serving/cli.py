@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import traceback
 from pathlib import Path
 from typing import Any
 
 COMMANDS = ("predict", "export", "app")
+HELP = ("-h", "--help", "help")
 logger = logging.getLogger("music_emotion")
 
 
@@ -29,7 +31,10 @@ class UsageError(Exception):
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in COMMANDS:
+    if not argv or argv[0] in HELP:  # this command's own help first; Kedro's run is one of its subcommands
+        parser().print_help()
+        return 0
+    if argv[0] not in COMMANDS:
         return kedro_run(argv[1:] if argv[:1] == ["run"] else argv)
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -89,6 +94,9 @@ def parser() -> argparse.ArgumentParser:
                      help="longer audio is refused, so one request cannot hold the page for minutes (default: 15)")
     app.add_argument("--device", default="auto")
     app.set_defaults(handler=run_app)
+
+    sub.add_parser("run", help="Kedro's `kedro run` for this project (`music-emotion run --help` lists its options)",
+                   add_help=False)
     return top
 
 
@@ -113,34 +121,44 @@ def run_predict(args: argparse.Namespace) -> int:
     from music_emotion.console import progress_bar
     from music_emotion.serving.predictor import audio_paths
 
+    out = check_out_path(args.out) if args.out else None  # a wrong --out fails now, not after an hour of audio
     model = load_model(args.model, args)
     files, problems = audio_paths(args.paths, (".mp3", ".wav", ".flac", ".ogg", ".m4a", ".aac", ".aiff", ".aif"))
     if not files and not problems:
         raise UsageError(f"no audio file (mp3, wav, flac, ogg, m4a, aiff) in {' '.join(args.paths)}")
-    songs = []
+    width = max([4, *(len(str(f)) for f in files)])
+    print(f"{'file':<{width}}  {'valence':>7}  {'arousal':>7}  {'quadrant':<16}  windows", flush=True)
+    songs, skipped = [], []
     bar = progress_bar(total=len(files), desc="predict", unit="file")
-    for song in model.iter_predict(files, args.scale):
+    for song in model.iter_predict(files, args.scale):  # each row as soon as its file is done
         songs.append(song)
+        if song.status == "skipped":
+            skipped.append(song)
+        else:
+            print(f"{song.file:<{width}}  {song.valence:>7.3f}  {song.arousal:>7.3f}  {song.quadrant:<16}  "
+                  f"{song.n_windows}", flush=True)
         bar.update(1)
     bar.close()
-    print_table(songs)
-    skipped = [s for s in songs if s.status == "skipped"]
     for line in problems + [f"{s.file}: {s.reason}" for s in skipped]:
         print(f"skipped: {line}", file=sys.stderr)
-    if args.out:
-        write_windows(model.window_table(songs), Path(args.out))
+    if out:
+        write_windows(model.window_table(songs), out)
     print(f"{len(songs) - len(skipped)} file(s) predicted, {len(skipped) + len(problems)} skipped"
-          + (f"; window rows in {args.out}" if args.out else ""), file=sys.stderr)
+          + (f"; window rows in {out}" if out else ""), file=sys.stderr)
     return 0
 
 
-def print_table(songs: list[Any]) -> None:
-    width = max([4, *(len(s.file) for s in songs)])
-    print(f"{'file':<{width}}  {'valence':>7}  {'arousal':>7}  {'quadrant':<16}  windows")
-    for s in songs:
-        if s.status == "skipped":
-            continue
-        print(f"{s.file:<{width}}  {s.valence:>7.3f}  {s.arousal:>7.3f}  {s.quadrant:<16}  {s.n_windows}")
+def check_out_path(out: str) -> Path:
+    """`--out` as a path that can be written: a .csv or .parquet file in a folder this user may write to."""
+    path = Path(out).expanduser()
+    if path.suffix.lower() not in (".csv", ".parquet"):
+        raise UsageError(f"--out must end in .csv or .parquet, got '{out}'")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise UsageError(f"--out '{out}': the folder '{folder}' does not exist")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"--out '{out}' cannot be written (permission denied): choose another file")
+    return path
 
 
 def write_windows(table: Any, out: Path) -> None:
@@ -148,10 +166,8 @@ def write_windows(table: Any, out: Path) -> None:
 
     if out.suffix.lower() == ".parquet":
         table.to_parquet(out, index=False)
-    elif out.suffix.lower() == ".csv":
-        table.assign(file=table["file"].map(spreadsheet_safe)).to_csv(out, index=False)
     else:
-        raise UsageError(f"--out must end in .csv or .parquet, got '{out}'")
+        table.assign(file=table["file"].map(spreadsheet_safe)).to_csv(out, index=False)
 
 
 def run_export(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from music_emotion.audio.engine import EngineParams, FileEngine
+from music_emotion.audio.engine import EngineParams, FileEngine, whole_files_seconds
 from music_emotion.audio.file_tasks import decode_file
 from music_emotion.serving.file_prediction import (
     WINDOW_COLUMNS,
@@ -94,7 +94,8 @@ class EmotionModel:
         names = list(names) if names is not None else paths
         size = self.settings.files_per_batch
         batches = [paths[i : i + size] for i in range(0, len(paths), size)]
-        with FileEngine(self.engine, len(paths), self.feature_config.duration) as engine:
+        audio = whole_files_seconds(paths, self.engine.min_audio_seconds)
+        with FileEngine(self.engine, len(paths), self.feature_config.duration, audio) as engine:
             decoded = engine.map_batches(decode_file, batches, self.feature_config, self.settings.min_window_fraction)
             position = 0
             for results in decoded:

@@ -202,3 +202,22 @@ def test_extraction_report_names_files_relative_to_the_audio_folder(messy_audio)
     files = log["file"].dropna().astype(str)
     assert len(files) >= 5 and not files.str.startswith("/").any()
     assert set(files) >= {"10.mp3", "cover.mp3"}
+
+
+def test_the_extraction_log_names_the_files_skipped_or_padded_and_why(caplog):
+    import logging
+
+    import pandas as pd
+
+    from music_emotion.pipelines.data_processing.nodes import log_outcomes
+
+    report = pd.DataFrame({"song_id": [1, 2, 3, 4], "file": ["1.mp3", "2.mp3", None, "4.mp3"],
+                           "status": ["ok", "skipped", "skipped", "padded"],
+                           "reason": ["", "unreadable audio: corrupt", "annotated song has no audio file",
+                                      "padded: 3.00 s of audio for a 45 s window"]})
+    with caplog.at_level(logging.INFO):
+        log_outcomes(report)
+    assert "Extraction: 2 skipped, 1 ok, 1 padded (every file's outcome: the extraction_log dataset)" in caplog.text
+    assert "skipped: 2.mp3: unreadable audio: corrupt" in caplog.text
+    assert "skipped: song 3: annotated song has no audio file" in caplog.text
+    assert "padded: 4.mp3: padded: 3.00 s" in caplog.text

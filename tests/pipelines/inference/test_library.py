@@ -139,6 +139,24 @@ def test_an_unreachable_scheduler_is_a_clear_error_within_seconds():
     assert time.perf_counter() - start < 20  # a bound on hanging, not a speed measurement
 
 
+def test_an_address_where_something_else_listens_fails_as_fast_naming_it():
+    """An HTTP server accepts the connection and then waits for a request: Dask's Client alone would wait forever."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    server = HTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    address = f"tcp://127.0.0.1:{server.server_port}"
+    params = EngineParams.from_params({**DASK, "scheduler_address": address, "connect_timeout_s": 2})
+    start = time.perf_counter()
+    try:
+        with pytest.raises(EngineError, match=rf"(?s)the Dask scheduler at {address} .*scheduler_address"):
+            FileEngine(params, 100, 1.0).__enter__()
+    finally:
+        server.shutdown()
+    assert time.perf_counter() - start < 20  # a bound on hanging, not a speed measurement
+
+
 def test_one_process_engine_reports_a_failing_item_and_goes_on():
     def decode(item: str) -> str:
         if item == "bad":

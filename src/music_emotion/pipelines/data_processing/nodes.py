@@ -99,6 +99,21 @@ def merge_annotations(
     return labels, issue_table
 
 
+def log_outcomes(report: pd.DataFrame, shown: int = 5) -> None:
+    """How many files were used, padded or skipped, and which files and why (the first few of each: every one is
+    in the `extraction_log` dataset, 08_reporting/extraction_log.csv)."""
+    counts = report["status"].value_counts()
+    logger.info("Extraction: %s (every file's outcome: the extraction_log dataset)",
+                ", ".join(f"{n} {status}" for status, n in counts.items()))
+    for status in ("skipped", "padded"):
+        rows = report[report["status"] == status]
+        for row in rows.head(shown).itertuples():
+            logger.info("  %s: %s: %s", status, row.file if isinstance(row.file, str) else f"song {row.song_id}",
+                        row.reason)
+        if len(rows) > shown:
+            logger.info("  ... and %d more %s", len(rows) - shown, status)
+
+
 def extract_mel_spectrograms(
     audio_files: dict[str, str], emotion_labels: pd.DataFrame, extraction: dict[str, Any], dask: dict[str, Any]
 ) -> tuple[SpectrogramSet, pd.DataFrame]:
@@ -147,8 +162,7 @@ def extract_mel_spectrograms(
         log.append({"song_id": song_id, "file": paths[result.key], "stage": "audio", "status": result.status,
                     "reason": result.reason, "audio_seconds": result.audio_seconds})
     report = pd.DataFrame(log, columns=REPORT_COLUMNS).astype({"song_id": "Int64"})
-    counts = report["status"].value_counts().to_dict()
-    logger.info("Extraction: %s", counts)
+    log_outcomes(report)
     if not kept_ids:
         reasons = report["reason"].value_counts().head(5).to_dict()
         raise ValueError(

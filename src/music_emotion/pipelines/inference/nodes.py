@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from music_emotion.audio.engine import EngineParams, FileEngine
+from music_emotion.audio.engine import EngineParams, FileEngine, whole_files_seconds
 from music_emotion.audio.file_tasks import decode_file
 from music_emotion.console import progress_bar
 from music_emotion.datasets.audio_folder_dataset import relative_name
@@ -71,7 +71,9 @@ def predict_library(
     work = batches(todo, int(params["files_per_batch"]))
     counts = {"ok": 0, "failed": 0}
     progress = progress_bar(total=len(todo), desc="inference", unit="file")
-    with FileEngine(EngineParams.from_params(dask), len(todo), config.duration) as engine, torch_threads(
+    engine_params = EngineParams.from_params(dask)
+    audio = whole_files_seconds([f.path for f in todo], engine_params.min_audio_seconds)
+    with FileEngine(engine_params, len(todo), config.duration, audio) as engine, torch_threads(
             engine.client_threads if torch_device.type == "cpu" else None):
         decoded_batches = engine.map_batches(decode_file, [[f.path for f in b] for b in work], config,
                                              float(params["min_window_fraction"]))
