@@ -73,12 +73,19 @@ def _kedro_in_a_copy(tmp_path, *args: str) -> tuple[int, str]:
     return completed.returncode, completed.stdout + completed.stderr
 
 
-def test_kedro_run_without_deam_prints_a_short_error_and_exits_1(tmp_path):
+def test_kedro_run_without_deam_prints_a_short_error_and_exits_1(tmp_path, monkeypatch):
+    store = tmp_path / "mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
     code, output = _kedro_in_a_copy(tmp_path, "run", "--pipelines", "data_processing")
     assert code == 1, output[-2000:]
     assert "Error: this run cannot start" in output
     assert "deam_audio" in output and "kedro run --env demo --pipelines demo_data" in output
     assert "Traceback" not in output and "╭" not in output  # no (rich) stack trace
+    if store.exists():  # the check runs before tracking starts: no MLflow run is left behind, KILLED or other
+        import mlflow
+
+        assert mlflow.MlflowClient(f"sqlite:///{store}").search_runs(
+            [e.experiment_id for e in mlflow.MlflowClient(f"sqlite:///{store}").search_experiments()]) == []
 
 
 def test_hints_repeat_the_users_env_and_name_a_pinned_version_that_does_not_exist(tmp_path):

@@ -159,7 +159,9 @@ class InputCheckHooks:
         self._conf_source = str(context.config_loader.conf_source)
         check_before_catalog(context, _check_load_versions, _explain_catalog_error)
 
-    @hook_impl
+    # First of all before_pipeline_run hooks: a run this check stops has started nothing (no MLflow run left
+    # KILLED, no library lock taken).
+    @hook_impl(tryfirst=True)
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline, catalog: Any) -> None:
         missing = []
         for name in sorted(pipeline.inputs()):
