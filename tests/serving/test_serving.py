@@ -369,3 +369,22 @@ def test_a_wrong_out_path_fails_before_any_file_is_predicted(songs, tmp_path, mo
     monkeypatch.setattr(cli, "load_model", never)
     assert cli.main(["predict", str(songs), "--model", "x", "--out", str(tmp_path / out)]) == 2
     assert said in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["inference.json", "config.json"])
+def test_a_huge_json_file_is_refused_before_it_is_read(exported, name):
+    folder = exported[1]
+    with (folder / name).open("w") as handle:
+        handle.write('{"pad": "' + "x" * (5 << 20) + '"}')
+    with pytest.raises(ValueError, match="bytes, far more than"):
+        EmotionModel.from_pretrained(folder, device="cpu")
+
+
+def test_the_page_keeps_a_bounded_number_of_result_tables(tmp_path):
+    from music_emotion.serving.web_app import keep_newest
+
+    for i in range(5):
+        (tmp_path / f"t{i}.csv").write_text("x")
+        os.utime(tmp_path / f"t{i}.csv", ns=(i * 10**9, i * 10**9))
+    keep_newest(tmp_path, 2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t3.csv", "t4.csv"]

@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save_file
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+MAX_CONFIG_BYTES = 4 << 20  # a model config is a few kB: a huge one is refused before it is read whole
 MODEL_PACKAGE = "music_emotion.models"  # the only package a saved config.json may name a class from
 
 
@@ -110,6 +111,9 @@ def read_model_config(directory: str | Path) -> dict[str, Any]:
         raise FileNotFoundError(
             f"'{directory}' is not a saved model directory: expected {CONFIG_NAME} and {WEIGHTS_NAME} inside it"
         )
+    if config_path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ValueError(f"'{config_path}' is {config_path.stat().st_size:,} bytes, far more than a model config "
+                         f"takes (at most {MAX_CONFIG_BYTES:,}): not a saved model's config")
     try:
         config = json.loads(config_path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -28,6 +28,7 @@ from music_emotion.models.base import CONFIG_NAME, WEIGHTS_NAME
 SETTINGS_NAME = "inference.json"
 CARD_NAME = "README.md"
 FOLDER_FILES = (CONFIG_NAME, WEIGHTS_NAME, SETTINGS_NAME, CARD_NAME)
+MAX_JSON_BYTES = 1 << 20  # inference.json is ~150 bytes, config.json a few kB: never read a huge one whole
 
 
 class ModelFolderError(ValueError):
@@ -126,6 +127,9 @@ def read_settings(directory: str | Path) -> PredictionSettings:
             f"'{directory}' has no {SETTINGS_NAME}: it is a saved arm, not an exported model folder. Export it with "
             "`music-emotion export ARM DIR` (in the project that trained it), or pass the arm's name as --model"
         )
+    if path.stat().st_size > MAX_JSON_BYTES:
+        raise ModelFolderError(f"'{path}' is {path.stat().st_size:,} bytes, far more than settings take "
+                               f"(at most {MAX_JSON_BYTES:,}): not a model folder's file; re-export the model")
     try:
         data = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -9,8 +9,11 @@ long upload never holds the page for minutes.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 CONCURRENT_REQUESTS = 2
+KEPT_DOWNLOADS = 32  # the newest result tables the page keeps for download; older ones are deleted
 TABLE_COLUMNS = ["file", "valence", "arousal", "quadrant", "windows", "status", "reason"]
 
 
@@ -72,16 +76,27 @@ def curve_figure(songs: list[Any]) -> Figure:
     return figure
 
 
+def keep_newest(folder: Path, n: int) -> None:
+    """Delete all but the `n` newest files of `folder`: a page that runs for weeks keeps a bounded few tables."""
+    files = sorted(folder.iterdir(), key=lambda f: f.stat().st_mtime_ns, reverse=True)
+    for old in files[n:]:
+        old.unlink(missing_ok=True)
+
+
 def build_app(model: Any, max_file_mb: float, max_seconds: float):
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network call from the page
     import gradio as gr
+
+    downloads = Path(tempfile.mkdtemp(prefix="music_emotion_page_"))  # one folder for the page's life, not per request
+    atexit.register(shutil.rmtree, downloads, True)
 
     def run(files: list[str] | None):
         if not files:
             raise gr.Error("Drop one or more audio files first.")
         table, songs = analyse(model, list(files), max_seconds)
-        out = Path(tempfile.mkdtemp(prefix="music_emotion_")) / "predictions.csv"
+        out = downloads / f"predictions-{uuid.uuid4().hex[:12]}.csv"
         table.to_csv(out, index=False)
+        keep_newest(downloads, KEPT_DOWNLOADS)
         return (plane_figure(songs, model.name) if songs else None, curve_figure(songs), table, str(out))
 
     with gr.Blocks(title="How does this song feel?") as page:

@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import os
+import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,6 +137,21 @@ class UnitRecordStore:
         predictions = pd.DataFrame(stored["predictions"]["data"], columns=stored["predictions"]["columns"])
         return UnitRecord(unit, arm, key, predictions, stored["facts"], resumed=True)
 
+    def remove_stale_temporaries(self) -> int:
+        """Delete the temporary files of record writes killed mid-write (their writer, a process of this machine,
+        is gone); a live writer's file, or one from another machine, is left alone. Returns how many."""
+        host = socket.gethostname().replace(".", "_")
+        removed = 0
+        for temporary in self.path.glob("*/*/.*.tmp"):
+            writer = temporary.name.split(".")[2] if temporary.name.count(".") >= 3 else ""
+            name, _, pid = writer.rpartition("-")
+            if name == host and pid.isdigit() and not _alive(int(pid)):
+                temporary.unlink(missing_ok=True)
+                removed += 1
+        if removed:
+            logger.info("experiment: removed %d temporary file(s) of record writes that were killed", removed)
+        return removed
+
     def save(self, record: UnitRecord, material: dict[str, Any]) -> Path:
         """Write `record` whole or not at all: a kill -9 mid-write leaves no half record behind."""
         file = self._file(record.unit, record.arm, record.key)
@@ -146,7 +162,7 @@ class UnitRecordStore:
                                 "data": record.predictions.to_numpy(dtype=object).tolist()}}
         body = json.loads(json.dumps(body, default=json_default))  # exactly what a reader will see
         body["checksum"] = _checksum(body)
-        handle, temporary = tempfile.mkstemp(dir=file.parent, prefix=f".{record.key}.", suffix=".tmp")
+        handle, temporary = tempfile.mkstemp(dir=file.parent, prefix=f".{record.key}.{_writer()}.", suffix=".tmp")
         try:
             with os.fdopen(handle, "w") as out:
                 json.dump(body, out, default=json_default)
@@ -157,6 +173,21 @@ class UnitRecordStore:
             Path(temporary).unlink(missing_ok=True)
             raise
         return file
+
+
+def _writer() -> str:
+    """Who writes a temporary file (host and process), so a later run can tell a dead writer's leftovers."""
+    return f"{socket.gethostname().replace('.', '_')}-{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
 
 
 def _checksum(body: dict[str, Any]) -> str:

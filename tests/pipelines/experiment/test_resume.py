@@ -233,3 +233,20 @@ def test_a_changed_or_malformed_record_is_named_and_retrained(tmp_path, caplog, 
     assert again["recorded"] == 8 and not again["units"]["seed0_fold1"]["ridge"]["done"]
     assert str(path) in caplog.text and said in caplog.text
     assert store.find("seed0_fold1", "ridge", entry["key"], entry["material"]) is None
+
+
+def test_a_killed_record_writes_leftover_is_removed_and_a_live_writers_is_kept(tmp_path):
+    import subprocess
+    import sys
+
+    store = UnitRecordStore(tmp_path / "units")
+    folder = tmp_path / "units" / "seed0_fold1" / "ridge"
+    folder.mkdir(parents=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    writer = unit_records._writer().rsplit("-", 1)[0]
+    (folder / f".abc.{writer}-{dead}.x1.tmp").write_text("{")           # its writer is gone
+    (folder / f".abc.{unit_records._writer()}.x2.tmp").write_text("{")  # this process: alive
+    (folder / ".abc.otherhost-1.x3.tmp").write_text("{")                 # another machine's: never judged here
+    assert store.remove_stale_temporaries() == 1
+    assert sorted(p.name.split(".")[3] for p in folder.iterdir()) == ["x2", "x3"]

@@ -61,6 +61,7 @@ def plan_experiment(
     what it will redo. `experiment.resume: false` retrains everything (records are then rewritten in place: a key
     names one result, so the new record replaces an equal one)."""
     parsed = parse_arms(arm_specs, list(arms), "experiment.arms")
+    store.remove_stale_temporaries()
     fingerprints = {"emotion_labels": content_fingerprint(emotion_labels.sort_values("song_id", kind="stable")
                                                           .reset_index(drop=True)),
                     "mel_spectrograms": content_fingerprint(mel_spectrograms)}
