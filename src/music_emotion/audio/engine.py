@@ -63,6 +63,10 @@ def _describe(exc: BaseException) -> str:
     return f"{name}: {exc}"
 
 
+def _duration_words(seconds: float) -> str:
+    return f"{seconds:,.0f} s" if seconds < 60 else f"{seconds / 60:,.1f} min"
+
+
 def whole_files_seconds(paths: Iterable[str | os.PathLike[str]], enough: float) -> float:
     """The audio in `paths` from their headers (no decoding), summed until it reaches `enough` (auto's threshold):
     a library of thousands of files costs a few header reads, not one per file. Unreadable files count 0."""
@@ -93,7 +97,7 @@ class FileEngine:
         audio = n_items * seconds_per_item if audio_seconds is None else audio_seconds
         if params.engine == "auto":
             use_dask = audio >= params.min_audio_seconds
-            self.reason = (f"auto: {n_items} file(s), ~{audio / 60:,.0f} min of audio, "
+            self.reason = (f"auto: {n_items} file(s), ~{_duration_words(audio)} of audio, "
                            f"{'at or above' if use_dask else 'below'} the {params.min_audio_seconds / 60:,.0f} min "
                            "where a cluster pays (dask.min_audio_seconds)")
         else:

@@ -186,3 +186,16 @@ def test_one_run_starts_one_cluster_for_all_its_steps():
     close_shared_clusters()
     with FileEngine(params, 3, 1.0) as third:
         assert third._client is not client
+
+
+def test_auto_reckons_the_audio_of_whole_files_from_their_headers(tmp_path):
+    from music_emotion.audio.engine import whole_files_seconds
+    from tests.audio_fixtures import tone, write_audio
+
+    paths = [write_audio(tmp_path / f"{i}.wav", tone(30.0, 8000, 1, 300), 8000) for i in range(3)]
+    (tmp_path / "broken.wav").write_bytes(b"no audio")
+    assert whole_files_seconds([*paths, tmp_path / "broken.wav"], enough=1e9) == pytest.approx(90.0)
+    assert whole_files_seconds(paths, enough=10.0) == pytest.approx(30.0)  # stops reading once auto can decide
+    params = EngineParams.from_params({**SINGLE, "engine": "auto", "min_audio_seconds": 7200})
+    engine = FileEngine(params, 3, 45.0, whole_files_seconds(paths, 7200))
+    assert engine.kind == "single" and "3 file(s), ~1.5 min of audio" in engine.reason
