@@ -38,3 +38,14 @@ def test_an_earlier_release_s_saved_models_are_found_only_where_the_new_name_has
     assert earlier_release_copy(new) == tmp_path / "06_models" / "real_only" / "vit_model"
     new.mkdir()
     assert earlier_release_copy(new) is None
+
+
+def test_the_old_names_are_removed_when_their_release_comes():
+    from music_emotion import __version__
+    from music_emotion.framework.renames import REMOVED_IN
+
+    def release(text):
+        return tuple(int(part) for part in text.split(".")[:3])
+
+    assert release(__version__) < release(REMOVED_IN), (
+        f"renames.py says its old names go in {REMOVED_IN}: delete the module, its test and the README note")

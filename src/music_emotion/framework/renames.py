@@ -1,7 +1,8 @@
 """Names an earlier release used: an old name on the command line, or an earlier run's saved outputs, get one line
 that says the new name (the `vit_training` pipeline trains AST arms too, so it became `training`).
 
-Kept for one release; then this module and its test go.
+The old names are recognised until `REMOVED_IN`; from that release on this module and its test go (the test fails
+once the package's version reaches it, so the removal cannot be forgotten).
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+RENAMED_IN, REMOVED_IN = "0.1.0", "0.3.0"
 
 # old name -> new name, for pipelines, parameter sections, dataset names (or their last part) and node names
 RENAMED = {
