@@ -103,3 +103,35 @@ def test_every_module_lives_in_a_package_by_concern():
     """The package root holds only the Kedro entry points and the few core modules every layer shares."""
     top = sorted(p.stem for p in PACKAGE.glob("*.py"))
     assert top == ["__init__", "__main__", "config", "console", "jsonable", "pipeline_registry", "runner", "settings"]
+
+
+def _unwrapped(func):
+    """A node's own function, through `BoundFunction` and `functools.partial`."""
+    while hasattr(func, "func") and callable(func.func):
+        func = func.func
+    return func
+
+
+PIPELINE_PACKAGES = sorted(p.name for p in (PACKAGE / "pipelines").iterdir() if (p / "pipeline.py").exists())
+
+
+@pytest.mark.parametrize("name", PIPELINE_PACKAGES)
+def test_every_node_is_one_hop_from_its_pipeline(name):
+    """A newcomer reads `pipelines/<name>/pipeline.py` and finds each node's function named there, defined in that
+    pipeline's `nodes.py` or in a domain package (never behind a builder in another module)."""
+    import importlib
+    import re
+
+    source = (PACKAGE / "pipelines" / name / "pipeline.py").read_text()
+    pipeline = importlib.import_module(f"music_emotion.pipelines.{name}.pipeline").create_pipeline()
+    homes = (f"music_emotion.pipelines.{name}.nodes", *(f"music_emotion.{d}." for d in DOMAIN if d not in (
+        "config", "console", "jsonable")))
+    wrong = set()
+    for node in pipeline.nodes:
+        func = _unwrapped(node.func)
+        if not re.search(rf"\b{re.escape(func.__name__)}\b", source):
+            wrong.add(f"{node.name}: {func.__name__} is not named in pipelines/{name}/pipeline.py")
+        if not func.__module__.startswith(homes):
+            wrong.add(f"{node.name}: {func.__name__} lives in {func.__module__}, not in the pipeline's nodes.py or "
+                      "a domain package")
+    assert pipeline.nodes and not wrong, "\n".join(sorted(wrong))

@@ -39,7 +39,7 @@ def test_save_writes_eager_lazy_and_raw_values(tmp_path):
 
 
 def test_a_symlink_is_listed_and_reported_under_its_own_name(tmp_path):
-    from music_emotion.datasets.audio_folder_dataset import relative_name
+    from music_emotion.audio.listing import relative_name
 
     target = tmp_path / "elsewhere" / "passwd.mp3"
     target.parent.mkdir()

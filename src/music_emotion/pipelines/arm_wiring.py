@@ -7,13 +7,13 @@ pipeline imports another."""
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from kedro.pipeline import Node, Pipeline
 
 from music_emotion.framework.bound_function import BoundFunction
 from music_emotion.framework.run_parameters import run_parameters
-from music_emotion.study.arm_fitting import fit_mean_baseline, fit_ridge_baseline, train_arm
 from music_emotion.study.arms import Arm, parse_arms
 
 SYNTHETIC_INPUTS = ("synthetic_spectrograms", "synthetic_labels")
@@ -42,6 +42,7 @@ def arm_output(arm: Arm, outputs: Mapping[str, str]) -> str:
 
 def arm_pipeline(
     arm: Arm,
+    fit: Callable[..., Any],
     splits: str = "song_splits",
     seed: str = "params:seed",
     synthetic: tuple[str, str] = SYNTHETIC_INPUTS,
@@ -49,21 +50,21 @@ def arm_pipeline(
     namespace: str | None = None,
     vit_params: str = "params:training",
 ) -> Pipeline:
-    """The nodes that fit one arm on `splits`, in the namespace `<namespace>.<arm>` (or `<arm>`)."""
+    """The node that fits one arm on `splits` with `fit` (the caller's pipeline.py names it: `train_arm` for a
+    network, `fit_mean_baseline` / `fit_ridge_baseline`), in the namespace `<namespace>.<arm>` (or `<arm>`)."""
     shared = {"mel_spectrograms": arm.features, "emotion_labels": "emotion_labels", "song_splits": splits}
     if arm.is_transformer:
         inputs = {**shared, "arm": f"params:arms.{arm.name}", "params": vit_params, "seed": seed,
                   "device": "params:device"}
         if arm.synthetic:
             inputs.update(zip(SYNTHETIC_INPUTS, synthetic, strict=True))
-        func = BoundFunction(train_arm, arm_name=arm.name)
-        node = Node(func, inputs=inputs, outputs=[outputs["model"], outputs["history"]], name="train_arm")
+        node = Node(BoundFunction(fit, arm_name=arm.name), inputs=inputs,
+                    outputs=[outputs["model"], outputs["history"]], name=fit.__name__)
     elif arm.model == "mean_baseline":
-        node = Node(fit_mean_baseline, inputs=[shared["emotion_labels"], splits], outputs=outputs["baseline"],
-                    name="fit_mean_baseline")
+        node = Node(fit, inputs=[shared["emotion_labels"], splits], outputs=outputs["baseline"], name=fit.__name__)
     else:
-        node = Node(fit_ridge_baseline, inputs=[*shared.values(), "params:training.baselines.ridge"],
-                    outputs=outputs["baseline"], name="fit_ridge_baseline")
+        node = Node(fit, inputs=[*shared.values(), "params:training.baselines.ridge"], outputs=outputs["baseline"],
+                    name=fit.__name__)
     free_inputs = {name for name in node.inputs if not name.startswith("params:")}
     parameters = {name for name in node.inputs if name.startswith("params:")}
     return Pipeline([node], namespace=f"{namespace}.{arm.name}" if namespace else arm.name,

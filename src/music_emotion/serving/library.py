@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from music_emotion.datasets.audio_folder_dataset import relative_name
+from music_emotion.audio.listing import relative_name
 from music_emotion.study.lineage import fingerprint
 
 KEY_COLUMNS = ["file", "size", "mtime_ns"]

@@ -51,8 +51,8 @@ def analyse(model: Any, paths: list[str], max_seconds: float) -> tuple[pd.DataFr
 
 
 def plane_figure(songs: list[Any], model_name: str) -> Figure:
+    from music_emotion.report.figures.va_plane import inference_va_figure
     from music_emotion.serving.file_prediction import QUADRANTS
-    from music_emotion.serving.va_figure import inference_va_figure
 
     files = pd.DataFrame({"valence": [s.valence for s in songs], "arousal": [s.arousal for s in songs]},
                          index=[s.file for s in songs])

@@ -19,10 +19,10 @@ from music_emotion.datasets import RunLineageDataset
 from music_emotion.framework import run_parameters
 from music_emotion.models.base import load_pretrained_model
 from music_emotion.pipelines.experiment import create_pipeline
-from music_emotion.pipelines.experiment.comparison import verdict
-from music_emotion.pipelines.experiment.figures import plot_experiment_deltas
-from music_emotion.pipelines.experiment.folds import assign_folds, fold_splits
 from music_emotion.pipelines.experiment.nodes import aggregate_experiment
+from music_emotion.report.comparison import verdict
+from music_emotion.report.figures.experiment import plot_experiment_deltas
+from music_emotion.study.folds import assign_folds, fold_splits
 from music_emotion.study.statistics import corrected_resampled_t_test, holm
 from music_emotion.study.unit_records import UnitRecord
 from tests.catalog_config import catalog_entries_for
@@ -306,7 +306,7 @@ def test_the_summary_and_figure_rerun_alone_from_what_the_aggregation_saved(monk
 @pytest.mark.parametrize("env", ["base", "demo", "rehearsal"])
 def test_every_envs_experiment_overrides_apply_to_its_own_parameters(env):
     """The rehearsal's overrides once named keys its training config lacked: its experiment stopped in its first node."""
-    from music_emotion.pipelines.experiment.folds import experiment_parameters
+    from music_emotion.study.folds import experiment_parameters
 
     training, gan = experiment_parameters(parameters("training", env), parameters("gan_augmentation", env),
                                           parameters("experiment", env))
@@ -318,7 +318,7 @@ def test_every_envs_experiment_overrides_apply_to_its_own_parameters(env):
 
 def test_the_summary_table_never_prints_a_negative_zero():
     """The rehearsal's mean baseline read "-0.000" (its pooled CCC is -1e-17, rounding noise)."""
-    from music_emotion.pipelines.experiment.comparison import summarise_experiment
+    from music_emotion.report.comparison import summarise_experiment
 
     rows = [{"seed": 0, "fold": fold, "arm": "mean", "target": target, "metric": "ccc", "value": -1e-17}
             for fold in ("pooled", "0", "1") for target in ("valence", "arousal")]

@@ -15,9 +15,9 @@ import torch
 import music_emotion.gan.fitting as gan_fitting
 import music_emotion.study.arm_fitting as arm_fitting
 from music_emotion.data.spectrograms import SpectrogramSet
-from music_emotion.pipelines.experiment.folds import assign_folds, experiment_parameters
-from music_emotion.pipelines.experiment.resume import plan_experiment
+from music_emotion.pipelines.experiment.nodes import plan_experiment
 from music_emotion.study import unit_records
+from music_emotion.study.folds import assign_folds, experiment_parameters
 from music_emotion.study.unit_records import UnitRecord, UnitRecordStore
 from tests.conf_params import parameters
 from tests.pipelines.experiment.test_experiment import EXPERIMENT, corpus, experiment_runner

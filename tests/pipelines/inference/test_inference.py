@@ -120,7 +120,7 @@ def test_preprocessing_comes_from_the_model(music_folder):
 
 
 def test_empty_folder_and_all_broken_are_clear_errors(tmp_path):
-    from music_emotion.datasets.audio_folder_dataset import AudioListing
+    from music_emotion.audio.listing import AudioListing
     from music_emotion.pipelines.inference.nodes import predict_library, summarise_library
 
     no_run = {"run": None, "input_versions": {}}

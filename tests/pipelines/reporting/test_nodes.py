@@ -14,8 +14,8 @@ from matplotlib.figure import Figure
 
 from music_emotion.pipelines.reporting import nodes
 from music_emotion.pipelines.reporting.nodes import nearest_synthetic, pick_spread_ids
-from music_emotion.pipelines.reporting.summary import summarise_metrics
 from music_emotion.report.archive import archive_members, build_report_archive
+from music_emotion.report.summary import summarise_metrics
 from music_emotion.report.tables import format_with_ci
 from music_emotion.study.lineage import LineageError
 from music_emotion.study.metrics import flatten_numeric
@@ -184,7 +184,7 @@ def _many_predictions(n_models: int, n_songs: int) -> pd.DataFrame:
 
 def test_va_space_wraps_seven_arms_into_rows_and_thins_points_at_deam_size():
     """At DEAM size (7 arms, 270 test songs) one row of panels was 3,058 x 506 px of blots."""
-    from music_emotion.pipelines.reporting.figures import va_space_figure
+    from music_emotion.report.figures.results import va_space_figure
 
     figure = va_space_figure(_many_predictions(7, 270), {}, 50)
     panels = [ax for ax in figure.axes if ax.get_visible()]

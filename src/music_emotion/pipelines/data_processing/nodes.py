@@ -17,11 +17,11 @@ import pandas as pd
 from music_emotion.audio.engine import EngineParams
 from music_emotion.audio.extraction import extract_many
 from music_emotion.audio.fbank import FbankConfig
+from music_emotion.audio.listing import relative_name
 from music_emotion.audio.log_mel import MelConfig
 from music_emotion.data.spectrograms import SpectrogramSet
 from music_emotion.data.splits import SPLITS, deal_by_stratum, song_strata
 from music_emotion.data.tables import require_columns
-from music_emotion.datasets.audio_folder_dataset import relative_name
 
 logger = logging.getLogger(__name__)
 

@@ -15,24 +15,23 @@ from kedro.pipeline import Node, Pipeline
 from music_emotion.framework.bound_function import BoundFunction
 from music_emotion.framework.run_parameters import run_parameters
 from music_emotion.pipelines.arm_wiring import configured_arms, cross_namespace_node, feature_inputs
-from music_emotion.pipelines.experiment.comparison import summarise_experiment
-from music_emotion.pipelines.experiment.figures import plot_experiment_deltas
-from music_emotion.pipelines.experiment.folds import (
+from music_emotion.pipelines.experiment.nodes import (
+    aggregate_experiment,
+    fit_and_record_arm,
+    fit_gan_and_record_arms,
+    plan_experiment,
+)
+from music_emotion.pipelines.experiment.resume import PLAN, STORE
+from music_emotion.report.archive import build_report_archive
+from music_emotion.report.comparison import summarise_experiment
+from music_emotion.report.figures.experiment import plot_experiment_deltas
+from music_emotion.study.arms import Arm
+from music_emotion.study.folds import (
     assign_folds,
     experiment_parameters,
     fold_splits,
     unit_name,
 )
-from music_emotion.pipelines.experiment.nodes import aggregate_experiment
-from music_emotion.pipelines.experiment.resume import (
-    PLAN,
-    STORE,
-    fit_and_record_arm,
-    fit_gan_and_record_arms,
-    plan_experiment,
-)
-from music_emotion.report.archive import build_report_archive
-from music_emotion.study.arms import Arm
 
 ARCHIVE = ("experiment_folds", "experiment_predictions", "experiment_metrics", "experiment_comparison",
            "experiment_summary", "experiment_deltas_plot")

@@ -18,8 +18,8 @@ from matplotlib.figure import Figure
 
 from music_emotion.audio.engine import EngineParams, FileEngine, whole_files_seconds
 from music_emotion.audio.file_tasks import decode_file
+from music_emotion.audio.listing import relative_name
 from music_emotion.console import progress_bar
-from music_emotion.datasets.audio_folder_dataset import relative_name
 from music_emotion.models.regression_head import WindowedRegressor
 from music_emotion.models.runtime import resolve_device, torch_threads
 from music_emotion.serving.file_prediction import (
@@ -157,8 +157,8 @@ def predict_audio_files(audio_files: Mapping[str, str], trained_model: WindowedR
 
 def plot_va_plane(inference_predictions: pd.DataFrame, params: dict[str, Any]) -> Figure:
     """Each file's mean valence/arousal (one row per file, as `summarise_library` writes) in the circumplex plane, named (numbered beyond `max_labels` files),
-    with the four quadrant labels; drawn like every other figure of the project (`reporting.figures`)."""
-    from music_emotion.serving.va_figure import inference_va_figure
+    with the four quadrant labels; drawn like every other figure of the project (`report.figures`)."""
+    from music_emotion.report.figures.va_plane import inference_va_figure
 
     files = (inference_predictions[inference_predictions["status"] != "skipped"]
              .set_index("file").sort_index()[["valence", "arousal"]])

@@ -20,8 +20,9 @@ from music_emotion.data import TARGETS
 from music_emotion.data.spectrograms import SpectrogramSet
 from music_emotion.data.splits import SPLITS, split_ids
 from music_emotion.data.tables import require_columns, rerun
-from music_emotion.pipelines.reporting import figures, spectrogram_figures
 from music_emotion.report.figure_style import figure_style_of
+from music_emotion.report.figures import results as figures
+from music_emotion.report.figures import spectrograms as spectrogram_figures
 
 logger = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from music_emotion.pipelines.reporting.nodes import (
     plot_training_curves,
     plot_va_space_comparison,
 )
-from music_emotion.pipelines.reporting.summary import summarise_metrics
 from music_emotion.report.archive import build_report_archive
+from music_emotion.report.summary import summarise_metrics
 from music_emotion.study.arms import Arm
 
 FIGURES = (

@@ -12,10 +12,14 @@ from kedro.pipeline import Pipeline
 
 from music_emotion.pipelines.arm_wiring import arm_pipeline, configured_arms, evaluation_node
 from music_emotion.pipelines.training.nodes import evaluate_test_set
+from music_emotion.study.arm_fitting import fit_mean_baseline, fit_ridge_baseline, train_arm
+
+# The function that fits each model family (`arms.<name>.model`).
+FIT = {"mean_baseline": fit_mean_baseline, "ridge_baseline": fit_ridge_baseline, "vit": train_arm, "ast": train_arm}
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     arms = configured_arms()
-    trained = [arm_pipeline(arm) for arm in arms.values()]
+    trained = [arm_pipeline(arm, FIT[arm.model]) for arm in arms.values()]
     return Pipeline([*trained, evaluation_node(evaluate_test_set, arms, "song_splits", "params:seed",
                                                ["test_predictions", "test_metrics"])])
