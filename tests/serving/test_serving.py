@@ -388,3 +388,17 @@ def test_the_page_keeps_a_bounded_number_of_result_tables(tmp_path):
         os.utime(tmp_path / f"t{i}.csv", ns=(i * 10**9, i * 10**9))
     keep_newest(tmp_path, 2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t3.csv", "t4.csv"]
+
+
+def test_the_card_of_an_arm_trained_on_generated_samples_says_whether_they_carry_their_labels(exported):
+    from music_emotion.gan.reader import generator_verdict
+
+    model = exported[0]
+    reading = {"valence": {"conditioning_ccc": 0.2, "real_ccc": 0.8, "carried": False},
+               "arousal": {"conditioning_ccc": 0.9, "real_ccc": 0.95, "carried": True}}
+    facts = card_facts("gan", {"model": "vit", "synthetic": True}, model, metrics_for(model),
+                       {"train": [1], "val": [2], "test": [3]}, 42, CARD, generator_verdict(reading))
+    card = model_card(facts)
+    assert "Generated training samples: inconclusive: the generator's samples do not carry valence (0.20 vs 0.80" in card
+    plain = model_card(card_facts("gan", {"model": "vit"}, model, metrics_for(model), {"train": [1]}, 42, CARD))
+    assert "Generated training samples" not in plain

@@ -7,6 +7,8 @@ two speak about the same feature space.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 
@@ -32,24 +34,33 @@ def pooled_mel_statistics(values: np.ndarray, rows: np.ndarray | None = None, ba
 
 
 def window_features(
-    values: np.ndarray, rows: np.ndarray, valid_frames: np.ndarray, window: int, stride: int, block: int = 32
+    values: np.ndarray, rows: np.ndarray, valid_frames: np.ndarray, window: int, stride: int, block: int = 32,
+    feature: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`pooled_mel_statistics` of every window (`window` frames, `stride` apart) of each song in `rows`.
+    """`feature` (default `pooled_mel_statistics`) of every window (`window` frames, `stride` apart) of each song
+    in `rows`.
 
-    Returns (features (n_windows, 2 * n_mels), song position of each window), so features of real songs
-    compare like for like with GAN samples, which are windows too. Songs are read a block at a time.
+    Returns (features (n_windows, dim), song position of each window), so features of real songs compare like for
+    like with GAN samples, which are windows too. Songs are read a block at a time.
     """
     import torch
 
     from music_emotion.data.windows import cut_windows, song_windows
 
+    feature = feature or pooled_mel_statistics
     rows = np.asarray(rows, dtype=np.int64)
     positions, starts = song_windows(np.asarray(valid_frames), window, stride)
-    out = np.empty((len(starts), 2 * values.shape[1]), dtype=np.float64)
+    out: np.ndarray | None = None
     for begin in range(0, len(rows), block):
         songs = np.arange(begin, min(begin + block, len(rows)))
         chunk = torch.from_numpy(np.asarray(values[rows[songs]], dtype=np.float32))
         mine = np.flatnonzero((positions >= songs[0]) & (positions <= songs[-1]))
-        windows = cut_windows(chunk, torch.from_numpy(positions[mine] - songs[0]), torch.from_numpy(starts[mine]), window)
-        out[mine] = pooled_mel_statistics(windows.numpy())
+        windows = cut_windows(chunk, torch.from_numpy(positions[mine] - songs[0]), torch.from_numpy(starts[mine]),
+                              window)
+        computed = feature(windows.numpy())
+        if out is None:
+            out = np.empty((len(starts), computed.shape[1]), dtype=np.float64)
+        out[mine] = computed
+    if out is None:  # no song: as many columns as the feature gives a window
+        out = np.empty((0, feature(np.zeros((1, values.shape[1], window), dtype=np.float32)).shape[1]))
     return out, positions

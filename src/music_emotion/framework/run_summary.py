@@ -32,6 +32,10 @@ def summary_lines(catalog: Any, produced: set[str]) -> list[str]:
         lines.append(f"GAN       conditioning CCC valence {_value(conditioning['valence']):.3f} arousal "
                      f"{_value(conditioning['arousal']):.3f}, Fréchet ratio "
                      f"{_value(quality['frechet_distance']['ratio_to_floor']):.2f} (1 = as close as real songs are)")
+        if reading := quality.get("independent_reader"):
+            from music_emotion.gan.reader import generator_verdict
+
+            lines.append(f"GAN       {generator_verdict(reading)}")
     for name in SUMMARISED[2:]:
         if name in produced:
             lines.append(f"Saved     {name}: {_where(catalog, name)}")

@@ -64,13 +64,39 @@ def compare_arms(
     return table
 
 
-def verdict(row: pd.Series, alpha: float) -> str:
+def generator_failures(experiment_metrics: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """{(arm, target): why} for the arms trained on generated samples whose samples, in some fold, do not carry
+    the target as the independent reader reads them (the record facts `gan_reader_*`)."""
+    failures: dict[tuple[str, str], str] = {}
+    for target in TARGETS:
+        column = f"gan_reader_carried_{target}"
+        if column not in experiment_metrics:
+            continue
+        units = (experiment_metrics[experiment_metrics[column].notna() & (experiment_metrics.fold != "pooled")]
+                 .drop_duplicates(["arm", "seed", "fold"]))
+        for arm, folds in units.groupby("arm"):
+            failed = folds[~folds[column].astype(bool)]
+            if failed.empty:
+                continue
+            worst = failed.loc[failed[f"gan_reader_ccc_{target}"].idxmin()]
+            failures[(arm, target)] = (
+                f"inconclusive: the generator's samples do not carry {target} in {len(failed)} of {len(folds)} "
+                f"fold(s) (worst: {worst[f'gan_reader_ccc_{target}']:.2f} vs "
+                f"{worst[f'gan_reader_real_ccc_{target}']:.2f} on real songs, independent reader), so this measures "
+                "that generator, not generative augmentation")
+    return failures
+
+
+def verdict(row: pd.Series, alpha: float, failure: str | None = None) -> str:
     """Plain language for one comparison row, e.g. 'gan vs real_only: valence CCC +0.030 [-0.020, 0.080]
     (seeds +0.010 to +0.050), p = 0.31, Holm p = 0.62: no evidence of a difference'. A claim needs the Holm-adjusted
-    p below alpha and a CI of the difference that excludes zero."""
+    p below alpha and a CI of the difference that excludes zero; an arm whose generator failed to carry the target
+    (`failure`) gets no claim either way."""
     better = row["difference"] > 0 if row["higher_is_better"] else row["difference"] < 0
     excludes_zero = row["ci_low"] > 0 or row["ci_high"] < 0
-    if row["p_holm"] < alpha and excludes_zero:
+    if failure:
+        conclusion = failure
+    elif row["p_holm"] < alpha and excludes_zero:
         conclusion = "evidence of a gain" if better else "evidence of a loss"
     else:
         conclusion = "no evidence of a difference"
@@ -110,5 +136,6 @@ def summarise_experiment(
               "paired-bootstrap CI over songs of that difference; its range over seeds; corrected resampled t-test "
               "over folds x seeds, raw and Holm-adjusted over arms x targets)", ""]
     ccc_rows = experiment_comparison[experiment_comparison.metric == "ccc"]
-    lines += [f"- {verdict(row, alpha)}" for _, row in ccc_rows.iterrows()]
+    failures = generator_failures(experiment_metrics)
+    lines += [f"- {verdict(row, alpha, failures.get((row['arm'], row['target'])))}" for _, row in ccc_rows.iterrows()]
     return "\n".join(lines) + "\n"

@@ -10,6 +10,7 @@ import pandas as pd
 
 from music_emotion.data import TARGETS
 from music_emotion.data.splits import SPLITS
+from music_emotion.gan.reader import generator_verdict
 from music_emotion.report import figure_style
 from music_emotion.report.tables import format_number, format_with_ci, markdown_table
 from music_emotion.study.metrics import flatten_numeric
@@ -70,6 +71,15 @@ def _dataset_rows(song_splits: Mapping[str, Any], synthetic_labels: pd.DataFrame
 
 
 
+def _generator_check(gan_quality: Mapping[str, Any], arms: Mapping[str, Any]) -> list[str]:
+    """Markdown lines: for the arms trained on synthetic samples, whether those samples carry their labels."""
+    synthetic = [name for name, spec in arms.items() if (spec or {}).get("synthetic")]
+    reading = gan_quality.get("independent_reader")
+    if not synthetic or not reading:
+        return []
+    return ["## Generator check", "", f"{', '.join(synthetic)}: {generator_verdict(reading)}.", ""]
+
+
 def summarise_metrics(
     test_metrics: Mapping[str, Any],
     gan_quality: Mapping[str, Any],
@@ -116,6 +126,7 @@ def summarise_metrics(
         "",
         markdown_table(["model", "target", "n songs", *METRIC_LABELS.values()], metrics_table),
         "",
+        *_generator_check(gan_quality, arms),
         "## GAN quality",
         "",
         "Figures from `gan_quality` (features: pooled mel statistics; see the gan_augmentation docs).",

@@ -249,9 +249,15 @@ class ProjectRecords:
         arms = self.params["arms"]
         self.trained_arm(arm, "the arm")
         model = self._load(f"{arm}.trained_model", f"the '{arm}' arm")
+        check = None
+        if (arms[arm] or {}).get("synthetic"):
+            from music_emotion.gan.reader import generator_verdict
+
+            reading = self._load("gan_quality", "gan_quality").get("independent_reader")
+            check = generator_verdict(reading) if reading else None
         facts = card_facts(arm, arms[arm], model, self._load("test_metrics", "test_metrics"),
                            self._load("song_splits", "song_splits"), self.params["seed"],
-                           self.params["reporting"]["model_card"])
+                           self.params["reporting"]["model_card"], check)
         return write_model_folder(model, directory, self.settings(), model_card(facts))
 
     def trained_arm(self, arm: str, option: str) -> str:

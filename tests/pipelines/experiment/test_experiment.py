@@ -325,3 +325,30 @@ def test_the_summary_table_never_prints_a_negative_zero():
     comparison = pd.DataFrame(columns=["arm", "target", "metric"])
     summary = summarise_experiment(comparison, pd.DataFrame(rows), parameters("experiment"))
     assert "| mean | 0.000 | 0.000 ± 0.000 | 0.000 | 0.000 ± 0.000 |" in summary and "-0.000" not in summary
+
+
+def test_a_verdict_is_inconclusive_when_a_folds_generator_failed_its_target():
+    """An arm trained on samples that do not carry valence cannot say whether generative augmentation helps
+    valence: its verdict says so, with the reader's numbers, instead of 'no evidence of a difference'."""
+    from music_emotion.report.comparison import summarise_experiment
+
+    rows = []
+    for arm in ("real_only", "gan"):
+        for fold in ("pooled", "0", "1"):
+            for target in ("valence", "arousal"):
+                row = {"seed": 0, "fold": fold, "arm": arm, "target": target, "metric": "ccc", "value": 0.5}
+                if arm == "gan":
+                    row.update(gan_reader_ccc_valence=0.2 if fold == "1" else 0.7, gan_reader_real_ccc_valence=0.8,
+                               gan_reader_carried_valence=fold != "1", gan_reader_ccc_arousal=0.9,
+                               gan_reader_real_ccc_arousal=0.95, gan_reader_carried_arousal=True)
+                rows.append(row)
+    comparison = pd.DataFrame([
+        {"arm": "gan", "reference": "real_only", "target": target, "metric": "ccc", "difference": -0.01,
+         "ci_low": -0.05, "ci_high": 0.03, "seed_min": -0.01, "seed_max": -0.01, "n_seeds": 1, "p_value": 0.5,
+         "p_holm": 0.9, "higher_is_better": True} for target in ("valence", "arousal")])
+    summary = summarise_experiment(comparison, pd.DataFrame(rows), parameters("experiment"))
+    valence = next(line for line in summary.splitlines() if line.startswith("- gan vs real_only: valence"))
+    arousal = next(line for line in summary.splitlines() if line.startswith("- gan vs real_only: arousal"))
+    assert "inconclusive: the generator's samples do not carry valence in 1 of 2 fold(s)" in valence
+    assert "0.20 vs 0.80 on real songs" in valence and "no evidence" not in valence
+    assert arousal.endswith("no evidence of a difference")

@@ -323,3 +323,15 @@ def test_outputs_from_before_lineage_was_recorded_are_accepted(tiny_models, test
     legacy = {arm: {k: v for k, v in report.items() if k != "lineage"} for arm, report in test_metrics.items()}
     members = build_report_archive(NO_LINEAGE, model_weights=True, test_metrics=legacy, gan__trained_model=TinyModel({"width": 3}))
     assert "metrics/test_metrics.json" in members
+
+
+def test_the_single_split_summary_says_when_the_generator_failed():
+    from music_emotion.report.summary import _generator_check
+
+    reading = {"valence": {"conditioning_ccc": 0.85, "real_ccc": 0.9, "carried": True},
+               "arousal": {"conditioning_ccc": 0.1, "real_ccc": 0.9, "carried": False}}
+    arms = {"real_only": {"model": "vit"}, "gan": {"model": "vit", "synthetic": True}}
+    lines = _generator_check({"independent_reader": reading}, arms)
+    assert lines[0] == "## Generator check"
+    assert lines[2].startswith("gan: inconclusive: the generator's samples do not carry arousal (0.10 vs 0.90")
+    assert _generator_check({"independent_reader": reading}, {"real_only": {"model": "vit"}}) == []

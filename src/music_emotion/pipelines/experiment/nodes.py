@@ -17,6 +17,7 @@ import pandas as pd
 from music_emotion.data import TARGETS
 from music_emotion.data.spectrograms import SpectrogramSet
 from music_emotion.gan.fitting import generate_synthetic_spectrograms, train_gan
+from music_emotion.gan.reader import ReaderParams, independent_reading
 from music_emotion.pipelines.experiment.resume import recorded, save_model, score_and_record
 from music_emotion.report.comparison import compare_arms
 from music_emotion.study import metrics
@@ -145,6 +146,9 @@ def fit_gan_and_record_arms(
                                                                   seed, device)
     if experiment_plan["keep_models"]:
         save_model(generator, store.model_folder(unit, "gan_generator", entries[arms[0]]["key"]))
+    asked = synthetic_labels.set_index("sample_id").loc[synthetic.ids, list(TARGETS)].to_numpy(dtype=np.float64)
+    reading = independent_reading(mel_spectrograms, emotion_labels, song_splits, synthetic.values, asked,
+                                  ReaderParams.from_params(gan_augmentation["quality"]["reader"]), seed)
     records = []
     for arm in arms:
         if entries[arm]["done"]:
@@ -153,7 +157,8 @@ def fit_gan_and_record_arms(
         model, history = train_arm(mel_spectrograms, emotion_labels, song_splits, arm_specs[arm], training, seed,
                                    device, arm, synthetic, synthetic_labels)
         records.append(score_and_record(experiment_plan, store, unit, arm, model, history, gan_history,
-                                         mel_spectrograms, emotion_labels, song_splits, training, seed, device))
+                                         mel_spectrograms, emotion_labels, song_splits, training, seed, device,
+                                         reading))
     return tuple(records)
 
 

@@ -44,9 +44,11 @@ def score_and_record(
     experiment_plan: dict[str, Any], store: UnitRecordStore, unit: str, arm: str, model: Any,
     history: pd.DataFrame | None, gan_history: pd.DataFrame | None, features: SpectrogramSet,
     emotion_labels: pd.DataFrame, song_splits: dict[str, Any], training: dict[str, Any], seed: int, device: str,
+    reading: dict[str, Any] | None = None,
 ) -> UnitRecord:
     """The arm's predictions for the fold's test songs (read from the feature set it was trained on) and its
-    training facts, written before the node returns."""
+    training facts (with the fold's generator's check by the independent reader, `reading`, for an arm trained on
+    its samples), written before the node returns."""
     entry = experiment_plan["units"][unit][arm]
     ((_, _, part, y_pred),) = score_arms({arm: model}, features, features, emotion_labels, song_splits, training,
                                          device)
@@ -58,7 +60,7 @@ def score_and_record(
              "steps": int(history["step"].iloc[-1]) if history is not None else 0,
              "seconds": float(history["seconds"].iloc[-1]) if history is not None else float("nan"),
              "n_train_songs": len(song_splits["train"]), "n_test_songs": len(part.ids),
-             **kept_gan_evaluation(gan_history)}
+             **kept_gan_evaluation(gan_history), **reader_facts(reading)}
     record = UnitRecord(unit, arm, entry["key"], predictions, facts)
     if experiment_plan["keep_models"]:
         folder = store.model_folder(unit, arm, entry["key"])
@@ -78,6 +80,19 @@ def kept_gan_evaluation(gan_history: Any) -> dict[str, float]:
     kept = gan_history[gan_history["is_best"].astype(bool)].iloc[0]
     return {"gan_step": int(kept["step"]), "gan_conditioning_ccc_valence": float(kept["conditioning_ccc_valence"]),
             "gan_conditioning_ccc_arousal": float(kept["conditioning_ccc_arousal"])}
+
+
+def reader_facts(reading: dict[str, Any] | None) -> dict[str, Any]:
+    """The independent reader's check of the fold's generator as flat facts of a record (per target: its CCC on
+    the samples, on real held-out songs, and whether the samples carry it); none for an arm without samples."""
+    if not reading:
+        return {}
+    facts: dict[str, Any] = {}
+    for target in TARGETS:
+        facts[f"gan_reader_ccc_{target}"] = float(reading[target]["conditioning_ccc"])
+        facts[f"gan_reader_real_ccc_{target}"] = float(reading[target]["real_ccc"])
+        facts[f"gan_reader_carried_{target}"] = bool(reading[target]["carried"])
+    return facts
 
 
 def save_model(model: nn.Module, folder: Any) -> None:

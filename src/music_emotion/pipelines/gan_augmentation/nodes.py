@@ -20,6 +20,7 @@ from music_emotion.gan.quality import (
     frechet_report,
     level_report,
 )
+from music_emotion.gan.reader import ReaderParams, failed_targets, independent_reading
 from music_emotion.jsonable import json_safe
 from music_emotion.study.lineage import fingerprint
 
@@ -78,13 +79,23 @@ def assess_gan_quality(
     report["mode_collapse"] = collapse_report(synthetic, real_train, int(quality["pairwise_max_samples"]),
                                               float(quality["collapse_ratio_threshold"]), rng)
     report["level_db"] = level_report(real_train, synthetic, n_mels)
+    report["independent_reader"] = independent_reading(
+        mel_spectrograms, emotion_labels, song_splits, synthetic_spectrograms.values, y_synthetic,
+        ReaderParams.from_params(quality["reader"]), seed)
+    if failed := failed_targets(report["independent_reader"]):
+        logger.warning("The synthetic samples do not carry %s, as read by the independent reader: an arm trained on "
+                       "them measures this generator, not generative augmentation", ", ".join(failed))
     if report["mode_collapse"]["possible_mode_collapse"]:
         logger.warning("Synthetic spectrograms are much less diverse than real ones (ratio %.2f): mode collapse?",
                        report["mode_collapse"]["ratio"])
     ratio = report["frechet_distance"]["ratio_to_floor"]
     logger.info(
-        "GAN quality: conditioning CCC V %.3f A %.3f; TSTR on %s songs V %.3f A %.3f; Fréchet ratio %s",
-        *report["conditioning_fidelity_ccc"]["train_real_test_synthetic"].values(), held_out.split,
+        "GAN quality: conditioning CCC V %.3f A %.3f (independent reader V %.3f A %.3f, on real %s songs V %.3f "
+        "A %.3f); TSTR on %s songs V %.3f A %.3f; Fréchet ratio %s",
+        *report["conditioning_fidelity_ccc"]["train_real_test_synthetic"].values(),
+        *(report["independent_reader"][t]["conditioning_ccc"] for t in TARGETS),
+        report["independent_reader"]["held_out_split"],
+        *(report["independent_reader"][t]["real_ccc"] for t in TARGETS), held_out.split,
         *report["conditioning_fidelity_ccc"]["train_synthetic_test_real"].values(),
         f"{ratio:.2f}" if ratio else "n/a",
     )
