@@ -7,6 +7,9 @@
 - `mixup`: Zhang et al., 2018, "mixup: Beyond Empirical Risk Minimization": pairs in the batch and
   their labels are mixed with a weight drawn from Beta(alpha, alpha); for regression the targets mix
   linearly, which keeps them in [-1, 1].
+- `cmixup`: C-Mixup (Yao et al., NeurIPS 2022, "C-Mixup: Improving Generalization in Regression"): mixup whose
+  partners are drawn by label distance (Gaussian kernel of `bandwidth` on the (valence, arousal) labels), since
+  mixing a sad calm song with a happy excited one gives an input no label in between describes.
 
 Random draws come from a CPU `torch.Generator`, so a seed gives the same augmented batches on any
 device; the masks are then applied as batched tensor ops on the batch's device.
@@ -35,10 +38,17 @@ class MixupConfig:
     alpha: float
 
 
-AUGMENTATIONS = {"specaugment": SpecAugmentConfig, "mixup": MixupConfig}
+@dataclass(frozen=True)
+class CMixupConfig:
+    alpha: float      # mixing weight ~ Beta(alpha, alpha), as mixup
+    bandwidth: float  # Gaussian kernel width on label distance: P(partner j | i) ~ exp(-|y_i - y_j|^2 / (2 bw^2))
 
 
-def parse_augmentation(name: str, params: Mapping[str, Any], parameter: str) -> SpecAugmentConfig | MixupConfig:
+Augmentation = SpecAugmentConfig | MixupConfig | CMixupConfig
+AUGMENTATIONS = {"specaugment": SpecAugmentConfig, "mixup": MixupConfig, "cmixup": CMixupConfig}
+
+
+def parse_augmentation(name: str, params: Mapping[str, Any], parameter: str) -> Augmentation:
     """The typed config of augmentation `name` (its `kind` key, or its name, says which one it is)."""
     params = dict(params or {})
     kind = params.pop("kind", name)
@@ -84,6 +94,31 @@ def mixup(
     return x_mixed, y_mixed
 
 
+def label_partners(y: torch.Tensor, bandwidth: float, generator: torch.Generator) -> torch.Tensor:
+    """C-Mixup's partner of each sample in the batch, drawn with probability falling off with label distance
+    (Gaussian kernel); a sample is never its own partner (mixing with itself would change nothing)."""
+    batch = y.shape[0]
+    if batch < 2:
+        return torch.zeros(batch, dtype=torch.long)
+    labels = y.detach().float().cpu()
+    distance = torch.cdist(labels, labels) ** 2
+    logits = -distance / (2 * float(bandwidth) ** 2)
+    logits.fill_diagonal_(float("-inf"))
+    weights = torch.softmax(logits, dim=1)
+    return torch.multinomial(weights, 1, generator=generator).squeeze(1)
+
+
+def c_mixup(
+    x: torch.Tensor, y: torch.Tensor, config: CMixupConfig, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mixup with partners near in label (`label_partners`): inputs and targets, one weight per sample."""
+    lam = _seeded_beta(float(config.alpha), x.shape[0], generator).to(x.device)
+    partner = label_partners(y, config.bandwidth, generator).to(x.device)
+    x_mixed = lam.view(-1, 1, 1) * x + (1 - lam.view(-1, 1, 1)) * x[partner]
+    y_mixed = lam.view(-1, 1) * y + (1 - lam.view(-1, 1)) * y[partner]
+    return x_mixed, y_mixed
+
+
 def _seeded_beta(alpha: float, n: int, generator: torch.Generator) -> torch.Tensor:
     """Beta(alpha, alpha) draws from a seeded generator (torch's Beta sampler takes no generator)."""
     seed = int(torch.randint(0, 2**62, (1,), generator=generator))
@@ -93,13 +128,15 @@ def _seeded_beta(alpha: float, n: int, generator: torch.Generator) -> torch.Tens
 def apply_augmentations(
     x: torch.Tensor,
     y: torch.Tensor,
-    augmentations: Sequence[SpecAugmentConfig | MixupConfig],
+    augmentations: Sequence[Augmentation],
     generator: torch.Generator,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Apply the arm's augmentations in order (masking before mixing, as listed in conf)."""
     for augmentation in augmentations:
         if isinstance(augmentation, SpecAugmentConfig):
             x = spec_augment(x, augmentation, generator)
+        elif isinstance(augmentation, CMixupConfig):
+            x, y = c_mixup(x, y, augmentation, generator)
         else:
             x, y = mixup(x, y, augmentation, generator)
     return x, y

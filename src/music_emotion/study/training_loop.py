@@ -29,7 +29,7 @@ from music_emotion.data.windows import random_crop_starts
 from music_emotion.models.runtime import AUGMENTATION_SEED_OFFSET
 from music_emotion.models.song_prediction import predict_songs
 from music_emotion.study import metrics
-from music_emotion.study.augment import MixupConfig, SpecAugmentConfig, apply_augmentations
+from music_emotion.study.augment import Augmentation, apply_augmentations
 from music_emotion.study.batches import TrainingWindows, ValidationSongs
 from music_emotion.study.optimiser import Optimiser
 from music_emotion.study.training_config import TrainingConfig
@@ -48,7 +48,7 @@ def train_regressor(
     train: TrainingWindows,
     val: ValidationSongs,
     config: TrainingConfig,
-    augmentations: Sequence[SpecAugmentConfig | MixupConfig],
+    augmentations: Sequence[Augmentation],
     device: torch.device,
     seed: int,
     run_name: str,
@@ -128,7 +128,7 @@ def train_regressor(
 
 def train_one_epoch(
     model: nn.Module, optimiser: Optimiser, train: TrainingWindows, order: np.ndarray, starts: np.ndarray,
-    augmentations: Sequence[SpecAugmentConfig | MixupConfig], augment_generator: torch.Generator, bar,
+    augmentations: Sequence[Augmentation], augment_generator: torch.Generator, bar,
 ) -> float | None:
     """One pass over the samples in `order`, each cropped at `starts`: the mean training loss, or None when a
     loss was NaN/inf. Losses and the NaN flag stay on the device and are read once, at the end."""

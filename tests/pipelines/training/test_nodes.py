@@ -124,7 +124,7 @@ def test_same_seed_same_result_and_the_gan_arm_sees_synthetic(real_data, synthet
     assert not np.allclose(augmented["train_loss"], first["train_loss"])
 
 
-@pytest.mark.parametrize("augmentation", ["specaugment", "mixup"])
+@pytest.mark.parametrize("augmentation", ["specaugment", "mixup", "cmixup"])
 def test_augmentation_arms_change_training_but_not_what_is_validated(real_data, tiny_params, augmentation):
     _, plain = train(real_data, tiny_params)
     _, augmented = train(real_data, tiny_params, {"model": "vit", "augmentations": [augmentation]})

@@ -28,8 +28,9 @@ def _catalog_in(tmp_path: Path) -> DataCatalog:
 def test_one_namespace_per_arm_and_only_synthetic_arms_read_synthetic_data():
     nodes = {node.name: node for node in create_pipeline().nodes}
     assert set(nodes) == {"mean.fit_mean_baseline", "ridge.fit_ridge_baseline", "real_only.train_arm", "gan.train_arm",
-                          "specaugment.train_arm", "mixup.train_arm", "ast.train_arm", "evaluate_test_set"}
-    for arm in ("real_only", "specaugment", "mixup"):
+                          "specaugment.train_arm", "mixup.train_arm", "cmixup.train_arm", "ast.train_arm",
+                          "evaluate_test_set"}
+    for arm in ("real_only", "specaugment", "mixup", "cmixup"):
         assert not any(name.startswith("synthetic") for name in nodes[f"{arm}.train_arm"].inputs)
     assert {"synthetic_spectrograms", "synthetic_labels"} <= set(nodes["gan.train_arm"].inputs)
     shared = {"mel_spectrograms", "song_splits", "params:training", "params:seed", "params:device"}
