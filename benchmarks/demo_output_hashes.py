@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-VOLATILE_COLUMNS = {"seconds"}
+VOLATILE_COLUMNS = {"seconds", "train_windows_per_s"}  # wall-clock columns
 VOLATILE_KEYS = {"lineage", "run", "created", "saved_at", "save_version"}
 
 
