@@ -150,3 +150,27 @@ def test_a_random_init_or_local_checkpoint_needs_no_hub(monkeypatch, tmp_path):
     assert "has no config.json" in checkpoint_problem("vit", str(tmp_path / "vit"), 1.0)
     (tmp_path / "vit" / "config.json").write_text("{}")
     assert checkpoint_problem("vit", str(tmp_path / "vit"), 1.0) == ""
+
+
+def test_the_experiments_arms_are_checked_for_their_checkpoints_too(monkeypatch, tmp_path):
+    """The experiment's fitting nodes name their arm as `arm` / `arms`, not `arm_name`: its AST arm's unreachable
+    checkpoint must stop `--pipelines experiment` before any node, as it stops the single split."""
+    import copy
+
+    from music_emotion.framework.hooks import checkpoint_problems
+    from music_emotion.framework.run_parameters import run_parameters, set_run_parameters
+    from music_emotion.pipelines.experiment.pipeline import create_pipeline
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    params = run_parameters()
+    offline = copy.deepcopy(params)
+    offline["training"]["ast"]["checkpoint"] = "MIT/ast-finetuned-audioset-10-10-0.4593"
+    offline["training"]["model"]["checkpoint"] = None  # random init: the ViT arm needs nothing from the hub
+    offline["experiment"].update(n_folds=2, n_seeds=1, arms=["real_only", "ast"])
+    try:
+        set_run_parameters(offline)
+        problems = checkpoint_problems(create_pipeline())
+    finally:
+        set_run_parameters(params)
+    assert len(problems) == 1 and "hf download MIT/ast-finetuned-audioset-10-10-0.4593 --local-dir" in problems[0]

@@ -101,17 +101,28 @@ def _parameter_problems(pipeline: Pipeline) -> list[str]:
     return parameter_problems(run_parameters(), sections)
 
 
+def _arms_of(pipeline: Pipeline) -> set[str]:
+    """The arms a pipeline's nodes fit: named by the single split's `train_arm` (`arm_name`), the experiment's
+    `fit_and_record_arm` (`arm`) and `fit_gan_and_record_arms` (`arms`)."""
+    from music_emotion.framework.bound_function import BoundFunction
+
+    arms: set[str] = set()
+    for node in pipeline.nodes:
+        if isinstance(node.func, BoundFunction):
+            bound = node.func.bound
+            arms.update(name for name in (bound.get("arm_name"), bound.get("arm")) if isinstance(name, str))
+            arms.update(bound.get("arms") or ())
+    return arms
+
+
 def checkpoint_problems(pipeline: Pipeline) -> list[str]:
     """One paragraph per pretrained checkpoint that a training node of this run needs and cannot get (not on
     disk, not cached, hub unreachable): checked once per checkpoint, before the first node runs."""
-    from music_emotion.framework.bound_function import BoundFunction
     from music_emotion.framework.run_parameters import run_parameters
     from music_emotion.models.backbone_loading import BACKBONES, checkpoint_problem
 
     params = run_parameters()
-    families = {params["arms"][node.func.bound["arm_name"]]["model"] for node in pipeline.nodes
-                if isinstance(node.func, BoundFunction) and "arm_name" in node.func.bound
-                and params["arms"].get(node.func.bound["arm_name"], {}).get("model") in BACKBONES}
+    families = {(params["arms"].get(arm) or {}).get("model") for arm in _arms_of(pipeline)} & set(BACKBONES)
     problems = []
     for family in sorted(families):
         section = params
