@@ -402,3 +402,31 @@ def test_the_card_of_an_arm_trained_on_generated_samples_says_whether_they_carry
     assert "Generated training samples: inconclusive: the generator's samples do not carry valence (0.20 vs 0.80" in card
     plain = model_card(card_facts("gan", {"model": "vit"}, model, metrics_for(model), {"train": [1]}, 42, CARD))
     assert "Generated training samples" not in plain
+
+
+def test_a_long_file_is_predicted_a_group_of_chunks_at_a_time_with_the_same_numbers(exported, tmp_path, monkeypatch):
+    """A 10-hour recording must not hold every chunk's spectrogram at once: past STREAM_ABOVE_CHUNKS chunks an
+    in-process engine decodes and predicts it a group at a time, and the rows are those of the whole-file path."""
+    from music_emotion.audio import file_tasks
+    from music_emotion.serving import file_prediction
+
+    model = exported[0]
+    config = EmotionModel(model, SETTINGS, device="cpu").feature_config
+    long = write_audio(tmp_path / "long.wav", tone(7.5 * config.duration, 8000, 1, 330), 8000)
+    cpu = torch.device("cpu")
+    whole = file_prediction.window_rows("long.wav", file_tasks.decode_file(str(long), config, 0.5), model, 4, cpu)
+    monkeypatch.setattr(file_tasks, "STREAM_ABOVE_CHUNKS", 3)
+    monkeypatch.setattr(file_prediction, "STREAM_ABOVE_CHUNKS", 3)
+    deferred = file_tasks.decode_file(str(long), config, 0.5, stream_long_files=True)
+    assert isinstance(deferred, file_tasks.Deferred) and deferred.n_chunks == 8
+    stacked = []
+    real_stack = np.stack
+    monkeypatch.setattr(np, "stack", lambda arrays, *a, **k: (stacked.append(len(arrays)),
+                                                              real_stack(arrays, *a, **k))[1])
+    streamed = file_prediction.window_rows("long.wav", deferred, model, 4, cpu)
+    assert stacked and max(stacked) == 3  # never more than one group of chunks in memory
+    assert [r["segment"] for r in streamed] == list(range(len(whole)))
+    for a, b in zip(streamed, whole, strict=True):
+        assert a["segment_start_s"] == b["segment_start_s"]
+        assert a["valence"] == pytest.approx(b["valence"], abs=1e-5)
+        assert a["file_valence"] == pytest.approx(b["file_valence"], abs=1e-5)

@@ -10,13 +10,15 @@ with the same `predict_songs` code path as validation and test songs.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from itertools import islice
 from typing import Any
 
 import numpy as np
 
-from music_emotion.audio.decoding import FeatureConfig
+from music_emotion.audio.decoding import FeatureConfig, iter_windows, skip_reason
 from music_emotion.audio.engine import EngineFailure
-from music_emotion.audio.file_tasks import Decoded
+from music_emotion.audio.file_tasks import STREAM_ABOVE_CHUNKS, Decoded, Deferred
 from music_emotion.audio.log_mel import feature_config
 from music_emotion.models.regression_head import WindowedRegressor
 from music_emotion.models.song_prediction import predict_songs
@@ -53,29 +55,57 @@ def model_feature_config(model: WindowedRegressor) -> FeatureConfig:
     return feature_config(extraction)
 
 
-def window_rows(file_name: str, decoded: Decoded | str | EngineFailure, model: WindowedRegressor,
+def window_rows(file_name: str, decoded: Decoded | Deferred | str | EngineFailure, model: WindowedRegressor,
                 batch_size: int, device: Any) -> list[dict[str, Any]]:
     """One row per model window of the file (with the file's mean), or one `skipped` row with the reason."""
     if isinstance(decoded, EngineFailure):
         decoded = decoded.reason
-    if isinstance(decoded, str):
-        return [{"file": file_name, "status": "skipped", "reason": decoded}]
+    if isinstance(decoded, Deferred):
+        groups = _chunk_groups(decoded, model_feature_config(model))
+    else:
+        groups = iter([decoded])
+    rows: list[dict[str, Any]] = []
+    predictions = []
+    try:
+        for group in groups:
+            if isinstance(group, str):
+                return [{"file": file_name, "status": "skipped", "reason": group}]
+            group_rows, group_predictions = _group_rows(file_name, group, model, batch_size, device, len(rows))
+            rows += group_rows
+            predictions.append(group_predictions)
+    except Exception as exc:  # noqa: BLE001 - a long file that breaks mid-way is skipped with its reason
+        return [{"file": file_name, "status": "skipped", "reason": skip_reason(exc)}]
+    windows = np.concatenate(predictions)
+    if not np.all(np.isfinite(windows)):  # a prediction is a number in [-1, 1] or a named skip
+        return [{"file": file_name, "status": "skipped",
+                 "reason": "the model's output is not a number for this file (its features are out of range)"}]
+    file_mean = windows.mean(axis=0)
+    for row in rows:
+        row["file_valence"], row["file_arousal"] = float(file_mean[0]), float(file_mean[1])
+    return rows
+
+
+def _group_rows(file_name: str, decoded: Decoded, model: WindowedRegressor, batch_size: int, device: Any,
+                first_segment: int) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """The rows (without the file's mean) and window predictions of some consecutive chunks of one file."""
     config = model_feature_config(model)
     seconds_per_frame = config.hop_length / config.sample_rate
     chunk_starts, spectrograms, padded, valid = decoded
     predicted = predict_songs(model, spectrograms, np.arange(len(spectrograms)), np.asarray(valid), batch_size, device)
-    if not np.all(np.isfinite(predicted.windows)):  # a prediction is a number in [-1, 1] or a named skip
-        return [{"file": file_name, "status": "skipped",
-                 "reason": "the model's output is not a number for this file (its features are out of range)"}]
-    file_mean = predicted.windows.mean(axis=0)
     rows = []
     for k, (song, frame, pred) in enumerate(zip(predicted.window_song, predicted.window_start, predicted.windows,
                                                 strict=True)):
         short = bool(padded[song]) and valid[song] < model.window_frames
         rows.append({
             "file": file_name, "status": "padded" if short else "ok", "reason": "",
-            "segment": k, "segment_start_s": round(chunk_starts[song] + frame * seconds_per_frame, 3),
+            "segment": first_segment + k, "segment_start_s": round(chunk_starts[song] + frame * seconds_per_frame, 3),
             "padded": short, "valence": float(pred[0]), "arousal": float(pred[1]),
-            "file_valence": float(file_mean[0]), "file_arousal": float(file_mean[1]),
         })
-    return rows
+    return rows, predicted.windows
+
+
+def _chunk_groups(deferred: Deferred, config: FeatureConfig) -> Iterator[Decoded]:
+    """A long file's chunks, `STREAM_ABOVE_CHUNKS` at a time, as `decode_file` would give them all at once."""
+    chunks = iter_windows(deferred.path, config, deferred.min_fraction)
+    while group := list(islice(chunks, STREAM_ABOVE_CHUNKS)):
+        yield ([c[0] for c in group], np.stack([c[1] for c in group]), [c[2] for c in group], [c[3] for c in group])

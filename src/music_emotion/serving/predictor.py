@@ -96,7 +96,8 @@ class EmotionModel:
         batches = [paths[i : i + size] for i in range(0, len(paths), size)]
         audio = whole_files_seconds(paths, self.engine.min_audio_seconds)
         with FileEngine(self.engine, len(paths), self.feature_config.duration, audio) as engine:
-            decoded = engine.map_batches(decode_file, batches, self.feature_config, self.settings.min_window_fraction)
+            decoded = engine.map_batches(decode_file, batches, self.feature_config, self.settings.min_window_fraction,
+                                         engine.kind == "single")  # a long file streams in this process
             position = 0
             for results in decoded:
                 for result in results:

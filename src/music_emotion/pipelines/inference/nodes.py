@@ -76,7 +76,7 @@ def predict_library(
     with FileEngine(engine_params, len(todo), config.duration, audio) as engine, torch_threads(
             engine.client_threads if torch_device.type == "cpu" else None):
         decoded_batches = engine.map_batches(decode_file, [[f.path for f in b] for b in work], config,
-                                             float(params["min_window_fraction"]))
+                                             float(params["min_window_fraction"]), engine.kind == "single")
         for number, (batch, decoded) in enumerate(zip(work, decoded_batches, strict=True), start=first_part):
             rows = []
             for file, result in zip(batch, decoded, strict=True):
