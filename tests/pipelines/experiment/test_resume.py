@@ -146,13 +146,18 @@ def test_changed_folds_inputs_or_resume_false_start_afresh(tmp_path):
     assert plan_for(store, mel, labels, resume=False)["recorded"] == 0
 
 
-def test_a_record_written_for_other_settings_is_never_read(tmp_path, caplog):
+def _recorded_ridge(tmp_path):
+    """A store with every result recorded: (store, mel, labels, the ridge's plan entry in seed0_fold1, its file)."""
     store = UnitRecordStore(tmp_path / "units")
     mel, labels = corpus(40)
     plan = plan_for(store, mel, labels)
     record_everything(store, plan)
     entry = plan["units"]["seed0_fold1"]["ridge"]
-    path = tmp_path / "units" / "seed0_fold1" / "ridge" / f"{entry['key']}.json"
+    return store, mel, labels, entry, tmp_path / "units" / "seed0_fold1" / "ridge" / f"{entry['key']}.json"
+
+
+def test_a_record_written_for_other_settings_is_never_read(tmp_path, caplog):
+    store, mel, labels, entry, path = _recorded_ridge(tmp_path)
     body = json.loads(path.read_text())
     body["material"]["seed"] = 7  # a whole record of another configuration under this key's name
     body["checksum"] = unit_records._checksum(body)
@@ -221,12 +226,7 @@ def _duplicate_first_row(body):
     (lambda body: body.pop("checksum"), False, "carries no checksum"),
 ])
 def test_a_changed_or_malformed_record_is_named_and_retrained(tmp_path, caplog, change, keep_checksum, said):
-    store = UnitRecordStore(tmp_path / "units")
-    mel, labels = corpus(40)
-    plan = plan_for(store, mel, labels)
-    record_everything(store, plan)
-    entry = plan["units"]["seed0_fold1"]["ridge"]
-    path = tmp_path / "units" / "seed0_fold1" / "ridge" / f"{entry['key']}.json"
+    store, mel, labels, entry, path = _recorded_ridge(tmp_path)
     _rewrite(path, change, keep_checksum)
     with caplog.at_level(logging.WARNING):
         again = plan_for(store, mel, labels)
