@@ -128,7 +128,8 @@ def main(argv: list[str] | None = None) -> dict:
         slow_cpu = device.type == "cpu" and env == "base"
         batch = args.batch_size or (2 if slow_cpu else 16)
         steps = args.steps or (1 if slow_cpu else 20 if device.type == "cuda" else 5)
-        threads = params["demo"]["training"]["training"]["cpu_threads"] if env == "demo" and device.type == "cpu" else None
+        threads = (params["demo"]["training"]["training"]["cpu_threads"]
+                   if env == "demo" and device.type == "cpu" else None)
         ast = ast_case(config, params[env], batch, steps, args.repeats, device, peak, threads, args.seed)
         vit = vit_case(vit_config, "native", params[env], batch, steps, args.repeats, device, peak, False, threads,
                        args.seed)

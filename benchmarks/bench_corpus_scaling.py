@@ -7,9 +7,9 @@ Each fraction runs in a fresh process (so its peak RSS is its own, Dask workers 
 stage's node functions on the first fraction of the rehearsal corpus's songs (by id), loaded through the
 rehearsal env's catalog: `merge_annotations` -> `extract_mel_spectrograms` (and `extract_ast_features` with
 `--features ast`) -> `split_songs`, with conf/rehearsal's parameters; each feature set is saved as the catalog
-saves it (`SpectrogramDataset`, the step whose memory map once doubled the peak), to a temporary folder. Needs the corpus
-(`kedro run --env rehearsal --pipelines demo_data`). Results: results/corpus_scaling.json and a table of seconds and
-MB per song at each fraction (flat = linear).
+saves it (`SpectrogramDataset`, the step whose memory map once doubled the peak), to a temporary folder. Needs
+the corpus (`kedro run --env rehearsal --pipelines demo_data`). Results: results/corpus_scaling.json and a table
+of seconds and MB per song at each fraction (flat = linear).
 """
 
 from __future__ import annotations

@@ -57,7 +57,8 @@ def write_spectrograms(path: Path, n: int, n_mels: int, n_frames: int, seed: int
     out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, n_mels, n_frames))
     for start in range(0, n, 64):
         stop = min(n, start + 64)
-        out[start:stop] = rng.uniform(DB_RANGE[0], DB_RANGE[1], size=(stop - start, n_mels, n_frames)).astype(np.float32)
+        out[start:stop] = rng.uniform(DB_RANGE[0], DB_RANGE[1],
+                                      size=(stop - start, n_mels, n_frames)).astype(np.float32)
     out.flush()
     del out
     return np.load(path, mmap_mode="r")

@@ -170,10 +170,12 @@ def main(argv: list[str] | None = None) -> dict:
                   "results the resume read back": float(before), "results the resume trained": float(retrained),
                   "fits in flight at the kill (work lost)": float(lost)}
         targets = {"every runner's predictions identical to the SequentialRunner's": all(identical.values()),
-                   "resumed predictions identical to the uninterrupted run's": bool(resumed.equals(predictions["sequential"])),
+                   "resumed predictions identical to the uninterrupted run's":
+                       bool(resumed.equals(predictions["sequential"])),
                    "the resume reads back every result recorded before the kill": before == recorded,
                    "at most one fit per worker lost (2 workers)": lost <= 2,
-                   "DaskRunner no slower than ParallelRunner (10 % slack)": seconds["dask"] <= 1.1 * seconds["parallel"],
+                   "DaskRunner no slower than ParallelRunner (10 % slack)":
+                       seconds["dask"] <= 1.1 * seconds["parallel"],
                    "bookkeeping <= 3 % of an uninterrupted run": 100 * cost / seconds["sequential"] <= 3}
         return report("experiment_runners", rows, ratios, targets, args.out_dir)
     finally:

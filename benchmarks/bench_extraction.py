@@ -54,7 +54,8 @@ def seed_loop(items: list[tuple[str, str]], config: MelConfig) -> np.ndarray:
     out = np.empty((len(items), config.n_mels, config.n_frames), dtype=np.float32)
     for row, (_, path) in enumerate(items):
         y, sr = librosa.load(path, sr=config.sample_rate, duration=config.duration)
-        mel = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=config.n_fft, hop_length=config.hop_length, n_mels=config.n_mels)
+        mel = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=config.n_fft, hop_length=config.hop_length,
+                                             n_mels=config.n_mels)
         db = librosa.power_to_db(mel, ref=np.max)
         width = min(db.shape[1], config.n_frames)
         out[row] = -80.0
@@ -101,8 +102,10 @@ def crossover(sizes: list[int], seconds: float, repeats: int, cache_dir: Path, o
     Fits time = start + audio_seconds / rate to each engine (least squares over the sizes) and reports the audio
     duration at which the two lines cross: the `dask.min_audio_seconds` that `auto` uses."""
     config = mel_config(duration=30.0)
-    single = EngineParams(engine="single", scheduler_address=None, n_workers=None, connect_timeout_s=5, min_audio_seconds=0.0)
-    dask = EngineParams(engine="dask", scheduler_address=None, n_workers=None, connect_timeout_s=5, min_audio_seconds=0.0)
+    single = EngineParams(engine="single", scheduler_address=None, n_workers=None, connect_timeout_s=5,
+                          min_audio_seconds=0.0)
+    dask = EngineParams(engine="dask", scheduler_address=None, n_workers=None, connect_timeout_s=5,
+                        min_audio_seconds=0.0)
     rows, fits = [], {}
     for n in sizes:
         items = make_clips(cache_dir / f"{n}x{seconds:g}s", n, seconds)
@@ -119,7 +122,8 @@ def crossover(sizes: list[int], seconds: float, repeats: int, cache_dir: Path, o
     ratios = {f"dask / one process throughput at {n} clips": rows[2 * i + 1].summary()["rate_median"]
               / rows[2 * i].summary()["rate_median"] for i, n in enumerate(sizes)}
     ratios["crossover audio seconds (fit)"] = crossing
-    print(f"fits: {fits}; Dask pays from about {crossing:,.0f} s of audio ({crossing / seconds:,.0f} clips of {seconds:g} s)")
+    print(f"fits: {fits}; Dask pays from about {crossing:,.0f} s of audio "
+          f"({crossing / seconds:,.0f} clips of {seconds:g} s)")
     return report("extraction_crossover", rows, ratios, {"a crossover exists": bool(np.isfinite(crossing))}, out_dir)
 
 
@@ -143,7 +147,8 @@ def main(argv: list[str] | None = None) -> dict:
     seed = measure("seed: sequential librosa.load loop", lambda: seed_loop(items, config), n, "clips",
                    args.repeats, track_rss=True)
     workers = None if args.n_jobs < 1 else args.n_jobs
-    engine = EngineParams(engine="dask", scheduler_address=None, n_workers=workers, connect_timeout_s=5, min_audio_seconds=0.0)
+    engine = EngineParams(engine="dask", scheduler_address=None, n_workers=workers, connect_timeout_s=5,
+                          min_audio_seconds=0.0)
     project = measure("project: extract_many on a Dask LocalCluster (started in every repeat)",
                       lambda: extract_many(items, config, engine), n, "clips", args.repeats, track_rss=True)
     # Both engines start cold in every repeat, as each does once per pipeline run (worker processes, imports)

@@ -31,7 +31,8 @@ PROJECT = Path(__file__).resolve().parents[1]
 def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     merged = copy.deepcopy(base)
     for key, value in override.items():
-        merged[key] = merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        merged[key] = (merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict)
+                       else value)
     return merged
 
 
@@ -101,7 +102,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             run_recipe("default (hinge + projection + aux V/A, DiffAugment, EMA)", inputs, {})]
     default = rows[-1]
     targets = {
-        "conditioning CCC >= 0.8 (V and A)": min(default["conditioning_ccc_valence"], default["conditioning_ccc_arousal"]) >= 0.8,
+        "conditioning CCC >= 0.8 (V and A)":
+            min(default["conditioning_ccc_valence"], default["conditioning_ccc_arousal"]) >= 0.8,
         "Fréchet ratio <= 3": default["frechet_ratio"] is not None and default["frechet_ratio"] <= 3.0,
         "TSTR CCC > 0 (V and A)": min(default["tstr_ccc_valence"], default["tstr_ccc_arousal"]) > 0,
         "train_gan <= 180 s": default["train_gan_seconds"] <= 180.0,

@@ -79,7 +79,7 @@ def summary(rows: list[dict[str, Any]]) -> list[str]:
         if not mine:
             continue
 
-        def cell(key: str) -> str:
+        def cell(key: str, mine: list[dict[str, Any]] = mine) -> str:
             values = [r[key] for r in mine]
             return f"{statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
 

@@ -74,7 +74,8 @@ def run_library(root: Path, parts_dir: Path, engine: str, resume: bool = True, q
 
     params = {"model": "bench", "min_window_fraction": 0.5, "batch_size": 16, "files_per_batch": BATCH,
               "resume": resume}
-    dask = {"engine": engine, "scheduler_address": None, "n_workers": None, "connect_timeout_s": 5, "min_audio_seconds": 0.0}
+    dask = {"engine": engine, "scheduler_address": None, "n_workers": None, "connect_timeout_s": 5,
+            "min_audio_seconds": 0.0}
     listing = AudioFolderDataset(path=str(root), recursive=True).load()
     parts = ParquetPartsDataset(path=str(parts_dir))
     model, written = build_model(quick), 0
@@ -95,7 +96,8 @@ def in_subprocess(root: Path, parts: Path, engine: str) -> tuple[float, float, d
     with PeakRSS() as rss:
         start = time.perf_counter()
         out = subprocess.run([sys.executable, __file__, "--worker", str(root), str(parts), engine],
-                             capture_output=True, text=True, check=True, env=dict(os.environ, MUSIC_EMOTION_NO_PROGRESS="1"))
+                             capture_output=True, text=True, check=True,
+                             env=dict(os.environ, MUSIC_EMOTION_NO_PROGRESS="1"))
         seconds = time.perf_counter() - start
     return seconds, rss.peak / 2**20, json.loads(out.stdout.strip().splitlines()[-1])
 

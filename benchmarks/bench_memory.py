@@ -18,7 +18,8 @@ dataset-normalisation statistics and the ridge baseline's pooled features read b
 then stays flat (4x -> 16x) while the spectrogram data grows 4x. The target is judged between the two
 largest scales.
 
-    python benchmarks/bench_memory.py [--scales 1 4 16] [--songs 128] [--synthetic 320] [--arms mean ridge real_only gan]
+    python benchmarks/bench_memory.py [--scales 1 4 16] [--songs 128] [--synthetic 320]
+                                      [--arms mean ridge real_only gan]
 """
 
 from __future__ import annotations
@@ -229,7 +230,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.quick:  # 16 x 64 songs, 16 x 40 GAN windows, a 32-frame ViT window: sizes consistent with conf
         args.songs, n_synthetic, shape, synthetic_frames = 20, 16, (16, 64), 40
         extraction = params["data_processing"]["extraction"]
-        extraction.update(n_mels=shape[0], duration=(shape[1] - 1) * extraction["hop_length"] / extraction["sample_rate"])
+        extraction.update(n_mels=shape[0],
+                          duration=(shape[1] - 1) * extraction["hop_length"] / extraction["sample_rate"])
         seconds_per_frame = extraction["hop_length"] / extraction["sample_rate"]
         vit["model"].update(window_seconds=32 * seconds_per_frame, window_stride_seconds=16 * seconds_per_frame,
                             patch_stride=8)

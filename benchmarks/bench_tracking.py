@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> dict:
                         extra={"pipelines": what}) for t in (False, True)]
     overhead = statistics.median(seconds[True]) / statistics.median(seconds[False])
     return report("tracking", rows, {"tracked / untracked wall time": overhead},
-                  {"tracking adds <= 5% to the demo run": overhead <= 1.05, "the tracked run created a store": store_created},
+                  {"tracking adds <= 5% to the demo run": overhead <= 1.05,
+                   "the tracked run created a store": store_created},
                   args.out_dir)
 
 

@@ -294,7 +294,8 @@ def gan_case(env_name: str, params: dict[str, Any], batch_size: int, steps: int,
         "diffaugment": list(config.diffaugment or []), "ema": config.ema_decay is not None,
         "bf16_autocast": device.type == "cuda" and config.mixed_precision,
         "fused_optimizer": device.type == "cuda", "torch_threads": threads or torch.get_num_threads(),
-        "parameters": sum(p.numel() for p in generator.parameters()) + sum(p.numel() for p in discriminator.parameters()),
+        "parameters": (sum(p.numel() for p in generator.parameters())
+                       + sum(p.numel() for p in discriminator.parameters())),
     })
     add_mfu(row, flops_per_step / batch_size, peak_tflops)
     return row
@@ -372,7 +373,8 @@ def main(argv: list[str] | None = None) -> dict:
     targets = {}
     if device.type == "cuda" and "H100" in torch.cuda.get_device_name(device):
         best = max((r.summary()["rate_median"] for r in rows
-                    if r.extra["model"] == "vit" and r.extra["config"] == "vit-b16" and r.extra["input_mode"] == "resize"),
+                    if r.extra["model"] == "vit" and r.extra["config"] == "vit-b16"
+                    and r.extra["input_mode"] == "resize"),
                    default=0.0)
         targets[">= 2,000 img/s ViT-B/16 at 224 on an H100"] = best >= 2000
     document = report("training", rows, ratios, targets, args.out_dir)

@@ -118,12 +118,14 @@ def report(benchmark: str, rows: list[Measurement], ratios: dict[str, float], ta
     print(f"{'variant':44s} {'min':>9s} {'median':>9s} {'max':>9s}  unit       peak RSS")
     for s in summaries:
         rss = f"{s['peak_rss_mb']:.0f} MB" if s["peak_rss_mb"] is not None else "-"
-        print(f"{s['name']:44s} {s['rate_min']:9.2f} {s['rate_median']:9.2f} {s['rate_max']:9.2f}  {s['unit']:10s} {rss}")
+        print(f"{s['name']:44s} {s['rate_min']:9.2f} {s['rate_median']:9.2f} {s['rate_max']:9.2f}  "
+              f"{s['unit']:10s} {rss}")
     for key, value in ratios.items():
         print(f"ratio  {key:50s} {value:6.2f}x")
     for key, ok in targets.items():
         print(f"target {key:50s} {'met' if ok else 'NOT met'}")
-    document = {"benchmark": benchmark, "machine": machine(), "results": summaries, "ratios": ratios, "targets": targets}
+    document = {"benchmark": benchmark, "machine": machine(), "results": summaries, "ratios": ratios,
+                "targets": targets}
     out_dir = out_dir or RESULTS_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{benchmark}.json").write_text(json.dumps(document, indent=2))

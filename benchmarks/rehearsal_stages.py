@@ -77,7 +77,8 @@ def run_stage(stage: str, params: str | None, log_dir: Path, timeout: float | No
             code = -9
         seconds = time.perf_counter() - start
     row = {"stage": stage, "params": params, "exit_code": code, "seconds": round(seconds, 1),
-           "peak_rss_mb": round(rss.peak / 2**20), "disk_written_mb": round((disk_bytes(PROJECT / "data") - before) / 2**20, 1),
+           "peak_rss_mb": round(rss.peak / 2**20),
+           "disk_written_mb": round((disk_bytes(PROJECT / "data") - before) / 2**20, 1),
            "log": str(log), "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
     print(json.dumps(row), flush=True)
     return row

@@ -67,10 +67,12 @@ def render_markdown(documents: dict[str, dict[str, Any]]) -> str:
     lines = []
     for name, doc in documents.items():
         m = doc["machine"]
-        where = f"{m['cores']}-core CPU ({m['cpu']}, {m['memory_gb']} GB)" + (f", GPU {m['cuda']}" if m["cuda"] else ", no GPU")
+        where = (f"{m['cores']}-core CPU ({m['cpu']}, {m['memory_gb']} GB)"
+                 + (f", GPU {m['cuda']}" if m["cuda"] else ", no GPU"))
         script = BENCHMARKS.get(name, (f"bench_{name}.py",))[0]
         load = next((r["load_average_1m_at_start"] for r in doc["results"] if r.get("load_average_1m_at_start")), None)
-        busy = f" Load average at start: {load:g} (other jobs on the machine)." if load and load > 0.5 * m["cores"] else ""
+        busy = (f" Load average at start: {load:g} (other jobs on the machine)."
+                if load and load > 0.5 * m["cores"] else "")
         lines += [f"#### {name}: {WHAT.get(name, '')}", "",
                   f"`python benchmarks/{script}` on {where}, {m['date']}, torch {m['torch']}.{busy}", "",
                   "| variant | min | median | max | unit | peak RSS |", "|---|---:|---:|---:|---|---:|"]
@@ -95,7 +97,8 @@ def _extra_lines(name: str, doc: dict[str, Any]) -> list[str]:
         out = ["| variant | model GFLOP/image | achieved TFLOP/s | MFU |", "|---|---:|---:|---:|"]
         for r in rows:
             mfu = f"{100 * r['mfu_median']:.1f} %" if r.get("mfu_median") is not None else "n/a (CPU)"
-            out.append(f"| {r['name']} | {r['model_gflop_per_image']:.2f} | {r['achieved_tflops_median']:.3f} | {mfu} |")
+            out.append(f"| {r['name']} | {r['model_gflop_per_image']:.2f} | "
+                       f"{r['achieved_tflops_median']:.3f} | {mfu} |")
         return out
     if name == "inference":
         out = ["| stage | min | median | max |", "|---|---:|---:|---:|"]

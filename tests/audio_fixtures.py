@@ -8,7 +8,8 @@ import numpy as np
 import soundfile as sf
 
 
-def tone(seconds: float, sample_rate: int = 22050, channels: int = 1, freq: float = 440.0, amplitude: float = 0.3) -> np.ndarray:
+def tone(seconds: float, sample_rate: int = 22050, channels: int = 1, freq: float = 440.0,
+         amplitude: float = 0.3) -> np.ndarray:
     t = np.arange(int(seconds * sample_rate)) / sample_rate
     wave = amplitude * np.sin(2 * np.pi * freq * t)
     return np.repeat(wave[:, None], channels, axis=1).astype(np.float32)

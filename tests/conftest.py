@@ -9,7 +9,8 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # Tests never write into the user's MLflow store (mlruns/ of the project, or a server they exported): every
 # session, subprocess runs included, tracks into a temporary one (conf/base/mlflow.yml reads this variable).
-os.environ["MLFLOW_TRACKING_URI"] = "sqlite:///" + os.path.join(tempfile.mkdtemp(prefix="music_emotion_mlflow_"), "mlflow.db")
+os.environ["MLFLOW_TRACKING_URI"] = "sqlite:///" + os.path.join(tempfile.mkdtemp(prefix="music_emotion_mlflow_"),
+                                                                "mlflow.db")
 
 
 import pytest  # noqa: E402

@@ -79,7 +79,8 @@ def test_no_pipeline_imports_another():
         for path in (PACKAGE / "pipelines" / name).rglob("*.py"):
             for line, module in project_imports(path):
                 parts = module.split(".")
-                if parts[:2] == ["music_emotion", "pipelines"] and len(parts) > 2 and parts[2] not in (name, "arm_wiring"):
+                if (parts[:2] == ["music_emotion", "pipelines"] and len(parts) > 2
+                        and parts[2] not in (name, "arm_wiring")):
                     wrong.append(f"pipelines/{name}/{path.name}:{line} imports {module}")
     assert not wrong, "\n".join(wrong)
 

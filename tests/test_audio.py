@@ -30,7 +30,8 @@ def test_from_params_rejects_unknown_keys_and_bad_ref():
         MelConfig.from_params({"ref": "max"})
 
 
-@pytest.mark.parametrize(("rate", "channels", "suffix"), [(44100, 2, ".mp3"), (22050, 1, ".mp3"), (16000, 2, ".wav"), (48000, 1, ".flac")])
+@pytest.mark.parametrize(("rate", "channels", "suffix"),
+                         [(44100, 2, ".mp3"), (22050, 1, ".mp3"), (16000, 2, ".wav"), (48000, 1, ".flac")])
 def test_any_rate_and_channel_count_gives_the_configured_shape(tmp_path, rate, channels, suffix):
     path = write_audio(tmp_path / f"clip{suffix}", tone(3.0, rate, channels), rate)
     result = extract_clip("clip", path, SMALL)

@@ -111,7 +111,8 @@ def test_gan_recipes_benchmark_smoke(tmp_path):
     document = bench_gan_recipes.main(["--quick", "--out-dir", str(tmp_path)])
     notebook, default = document["results"]
     assert notebook["condition_sampling"] == "uniform" and default["condition_sampling"] == "train_labels"
-    assert all(row["train_gan_seconds"] > 0 and -1 <= row["conditioning_ccc_valence"] <= 1 for row in document["results"])
+    assert all(row["train_gan_seconds"] > 0 and -1 <= row["conditioning_ccc_valence"] <= 1
+               for row in document["results"])
     assert set(document["targets"]) == {"conditioning CCC >= 0.8 (V and A)", "Fréchet ratio <= 3",
                                         "TSTR CCC > 0 (V and A)", "train_gan <= 180 s"}
     assert json.loads((tmp_path / "gan_recipes.json").read_text())["data"] == "toy"

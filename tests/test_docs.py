@@ -50,7 +50,8 @@ def test_every_pipeline_the_readme_names_is_registered():
     assert named and named <= set(register_pipelines())
 
 
-PATH_MENTION = re.compile(r"(?<![\w/.<{$])((?:docs|conf|benchmarks|tests|src|notebooks)/[\w./-]*\w\.(?:md|yml|py|ipynb))")
+PATH_MENTION = re.compile(r"(?<![\w/.<{$])"
+                          r"((?:docs|conf|benchmarks|tests|src|notebooks)/[\w./-]*\w\.(?:md|yml|py|ipynb))")
 
 
 def test_every_file_a_comment_or_message_names_exists():

@@ -84,4 +84,5 @@ def test_bad_settings_name_the_parameter():
     with pytest.raises(ValueError, match=r"data_processing.ast_features.low_freq"):
         FbankConfig.from_params(bad, {"duration": 1.0, "offset": 0.0})
     with pytest.raises(ValueError, match=r"data_processing.ast_features: unknown key\(s\) \['hop'\]"):
-        FbankConfig.from_params({**parameters("data_processing.ast_features"), "hop": 1}, {"duration": 1.0, "offset": 0.0})
+        FbankConfig.from_params({**parameters("data_processing.ast_features"), "hop": 1},
+                                {"duration": 1.0, "offset": 0.0})

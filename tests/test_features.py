@@ -14,7 +14,8 @@ def test_band_means_and_stds_match_a_direct_computation(tmp_path):
     mapped = np.load(path, mmap_mode="r")
     rows = np.array([5, 69, 0, 33, 5])  # any order, repeats allowed
     features = pooled_mel_statistics(mapped, rows=rows, batch_size=3)
-    expected = np.concatenate([values[rows].astype(np.float64).mean(axis=2), values[rows].astype(np.float64).std(axis=2)], axis=1)
+    expected = np.concatenate([values[rows].astype(np.float64).mean(axis=2),
+                               values[rows].astype(np.float64).std(axis=2)], axis=1)
     np.testing.assert_allclose(features, expected, rtol=1e-10)
     np.testing.assert_allclose(pooled_mel_statistics(mapped)[rows], features, rtol=1e-12)
 

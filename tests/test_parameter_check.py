@@ -46,7 +46,8 @@ def test_a_bad_value_is_named_with_what_it_accepts(section, key, value, message)
 def test_only_the_sections_the_run_reads_are_checked():
     params = {**_load("demo"), "inference": {"files_per_batch": 0}}
     assert parameter_problems(params, {"training"}) == []
-    assert parameter_problems(params, {"inference"}) == ["inference.files_per_batch = 0: must be a whole number of at least 1"]
+    assert parameter_problems(params, {"inference"}) == [
+        "inference.files_per_batch = 0: must be a whole number of at least 1"]
 
 
 def test_a_rating_scale_that_is_no_interval_is_refused():

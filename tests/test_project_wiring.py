@@ -31,7 +31,8 @@ def test_registry_has_every_pipeline_and_default_excludes_demo_and_inference():
     assert {"extract_mel_spectrograms", "train_gan", "evaluate_test_set", "build_report_archive"} <= default_nodes
 
 
-@pytest.mark.parametrize("name", ["data_processing", "gan_augmentation", "training", "reporting", "inference", "demo_data"])
+@pytest.mark.parametrize("name", ["data_processing", "gan_augmentation", "training", "reporting", "inference",
+                                  "demo_data"])
 def test_inputs_resolve_and_outputs_are_versioned(context, name):
     bootstrap_project(PROJECT)
     pipeline = pipelines[name]

@@ -28,7 +28,8 @@ def test_every_option_of_a_run_is_checked_and_a_pinned_version_is_kept():
 
 
 def test_an_old_pipeline_name_says_the_new_one():
-    with pytest.raises(UnknownPipelineError, match="'vit_training' is called 'training'.*--pipelines training,reporting"):
+    with pytest.raises(UnknownPipelineError,
+                       match="'vit_training' is called 'training'.*--pipelines training,reporting"):
         check_requested(["vit_training", "reporting"])
 
 

@@ -1,4 +1,5 @@
-"""A versioned save that fails halfway (here: a full disk, injected as ENOSPC) leaves no version that loads as latest."""
+"""A versioned save that fails halfway (here: a full disk, injected as ENOSPC) leaves no version that loads as
+latest."""
 
 import errno
 

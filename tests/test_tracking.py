@@ -59,7 +59,8 @@ def test_a_nested_report_keeps_each_interval_beside_its_value():
                       "lineage": {"model": "abc123"}}}
     metrics = report_metrics(report, "test")
     assert metrics["test.gan.valence.ccc"] == pytest.approx(report["gan"]["valence"]["ccc"]["value"])
-    assert metrics["test.gan.valence.ccc_ci_low"] <= metrics["test.gan.valence.ccc"] <= metrics["test.gan.valence.ccc_ci_high"]
+    assert (metrics["test.gan.valence.ccc_ci_low"] <= metrics["test.gan.valence.ccc"]
+            <= metrics["test.gan.valence.ccc_ci_high"])
     assert metrics["test.gan.n_songs"] == 30
     assert not any("lineage" in key for key in metrics)  # strings are not metrics
 
@@ -80,7 +81,8 @@ def test_experiment_units_become_one_child_per_seed_fold_and_arm():
 
 
 def test_patterns_and_names():
-    assert matching("real_only.training_history", {"gan_history": "step", "*.training_history": "epoch"}) == "*.training_history"
+    assert matching("real_only.training_history",
+                    {"gan_history": "step", "*.training_history": "epoch"}) == "*.training_history"
     assert matching("training_history", ["*.training_history"]) is None
     assert namespace_of("real_only.training_history", "*.training_history") == "real_only"
     assert namespace_of("gan_history", "gan_history") == "gan_history"

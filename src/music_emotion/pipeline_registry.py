@@ -13,8 +13,8 @@ import music_emotion.pipelines as pipeline_package
 from music_emotion.framework.kedro_internals import requested_pipelines
 from music_emotion.framework.renames import new_name
 
-# Pipelines that are not part of the default end-to-end run: `experiment` (folds x seeds x arms, long), `demo_data` writes the
-# synthetic demo dataset, `inference` predicts the user's own audio files.
+# Pipelines that are not part of the default end-to-end run: `experiment` (folds x seeds x arms, long), `demo_data`
+# writes the synthetic demo dataset, `inference` predicts the user's own audio files.
 _NOT_IN_DEFAULT = ("demo_data", "inference", "experiment")
 
 
@@ -38,7 +38,8 @@ def check_requested(requested: list[str] | None) -> None:
     if unknown:
         hints = [f"'{n}'" + (f" (did you mean '{m[0]}'?)" if (m := difflib.get_close_matches(n, known, 1)) else "")
                  for n in unknown]
-        raise UnknownPipelineError(f"no pipeline named {', '.join(hints)}. This project's pipelines: {', '.join(known)}")
+        raise UnknownPipelineError(f"no pipeline named {', '.join(hints)}. "
+                                   f"This project's pipelines: {', '.join(known)}")
 
 
 def register_pipelines() -> dict[str, Pipeline]:

@@ -26,8 +26,8 @@ HOOKS = (RunParametersHook(), InputCheckHooks(), ExperimentProgressHook(), Linea
          EngineHooks(), RunSummaryHook(), LibraryLockHook(), HalfSavedVersionHook(),
          UserErrorHook())
 
-# kedro-mlflow registers its hook on install; ours (music_emotion.framework.tracking) drives it instead, so tracking can be
-# switched off by a parameter, the local store is project-relative and a dead server fails fast.
+# kedro-mlflow registers its hook on install; ours (music_emotion.framework.tracking) drives it instead, so tracking
+# can be switched off by a parameter, the local store is project-relative and a dead server fails fast.
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow",)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader

@@ -46,10 +46,12 @@ def test_a_model_saved_halfway_is_never_loaded_as_latest(tmp_path, caplog):
               **parameters("gan_augmentation.generator", base_channels=8, n_upsample=2, min_channels=4),
               "db_min": -80.0, "db_max": 0.0}
     torch.manual_seed(0)
-    TorchModelDataset(filepath=str(tmp_path / "generator"), version=Version(None, None)).save(SpectrogramGenerator(config))
+    TorchModelDataset(filepath=str(tmp_path / "generator"),
+                      version=Version(None, None)).save(SpectrogramGenerator(config))
     half = tmp_path / "generator" / "2999-01-01T00.00.00.000Z" / "generator"
     half.mkdir(parents=True)
-    (half / "config.json").write_text(json.dumps({"model_class": "music_emotion.models.gan.SpectrogramGenerator", **config}))
+    (half / "config.json").write_text(json.dumps({"model_class": "music_emotion.models.gan.SpectrogramGenerator",
+                                                  **config}))
     reader = TorchModelDataset(filepath=str(tmp_path / "generator"), version=Version(None, None))
     with caplog.at_level("WARNING"):
         assert reader.exists()
@@ -77,7 +79,8 @@ def test_saved_files_follow_the_users_umask(tmp_path):
     previous = os.umask(0o022)
     try:
         torch.manual_seed(0)
-        TorchModelDataset(filepath=str(tmp_path / "generator"), version=Version(None, None)).save(SpectrogramGenerator(config))
+        TorchModelDataset(filepath=str(tmp_path / "generator"),
+                          version=Version(None, None)).save(SpectrogramGenerator(config))
         SpectrogramDataset(filepath=str(tmp_path / "mel.npy")).save(
             SpectrogramSet(ids=[1], values=np.zeros((1, 2, 3), np.float32)))
         ZipArchiveDataset(filepath=str(tmp_path / "report.zip")).save({"a.txt": b"1"})

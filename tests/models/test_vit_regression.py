@@ -28,8 +28,6 @@ DATASET_NORM = {"db_mean": -40.0, "db_std": 10.0, "db_range": [-80.0, 0.0], "pad
 DB_RANGE_NORM = {"db_range": [-80.0, 0.0], "pad_db": -80.0}
 
 
-
-
 def model_params(**overrides) -> ViTModelParams:
     return ViTModelParams.from_params(parameters("training.model", **{
         "checkpoint": None, "vit_config": TINY_VIT, "head_hidden_size": 8, "patch_stride": 8, **overrides}))

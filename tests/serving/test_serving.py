@@ -361,7 +361,8 @@ def test_a_project_commands_log_lines_go_to_stderr_never_into_the_table(monkeypa
     assert "a log line" in printed.err and "a log line" not in printed.out
 
 
-@pytest.mark.parametrize("out, said", [("w.xlsx", "must end in .csv or .parquet"), ("no/such/folder/w.csv", "does not exist")])
+@pytest.mark.parametrize("out, said", [("w.xlsx", "must end in .csv or .parquet"),
+                                       ("no/such/folder/w.csv", "does not exist")])
 def test_a_wrong_out_path_fails_before_any_file_is_predicted(songs, tmp_path, monkeypatch, capsys, out, said):
     def never(*args):
         raise AssertionError("a model was loaded before --out was checked")
@@ -399,7 +400,8 @@ def test_the_card_of_an_arm_trained_on_generated_samples_says_whether_they_carry
     facts = card_facts("gan", {"model": "vit", "synthetic": True}, model, metrics_for(model),
                        {"train": [1], "val": [2], "test": [3]}, 42, CARD, generator_verdict(reading))
     card = model_card(facts)
-    assert "Generated training samples: inconclusive: the generator's samples do not carry valence (0.20 vs 0.80" in card
+    assert ("Generated training samples: inconclusive: the generator's samples do not carry valence "
+            "(0.20 vs 0.80") in card
     plain = model_card(card_facts("gan", {"model": "vit"}, model, metrics_for(model), {"train": [1]}, 42, CARD))
     assert "Generated training samples" not in plain
 

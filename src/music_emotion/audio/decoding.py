@@ -22,8 +22,6 @@ from music_emotion.audio.log_mel import SILENCE_PEAK, FeatureConfig
 logger = logging.getLogger(__name__)
 
 
-
-
 class AudioDecodeError(Exception):
     """A file that cannot be decoded as audio; the message says why."""
 

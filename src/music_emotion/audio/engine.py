@@ -255,7 +255,8 @@ def start_dask(params: EngineParams) -> tuple[Any, Any]:
             client = Client(params.scheduler_address, timeout=f"{params.connect_timeout_s}s")
         except (OSError, TimeoutError) as exc:
             raise EngineError(
-                f"the Dask scheduler at {params.scheduler_address} did not answer within {params.connect_timeout_s:g} s "
+                f"the Dask scheduler at {params.scheduler_address} did not answer within "
+                f"{params.connect_timeout_s:g} s "
                 f"({exc}). Start it (`dask scheduler`), fix dask.scheduler_address in conf/local/parameters.yml, or "
                 "leave it null to run on a local cluster"
             ) from None

@@ -18,7 +18,8 @@ from music_emotion.console import progress_bar
 BATCH = 64  # files per batch: bounds the spectrograms in flight (64 x 1 MB at the base settings)
 
 
-def extract_many(items: Sequence[tuple[str, str]], config: FeatureConfig, engine: EngineParams) -> tuple[np.ndarray, list[ClipResult]]:
+def extract_many(items: Sequence[tuple[str, str]], config: FeatureConfig,
+                 engine: EngineParams) -> tuple[np.ndarray, list[ClipResult]]:
     """Extract `(key, path)` items into one preallocated array.
 
     Returns (the successful rows, in input order; one ClipResult per item with its spectrogram dropped).

@@ -27,7 +27,8 @@ class MelConfig:
     n_mels: int
     fmin: float
     fmax: float | None
-    ref: Literal["max", "absolute"]  # "max": dB relative to the clip's loudest bin (the notebook's choice)
+    # "max": dB relative to the clip's loudest bin (the Kaggle reference recipe's choice)
+    ref: Literal["max", "absolute"]
     top_db: float | None
     resample_type: str
     kind: str = "log_mel"  # a tag stored with every spectrogram set and model, not a setting
@@ -66,7 +67,6 @@ class MelConfig:
         return log_mel(samples, self)
 
 
-
 FeatureConfig = MelConfig | FbankConfig
 
 
@@ -82,7 +82,6 @@ def feature_config(extraction: dict[str, Any]) -> FeatureConfig:
         raise ValueError(f"a stored log-mel extraction config lacks {missing}: it was saved by an older release; "
                          "re-run `kedro run --pipelines data_processing` (and the pipelines after it)")
     return MelConfig(**extraction)
-
 
 
 def log_mel(samples: np.ndarray, config: MelConfig) -> np.ndarray:

@@ -120,7 +120,8 @@ def _plain_id(song_id: Any) -> SongId:
     return song_id
 
 
-def db_statistics(values: np.ndarray, rows: np.ndarray, valid_frames: np.ndarray, block: int = 64) -> tuple[float, float]:
+def db_statistics(values: np.ndarray, rows: np.ndarray, valid_frames: np.ndarray,
+                  block: int = 64) -> tuple[float, float]:
     """Mean and standard deviation of the dB values in the real frames of `rows` (AST-style dataset
     normalisation), accumulated in float64 over sorted blocks, so a memory map is never read whole."""
     rows, valid_frames = np.asarray(rows, dtype=np.int64), np.asarray(valid_frames, dtype=np.int64)

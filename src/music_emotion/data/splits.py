@@ -63,5 +63,6 @@ def deal_by_stratum(
     assigned: dict[str, list] = {name: [] for name in fractions}
     for position, song_id in enumerate(order, start=1):
         deficit = {name: fractions[name] * position - len(assigned[name]) for name in fractions}
-        assigned[max(fractions, key=lambda name: deficit[name])].append(song_id.item() if hasattr(song_id, "item") else song_id)
+        assigned[max(fractions, key=lambda name: deficit[name])].append(
+            song_id.item() if hasattr(song_id, "item") else song_id)
     return assigned

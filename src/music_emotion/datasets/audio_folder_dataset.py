@@ -91,7 +91,8 @@ class AudioFolderDataset(AbstractDataset[dict[str, tuple[np.ndarray, int]], dict
                 elif path.is_symlink() and not path.exists():
                     problems[self._relative(path)] = "a link to a file that does not exist"
                 elif path.is_symlink():
-                    problems[self._relative(path)] = "a link to something that is not a regular file (a device or a pipe)"
+                    problems[self._relative(path)] = ("a link to something that is not a regular file "
+                                                      "(a device or a pipe)")
                 else:
                     problems[self._relative(path)] = "not a regular file"
             if not self._recursive:  # the folder itself only
@@ -167,7 +168,8 @@ class AudioFolderDataset(AbstractDataset[dict[str, tuple[np.ndarray, int]], dict
             {"name": name, "file": Path(path).name, "bytes": Path(path).stat().st_size}
             for name, path in list(listing.items())[:nrows]
         ]
-        return TablePreview({"columns": ["name", "file", "bytes"], "data": [list(r.values()) for r in rows], "index": list(range(len(rows)))})
+        return TablePreview({"columns": ["name", "file", "bytes"], "data": [list(r.values()) for r in rows],
+                             "index": list(range(len(rows)))})
 
 
 def _write_audio(target: Path, value: Any) -> None:
@@ -178,5 +180,6 @@ def _write_audio(target: Path, value: Any) -> None:
     if isinstance(samples, bytes):  # raw bytes, e.g. the demo's deliberately broken file
         partial.write_bytes(samples)
     else:
-        sf.write(partial, np.asarray(samples, dtype=np.float32), int(sample_rate), format=_FORMATS[target.suffix.lower()])
+        sf.write(partial, np.asarray(samples, dtype=np.float32), int(sample_rate),
+                 format=_FORMATS[target.suffix.lower()])
     os.replace(partial, target)

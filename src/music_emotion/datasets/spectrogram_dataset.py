@@ -74,7 +74,8 @@ class SpectrogramDataset(CompleteVersionsDataset):
     ) -> None:
         super().__init__(filepath, version, metadata)
         if storage_dtype not in STORAGE_DTYPES:
-            raise DatasetError(f"{filepath}: storage_dtype must be one of {sorted(STORAGE_DTYPES)}, got {storage_dtype!r}")
+            raise DatasetError(f"{filepath}: storage_dtype must be one of {sorted(STORAGE_DTYPES)}, "
+                               f"got {storage_dtype!r}")
         self._mmap = mmap
         self._storage_dtype = storage_dtype
 

@@ -20,7 +20,6 @@ from music_emotion.models.base import CONFIG_NAME, WEIGHTS_NAME, load_pretrained
 logger = logging.getLogger(__name__)
 
 
-
 class TorchModelDataset(CompleteVersionsDataset):
     """Catalog entry::
 

@@ -1,7 +1,7 @@
 """Versioned zip archive: `{member path: bytes}` in, one `.zip` file out (and back).
 
 Used for `report_archive`, the run's figures, tables, metrics and model weights in one file
-(the notebook's `vit_output.zip`). Members are written in sorted order with a fixed timestamp, so
+(the Kaggle reference recipe's `vit_output.zip`). Members are written in sorted order with a fixed timestamp, so
 the same inputs give the same bytes; files that are already compressed (PNG, safetensors, zip)
 are stored rather than deflated again.
 """

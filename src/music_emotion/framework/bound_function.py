@@ -2,7 +2,7 @@
 
 `functools.partial` + `update_wrapper` keeps `__name__` for Kedro and kedro-viz, but multiprocessing pickles a
 partial without its `__dict__` (`multiprocessing.reduction._reduce_partial`), so under `ParallelRunner` every
-worker saw a nameless partial and Kedro warned once per node. This small class pickles whole, and carries what
+worker would see a nameless partial and Kedro would warn once per node. This small class pickles whole, and carries what
 `typing.get_type_hints` reads (`__annotations__` less the bound arguments, `__wrapped__` for the function's module
 globals), so Kedro's parameter validation reads its hints like a plain function's instead of warning per node.
 """

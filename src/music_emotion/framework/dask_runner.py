@@ -1,9 +1,9 @@
-"""`kedro run --runner music_emotion.runner.DaskRunner`: Kedro's Dask deployment, repaired for Kedro 1.7.
+"""`kedro run --runner music_emotion.runner.DaskRunner`: Kedro's Dask deployment, on the Kedro 1.7 API.
 
-Kedro's published recipe no longer runs on 1.x (kedro-org/kedro #4657, #5233, #5774: `run()` returns a dict, the
-catalog API changed, memory outputs vanish in each task's catalog copy). Here every node is one Dask future,
-submitted in dependency order with its parents' futures as arguments, so the scheduler starts a node when its
-inputs exist and runs independent ones (the experiment's units) side by side:
+Kedro's published recipe does not run on 1.x (kedro-org/kedro #4657, #5233, #5774: `run()` returns a dict, the
+catalog API it calls does not exist, memory outputs vanish in each task's catalog copy). Here every node is one
+Dask future, submitted in dependency order with its parents' futures as arguments, so the scheduler starts a node
+when its inputs exist and runs independent ones (the experiment's units) side by side:
 
 - persisted datasets are read and written by the worker through the catalog, on storage every worker sees (a
   shared filesystem; object storage would need fsspec paths such as s3:// in the catalog and credentials on the

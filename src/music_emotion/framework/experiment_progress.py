@@ -1,7 +1,7 @@
 """One progress bar over the `experiment`'s (seed, fold, arm) results, and one log line per finished fit.
 
-Kedro runs a unit as several nodes (one per arm; one for the fold's GAN and the arms trained on its samples). The bar opens when
-`plan_experiment` has said how many results remain (recorded ones are not counted: a resumed run's ETA comes
+Kedro runs a unit as several nodes (one per arm; one for the fold's GAN and the arms trained on its samples). The bar
+opens when `plan_experiment` has said how many results remain (recorded ones are not counted: a resumed run's ETA comes
 from what it trains), advances each time an arm's result is recorded, and names the fold and arm being fitted.
 Under `ParallelRunner` node hooks run in worker processes, which have no bar: there only the log lines appear;
 the DaskRunner hands its driver's hook each finished node.

@@ -1,11 +1,11 @@
 """One library run at a time per (input folder, model): a second terminal or a cron job waits, then resumes.
 
-Two runs of the same folder and model used to compute every file twice, and the first one summarised the other's
-half-written run folder. Now the inference run holds an exclusive lock (`fcntl.flock` on a file named after the
-run identity, in the system's temporary folder) from `predict_library` until `summarise_library` has finished;
-a second run waits for it, re-reads what is already predicted (the parts it loaded before waiting are stale) and
-does only what is left, usually nothing. Both runs then summarise the same, complete run folder, every file
-once. The lock is per machine: runs on several machines over a shared folder are not coordinated.
+Unlocked, two runs of the same folder and model would compute every file twice, and the first one would summarise
+the other's half-written run folder. So the inference run holds an exclusive lock (`fcntl.flock` on a file named
+after the run identity, in the system's temporary folder) from `predict_library` until `summarise_library` has
+finished; a second run waits for it, re-reads what is already predicted (the parts it loaded before waiting are
+stale) and does only what is left, usually nothing. Both runs then summarise the same, complete run folder, every
+file once. The lock is per machine: runs on several machines over a shared folder are not coordinated.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Parameters checked before the first node: one line per bad value, naming the key and what it accepts.
 
-`--params learning_rate=abc`, `batch_size=0` or `seed=-5` used to surface as a deep traceback, some only after
-extraction had written its outputs, and `files_per_batch=-1` silently did nothing. The rules go by key name, so
-they hold in every section that has such a key; only the sections the run's nodes read are checked.
+Unchecked, `--params learning_rate=abc`, `batch_size=0` or `seed=-5` would surface as a deep traceback, some only
+after extraction has written its outputs, and `files_per_batch=-1` would silently do nothing. The rules go by key
+name, so they hold in every section that has such a key; only the sections the run's nodes read are checked.
 """
 
 from __future__ import annotations

@@ -16,10 +16,8 @@ import click
 SQLITE = "sqlite:///"
 
 
-
 class TrackingError(click.ClickException):
     """Tracking cannot work as configured; the message says what to change."""
-
 
 
 def project_relative_uri(uri: str | None, project_path: Path) -> str | None:
@@ -31,7 +29,6 @@ def project_relative_uri(uri: str | None, project_path: Path) -> str | None:
     return SQLITE + str(database)
 
 
-
 def default_artifact_location(config: dict[str, Any]) -> None:
     """A local store keeps its artefacts beside its database (`mlruns/artifacts`), not in `./mlartifacts` of
     whatever folder the shell is in; an explicit `create_experiment_kwargs.artifact_location` wins."""
@@ -40,7 +37,6 @@ def default_artifact_location(config: dict[str, Any]) -> None:
     kwargs = experiment.setdefault("create_experiment_kwargs", {})
     if kwargs.get("artifact_location") is None and uri and uri.startswith(SQLITE):
         kwargs["artifact_location"] = str(Path(uri[len(SQLITE):]).parent / "artifacts")
-
 
 
 def check_server(uri: str | None, timeout_s: float, env: str) -> None:
@@ -60,7 +56,6 @@ def check_server(uri: str | None, timeout_s: float, env: str) -> None:
             f"server.mlflow_tracking_uri in conf/{env}/mlflow.yml, or run without tracking: "
             "--params tracking.enabled=false"
         ) from None
-
 
 
 def check_runner(runner: str) -> None:

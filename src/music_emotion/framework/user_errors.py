@@ -4,7 +4,8 @@ Our nodes and datasets raise `ValueError`/`FileNotFoundError` (or Kedro wraps th
 message that names the file or parameter and what to do; a full disk or a refused permission is an `OSError`.
 For those, `kedro run` prints the message as `Error: ...` (a `click.ClickException`, which Kedro's CLI shows
 without a traceback) and exits 1; the traceback still goes to the log at DEBUG, and `MUSIC_EMOTION_TRACEBACK=1`
-shows it as before. Anything else (a bug: TypeError, KeyError, ...) keeps its traceback: we want those reported.
+leaves the error to Kedro, which prints its traceback. Anything else (a bug: TypeError, KeyError, ...) keeps its
+traceback: we want those reported.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ class RunStopped(click.ClickException):
 def user_message(error: BaseException) -> str | None:
     """One paragraph for an error the user can act on, else None (a bug keeps its traceback)."""
     if isinstance(error, OSError) and error.errno is not None and error.strerror and not isinstance(error, USER_ERRORS):
-        return f"{error.strerror} ({error.filename or 'while writing'}): free space or fix the permissions, then run again"
+        return (f"{error.strerror} ({error.filename or 'while writing'}): free space or fix the permissions, "
+                "then run again")
     if not isinstance(error, USER_ERRORS):
         return None
     cause = error.__cause__ if isinstance(error, DatasetError) and error.__cause__ else error

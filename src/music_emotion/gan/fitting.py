@@ -43,9 +43,7 @@ logger = logging.getLogger(__name__)
 CONDITION_SAMPLINGS = ("uniform", "train_labels")
 
 
-
 SYNTHETIC_ID_FORMAT = "gan-{:06d}"
-
 
 
 def train_gan(
@@ -56,7 +54,8 @@ def train_gan(
     seed: int,
     device: str,
 ) -> tuple[SpectrogramGenerator, SpectrogramDiscriminator, pd.DataFrame]:
-    """Train the conditional GAN on windows of the TRAIN songs only, so val/test songs never leak into synthetic data."""
+    """Train the conditional GAN on windows of the TRAIN songs only, so val/test songs never leak into synthetic
+    data."""
     config = GanTrainingConfig.from_params(params["training"])
     train = Corpus(mel_spectrograms, emotion_labels, song_splits).train
     extraction = mel_spectrograms.meta.get("extraction") or {}
@@ -79,31 +78,33 @@ def train_gan(
         "Training the GAN on %d-frame windows of %d TRAIN songs (%d mels, dB range [%g, %g] from %s): G %.2fM, D %.2fM "
         "parameters, %s loss, %d steps",
         window, len(train), n_mels, low, high, source, sum(p.numel() for p in generator.parameters()) / 1e6,
-        sum(p.numel() for p in discriminator.parameters()) / 1e6, config.adversarial_loss, config.total_steps(len(train)),
+        sum(p.numel() for p in discriminator.parameters()) / 1e6, config.adversarial_loss,
+        config.total_steps(len(train)),
     )
     data = TrainSet(mel_spectrograms.values, train.rows, train.targets, train.valid_frames, window)
     with torch_threads(config.cpu_threads):
         return train_conditional_gan(data, generator, discriminator, config, probe, int(seed), resolved)
 
 
-
 def _conditioning_probe(spectrograms: SpectrogramSet, train, window: int, latent_dim: int,
                         params: dict[str, Any], seed: int) -> ConditioningProbe:
     """The fixed batch and the real-TRAIN regressor that score conditioning while the GAN trains."""
-    features, positions = window_features(spectrograms.values, train.rows, train.valid_frames, window, max(1, window // 2))
+    features, positions = window_features(spectrograms.values, train.rows, train.valid_frames, window,
+                                          max(1, window // 2))
     rng = np.random.default_rng(seed + PROBE_CONDITIONS_SEED_OFFSET)
     conditions = sample_train_conditions(train.targets, int(params["n_samples"]), float(params["label_jitter"]), rng)
-    noise = torch.randn(len(conditions), latent_dim, generator=torch.Generator().manual_seed(seed + PROBE_NOISE_SEED_OFFSET))
+    noise = torch.randn(len(conditions), latent_dim,
+                        generator=torch.Generator().manual_seed(seed + PROBE_NOISE_SEED_OFFSET))
     return ConditioningProbe(features, train.targets[positions], conditions, noise, float(params["ridge_alpha"]),
                              float(params["frechet_ridge"]), int(params["batch_size"]), seed, str(params["select_on"]),
                              None if params["max_frechet_ratio"] is None else float(params["max_frechet_ratio"]))
 
 
-
 def sample_conditions(
     emotion_labels: pd.DataFrame, song_splits: dict[str, Any], generation: dict[str, Any], seed: int
 ) -> np.ndarray:
-    """(n, 2) conditions: resampled TRAIN labels + jitter (`train_labels`), or `uniform` in [-1, 1]^2 (the notebook)."""
+    """(n, 2) conditions: resampled TRAIN labels + jitter (`train_labels`), or `uniform` in [-1, 1]^2 (the Kaggle
+    reference recipe)."""
     n = int(generation["n_synthetic"])
     if n < 1:
         raise ValueError(f"gan_augmentation.generation.n_synthetic must be >= 1, got {n}")
@@ -117,7 +118,6 @@ def sample_conditions(
     raise ValueError(
         f"gan_augmentation.generation.condition_sampling must be one of {CONDITION_SAMPLINGS}, got {sampling!r}"
     )
-
 
 
 def generate_synthetic_spectrograms(
@@ -136,7 +136,8 @@ def generate_synthetic_spectrograms(
     resolved = resolve_device(device)
     scratch = tempfile.NamedTemporaryFile(prefix="synthetic_", suffix=".npy", delete=False)  # noqa: SIM115
     scratch.close()
-    out = np.lib.format.open_memmap(scratch.name, mode="w+", dtype=np.float32, shape=(n, generator.height, generator.width))
+    out = np.lib.format.open_memmap(scratch.name, mode="w+", dtype=np.float32,
+                                    shape=(n, generator.height, generator.width))
     generator.to(resolved)
     with autocast(resolved, bool(generation["mixed_precision"])):
         generator.generate(conditions, noise=noise, batch_size=int(generation["batch_size"]), out=out)

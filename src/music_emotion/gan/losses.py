@@ -14,7 +14,6 @@ def adversarial_losses(kind: str, real_logits: torch.Tensor, fake_logits: torch.
             + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
 
 
-
 def generator_adversarial_loss(kind: str, fake_logits: torch.Tensor) -> torch.Tensor:
     if kind == "hinge":
         return -fake_logits.mean()

@@ -3,7 +3,7 @@ per optimiser step, an EMA of G's weights, and every `eval_every_steps` a condit
 batch; the best-conditioned checkpoint is the one kept.
 
 Losses (`GanTrainingConfig`):
-- adversarial: `bce` (the notebook's, with one-sided label smoothing `real_label`) or `hinge`
+- adversarial: `bce` (the Kaggle reference recipe's, with one-sided label smoothing `real_label`) or `hinge`
   (Lim & Ye 2017; the loss of the projection-discriminator and BigGAN papers);
 - auxiliary V/A regression (AC-GAN, Odena et al. 2017, for continuous labels): D learns V/A of real
   windows with MSE (`aux_weight_real`); G pays the MSE between D's reading of its sample and the intended
@@ -141,7 +141,8 @@ def gan_train_step(
         fake = generator(noise, cond)
         real_logits, real_va = discriminator(real_in, cond)
         fake_logits, _ = discriminator(augment(fake.detach()), cond)
-        loss_d = adversarial_losses(config.adversarial_loss, real_logits.float(), fake_logits.float(), config.real_label)
+        loss_d = adversarial_losses(config.adversarial_loss, real_logits.float(), fake_logits.float(),
+                                    config.real_label)
         aux_real = F.mse_loss(real_va.float(), cond) if real_va is not None else torch.zeros((), device=device)
     loss_d = loss_d + config.aux_weight_real * aux_real
     if config.r1_gamma > 0:
@@ -204,7 +205,8 @@ def train_conditional_gan(
         real = generator.to_unit(db.to(device).unsqueeze(1))
         cond_t = torch.from_numpy(cond).to(device)
         noise = torch.randn(len(cond), generator.latent_dim, generator=noise_generator).to(device)
-        out = gan_train_step(generator, discriminator, opt_g, opt_d, real, cond_t, noise, config, augment_generator, device)
+        out = gan_train_step(generator, discriminator, opt_g, opt_d, real, cond_t, noise, config, augment_generator,
+                             device)
         if ema is not generator:
             update_ema(ema, generator, config.ema_decay, step)
         for key, value in out.items():
@@ -228,7 +230,8 @@ def train_conditional_gan(
             if best is None or score > best[0]:
                 best = (score, step, _cpu_state(ema), _cpu_state(discriminator))
             history.append(row)
-            bar.set_postfix_str(f"cond CCC V {row['conditioning_ccc_valence']:.2f} A {row['conditioning_ccc_arousal']:.2f}"
+            bar.set_postfix_str(f"cond CCC V {row['conditioning_ccc_valence']:.2f} "
+                                f"A {row['conditioning_ccc_arousal']:.2f}"
                                 f" FD x{row['frechet_ratio']:.1f}")
     bar.close()
 

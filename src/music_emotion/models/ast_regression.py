@@ -101,7 +101,8 @@ def build_ast_regressor(params: ASTModelParams, features: SpectrogramSet, train:
     """Backbone (pretrained or random) + fresh head, checked against the features it will be trained on."""
     extraction = dict(features.meta.get("extraction") or {})
     if extraction.get("kind") != FBANK_KIND:
-        raise ValueError(f"an AST arm needs ast_features ({FBANK_KIND}); got features of kind {extraction.get('kind')!r}")
+        raise ValueError(f"an AST arm needs ast_features ({FBANK_KIND}); "
+                         f"got features of kind {extraction.get('kind')!r}")
     backbone, preprocessor = load_backbone("ast", params.checkpoint, params.ast_config, params.hub_probe_timeout_s)
     backbone_config = backbone.config
     check_features_match(backbone_config, preprocessor, extraction, random_init=params.checkpoint is None)
@@ -132,13 +133,15 @@ def check_features_match(backbone_config: Any, preprocessor: dict[str, Any], ext
     """The stored features must be what the checkpoint was trained on (mel bins, sampling rate)."""
     problems = []
     if int(backbone_config.num_mel_bins) != int(extraction["n_mels"]):
-        problems.append(f"the AST takes {backbone_config.num_mel_bins} mel bins, ast_features have {extraction['n_mels']}")
+        problems.append(f"the AST takes {backbone_config.num_mel_bins} mel bins, "
+                        f"ast_features have {extraction['n_mels']}")
     if "sampling_rate" in preprocessor and int(preprocessor["sampling_rate"]) != int(extraction["sample_rate"]):
         problems.append(f"the checkpoint expects {preprocessor['sampling_rate']} Hz audio, ast_features are at "
                         f"{extraction['sample_rate']} Hz")
     if problems:
         fix = ("set training.ast.ast_config.num_mel_bins to the features' n_mels, or data_processing.ast_features."
-               "n_mels to the AST's" if random_init else "set data_processing.ast_features to the checkpoint's settings")
+               "n_mels to the AST's" if random_init
+               else "set data_processing.ast_features to the checkpoint's settings")
         raise ValueError("; ".join(problems) + f". Fix: {fix}, and re-run data_processing.")
 
 

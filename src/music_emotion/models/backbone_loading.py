@@ -109,7 +109,8 @@ def load_backbone(family: str, checkpoint: str | None, random_config: dict[str, 
     try:
         model = model_class.from_pretrained(checkpoint, **spec.model_kwargs)
     except OSError as exc:
-        raise CheckpointUnavailableError(f"Could not load '{checkpoint}': {exc}. {_how_to_fix(checkpoint, spec)}") from exc
+        raise CheckpointUnavailableError(
+            f"Could not load '{checkpoint}': {exc}. {_how_to_fix(checkpoint, spec)}") from exc
     return model, _hub_preprocessor(checkpoint, spec, probe_timeout_s, reachable=True)
 
 
@@ -124,7 +125,8 @@ def checkpoint_problem(family: str, checkpoint: str | None, probe_timeout_s: flo
         return "" if (local / "config.json").is_file() else (
             f"{spec.section}.checkpoint: the folder '{local}' has no config.json. {_how_to_fix(str(checkpoint), spec)}")
     if _looks_like_path(str(checkpoint)):
-        return f"{spec.section}.checkpoint: the folder '{checkpoint}' does not exist. {_how_to_fix(str(checkpoint), spec)}"
+        return (f"{spec.section}.checkpoint: the folder '{checkpoint}' does not exist. "
+                f"{_how_to_fix(str(checkpoint), spec)}")
     if _cached_file(str(checkpoint), "config.json") is not None:
         return ""
     reachable, why = hub_reachable(probe_timeout_s)
@@ -163,7 +165,8 @@ def hub_reachable(timeout_s: float = 3.0) -> tuple[bool, str]:
 
 
 def image_normalisation(processor_info: dict[str, Any], image_mean: Any = None, image_std: Any = None) -> dict:
-    """Explicit parameters win, then the checkpoint's preprocessor config, then ImageNet (the notebook's values)."""
+    """Explicit parameters win, then the checkpoint's preprocessor config, then ImageNet (the Kaggle reference
+    recipe's values)."""
     mean = image_mean if image_mean is not None else processor_info.get("image_mean", IMAGENET_MEAN)
     std = image_std if image_std is not None else processor_info.get("image_std", IMAGENET_STD)
     mean, std = [float(v) for v in mean], [float(v) for v in std]

@@ -21,7 +21,8 @@ logger = logging.getLogger(__name__)
 
 def build_regressor(family: str, params: dict[str, Any], features: SpectrogramSet, train: Part) -> nn.Module:
     """A fresh model of `family` (`vit` | `ast`) for `features`, from the `training` parameters."""
-    builders = {"vit": _build_vit, "ast": lambda p, f, t: build_ast_regressor(ASTModelParams.from_params(p["ast"]), f, t)}
+    builders = {"vit": _build_vit,
+                "ast": lambda p, f, t: build_ast_regressor(ASTModelParams.from_params(p["ast"]), f, t)}
     if family not in builders:
         raise ValueError(f"no network family {family!r}; known: {sorted(builders)}")
     return builders[family](params, features, train)

@@ -121,7 +121,8 @@ class SpectrogramGenerator(PretrainedModelMixin, nn.Module):
         Noise is drawn on the CPU from `generator` (all of it up front), so a seed gives the same
         samples whatever the batch size or device. `out` (preallocated float32) is filled in place.
         """
-        conditions = torch.from_numpy(np.array(conditions, dtype=np.float32))  # a copy: callers may pass read-only arrays
+        # a copy: callers may pass read-only arrays
+        conditions = torch.from_numpy(np.array(conditions, dtype=np.float32))
         if conditions.ndim != 2 or conditions.shape[1] != self.condition_dim:
             raise ValueError(f"conditions must have shape (n, {self.condition_dim}), got {tuple(conditions.shape)}")
         if not torch.isfinite(conditions).all() or conditions.abs().max() > 1.0:
@@ -153,7 +154,7 @@ class SpectrogramDiscriminator(PretrainedModelMixin, nn.Module):
     Strided 4x4 convolutions + LeakyReLU + Dropout, global average pooling, then:
     - a linear real/fake head, plus the projection term <embed(condition), features> (projection
       discriminator, Miyato & Koyama 2018) when `projection`;
-    - the condition as constant input channels when `condition_channels` (the notebook's way);
+    - the condition as constant input channels when `condition_channels` (the Kaggle reference recipe's way);
     - an auxiliary V/A regression head when `aux_regression` (AC-GAN, Odena et al. 2017, for continuous
       labels): it must not see the condition, so it cannot be combined with `condition_channels`;
     - spectral normalisation of every weight when `spectral_norm` (Miyato et al. 2018).

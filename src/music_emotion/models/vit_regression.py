@@ -7,7 +7,7 @@ The model's `config` (saved as config.json by `PretrainedModelMixin`) is all inf
 - `head`: input/hidden/output sizes, dropout, token pooling (`cls` or `mean`) and output activation
   (`tanh` bounds every prediction to [-1, 1], the documented range);
 - `input`: how a dB window becomes pixels: `mode` (`resize` to the backbone's image size, the
-  notebook's way, or `native`: keep the n_mels x frames grid, patches `patch_stride` apart, overlapping
+  Kaggle reference recipe's way, or `native`: keep the n_mels x frames grid, patches `patch_stride` apart, overlapping
   when smaller than the patch as in AST), `normalisation` (`dataset`: (dB - mean) / (2 std) with the
   train songs' statistics, as AST does; `db_range`: the fixed [low, high] dB range to [0, 1] then the
   checkpoint's image mean/std), `window_frames` and `window_stride` (how songs are cut into windows);
@@ -123,14 +123,16 @@ class ViTForEmotionRegression(WindowedRegressor, PretrainedModelMixin, nn.Module
         missing = [k for k in ("normalisation", "window_frames", "window_stride", "patch_stride") if k not in spec]
         if missing or "pooling" not in head:
             raise ValueError(
-                f"this trained_model's config lacks input settings {missing or ['head.pooling']}: it was saved by an older "
+                f"this trained_model's config lacks input settings {missing or ['head.pooling']}: "
+                "it was saved by an older "
                 "version of the project; retrain it with `kedro run --pipelines training`"
             )
         if backbone is None:  # reload path: architecture from the stored config, weights loaded afterwards
             backbone = ViTModel(ViTConfig.from_dict(config["backbone"]), add_pooling_layer=False)
         hidden = int(backbone.config.hidden_size)
         if int(head["input_size"]) != hidden:
-            raise ValueError(f"Regression head expects {head['input_size']} features but the ViT's hidden size is {hidden}")
+            raise ValueError(f"Regression head expects {head['input_size']} features "
+                             f"but the ViT's hidden size is {hidden}")
         if spec["mode"] not in INPUT_MODES:
             raise ValueError(f"training.model.input_mode must be one of {INPUT_MODES}, got {spec['mode']!r}")
         backbone.embeddings = StridedViTEmbeddings(backbone.embeddings, spec["patch_stride"])

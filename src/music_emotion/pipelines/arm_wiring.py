@@ -19,10 +19,8 @@ from music_emotion.study.arms import Arm, parse_arms
 SYNTHETIC_INPUTS = ("synthetic_spectrograms", "synthetic_labels")
 
 
-
 # Output dataset of each arm, inside its namespace, in the single-split run (catalog factories match them).
 SINGLE_SPLIT_OUTPUTS = {"model": "trained_model", "history": "training_history", "baseline": "baseline_model"}
-
 
 
 def configured_arms(parameter: str = "training.arms") -> dict[str, Arm]:
@@ -33,11 +31,9 @@ def configured_arms(parameter: str = "training.arms") -> dict[str, Arm]:
     return parse_arms(params.get("arms", {}), selected, parameter)
 
 
-
 def arm_output(arm: Arm, outputs: Mapping[str, str]) -> str:
     """The dataset (inside the arm's namespace) that holds the arm's fitted model."""
     return outputs["model"] if arm.is_transformer else outputs["baseline"]
-
 
 
 def arm_pipeline(
@@ -71,7 +67,6 @@ def arm_pipeline(
                     inputs=free_inputs, parameters=parameters)
 
 
-
 def evaluation_node(
     func,
     arms: Mapping[str, Arm],
@@ -87,11 +82,9 @@ def evaluation_node(
     return cross_namespace_node(func, inputs=inputs, outputs=outputs, name=func.__name__)
 
 
-
 def feature_inputs(arms: Mapping[str, Arm]) -> dict[str, str]:
     """The feature sets besides `mel_spectrograms` that the arms read (`ast_features` when an AST arm exists)."""
     return {arm.features: arm.features for arm in arms.values() if arm.features != "mel_spectrograms"}
-
 
 
 def cross_namespace_node(func, **kwargs) -> Node:

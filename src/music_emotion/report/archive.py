@@ -33,14 +33,12 @@ def _image_suffix(content: bytes) -> str:
     return ".bin"
 
 
-
 def _model_files(model: Any) -> dict[str, bytes]:
     """A project model as the files `save_pretrained` writes (config.json, model.safetensors)."""
     with tempfile.TemporaryDirectory(prefix="report_archive_") as directory:
         model.save_pretrained(directory)
         root = Path(directory)
         return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
 
 
 def archive_members(name: str, artefact: Any, model_weights: bool) -> dict[str, bytes]:
@@ -80,7 +78,6 @@ def archive_members(name: str, artefact: Any, model_weights: bool) -> dict[str, 
     )
 
 
-
 def check_report_lineage(artefacts: Mapping[str, Any]) -> None:
     """Refuse to archive models, metrics and GAN outputs that come from different runs (see `lineage.py`).
 
@@ -101,7 +98,6 @@ def check_report_lineage(artefacts: Mapping[str, Any]) -> None:
         generator = artefacts["gan_quality"].get("lineage", {}).get("generator")
         require_same("report_archive", "gan_quality", {"generator": generator},
                      {"generator": artefacts["generator"]}, fix)
-
 
 
 def build_report_archive(run_lineage: Mapping[str, Any], *, model_weights: bool, **artefacts: Any) -> dict[str, bytes]:

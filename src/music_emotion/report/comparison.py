@@ -116,22 +116,26 @@ def summarise_experiment(
     per_fold = experiment_metrics[(experiment_metrics.fold != "pooled") & (experiment_metrics.metric == "ccc")]
     spread = per_fold.groupby(["arm", "target"])["value"].agg(["mean", "std"])
     lines = ["# Experiment: does each arm beat the reference?", "",
-             f"{int(per_fold['fold'].nunique())} folds x {int(per_fold['seed'].nunique())} seed(s); every arm trained and "
+             f"{int(per_fold['fold'].nunique())} folds x {int(per_fold['seed'].nunique())} seed(s); "
+             "every arm trained and "
              "tested on the same songs. Pooled = CCC of all out-of-fold predictions of a seed (averaged over seeds), "
              "comparable to published DEAM k-fold results; per fold = mean ± std over folds x seeds.", "",
              "| arm | valence CCC pooled | valence CCC per fold | arousal CCC pooled | arousal CCC per fold |",
              "|---|---|---|---|---|"]
     for arm in table.index:
-        cells = [f"{format_number(table.loc[arm, t], 3, False)} | {format_number(spread.loc[(arm, t), 'mean'], 3, False)}"
+        cells = [f"{format_number(table.loc[arm, t], 3, False)} | "
+                 f"{format_number(spread.loc[(arm, t), 'mean'], 3, False)}"
                  f" ± {format_number(spread.loc[(arm, t), 'std'], 3, False)}" for t in TARGETS]
         lines.append(f"| {arm} | " + " | ".join(cells) + " |")
     if "gan_conditioning_ccc_valence" in experiment_metrics:
         gan = experiment_metrics.dropna(subset=["gan_conditioning_ccc_valence"]).drop_duplicates(["seed", "fold"])
         if not gan.empty:
-            lines += ["", f"The folds' GANs (kept steps {sorted(gan['gan_step'].astype(int).unique().tolist())}) carried their "
+            lines += ["", f"The folds' GANs (kept steps {sorted(gan['gan_step'].astype(int).unique().tolist())}) "
+                      "carried their "
                       f"labels with conditioning CCC valence {gan['gan_conditioning_ccc_valence'].mean():.2f} "
                       f"(min {gan['gan_conditioning_ccc_valence'].min():.2f}), arousal "
-                      f"{gan['gan_conditioning_ccc_arousal'].mean():.2f} (min {gan['gan_conditioning_ccc_arousal'].min():.2f})."]
+                      f"{gan['gan_conditioning_ccc_arousal'].mean():.2f} "
+                      f"(min {gan['gan_conditioning_ccc_arousal'].min():.2f})."]
     lines += ["", "## Verdicts (CCC of the pooled out-of-fold predictions, arm minus reference, mean over seeds; 95 % "
               "paired-bootstrap CI over songs of that difference; its range over seeds; corrected resampled t-test "
               "over folds x seeds, raw and Holm-adjusted over arms x targets)", ""]

@@ -21,9 +21,7 @@ logger = logging.getLogger(__name__)
 METRIC_LABELS = {"ccc": "CCC", "pearson": "r", "r2": "R²", "rmse": "RMSE", "mae": "MAE"}
 
 
-
 SUMMARY_COLUMNS = ["section", "name", "target", "metric", "value", "ci_low", "ci_high", "n_songs"]
-
 
 
 def _metric_rows(test_metrics: Mapping[str, Any], model_order: Sequence[str]) -> list[dict[str, Any]]:
@@ -49,7 +47,6 @@ def _metric_rows(test_metrics: Mapping[str, Any], model_order: Sequence[str]) ->
     return rows
 
 
-
 def _dataset_rows(song_splits: Mapping[str, Any], synthetic_labels: pd.DataFrame) -> list[dict[str, Any]]:
     counts = {split: len(song_splits.get(split, [])) for split in SPLITS}
     n_synthetic = len(synthetic_labels)
@@ -68,7 +65,6 @@ def _dataset_rows(song_splits: Mapping[str, Any], synthetic_labels: pd.DataFrame
          "value": value, "ci_low": None, "ci_high": None, "n_songs": None}
         for name, value in figures_
     ]
-
 
 
 def _generator_check(gan_quality: Mapping[str, Any], arms: Mapping[str, Any]) -> list[str]:
@@ -134,7 +130,8 @@ def summarise_metrics(
         markdown_table(
             ["figure", "value"],
             [[gan_labels.get(r["name"], r["name"]),
-              r["value"] if isinstance(r["value"], str) else format_with_ci(r["value"], r["ci_low"], r["ci_high"], decimals)]
+              r["value"] if isinstance(r["value"], str)
+              else format_with_ci(r["value"], r["ci_low"], r["ci_high"], decimals)]
              for r in gan_rows] or [["(gan_quality holds no scalar figures)", "n/a"]],
         ),
         "",

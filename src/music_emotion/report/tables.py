@@ -27,7 +27,6 @@ def format_number(value: Any, decimals: int, small_as_scientific: bool = True) -
     return f"{value:.{decimals}f}"
 
 
-
 def format_with_ci(value: Any, low: Any, high: Any, decimals: int = 3, small_as_scientific: bool = True) -> str:
     """`0.512 [0.401, 0.603]`; the interval is left out when it is unknown."""
     point = format_number(value, decimals, small_as_scientific)
@@ -36,7 +35,6 @@ def format_with_ci(value: Any, low: Any, high: Any, decimals: int = 3, small_as_
     low_text = format_number(low, decimals, small_as_scientific)
     high_text = format_number(high, decimals, small_as_scientific)
     return f"{point} [{low_text}, {high_text}]"
-
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def kedro_run(argv: list[str]) -> int:
-    """Kedro's `run` command for this package (what `music-emotion` always was)."""
+    """Kedro's `run` command for this package: a Kedro project's package entry point runs the pipelines, so
+    `music-emotion --pipelines ...` means what `kedro run --pipelines ...` means."""
     from kedro.framework.cli.utils import find_run_command
     from kedro.framework.project import configure_project
 
@@ -211,7 +212,8 @@ class ProjectRecords:
     def __init__(self, project: str, env: str | None, runtime_params: dict[str, Any] | None = None) -> None:
         if not _is_project(project):
             raise UsageError(
-                f"'{Path(project).resolve()}' is not the music_emotion project folder, so arm names cannot be looked up. "
+                f"'{Path(project).resolve()}' is not the music_emotion project folder, "
+                "so arm names cannot be looked up. "
                 "Give --model a model folder (from `music-emotion export`) or a hub id, or run from the project "
                 "(or pass --project)"
             )

@@ -3,9 +3,9 @@
 The inference pipeline, `EmotionModel` (Python), `music-emotion predict` and the web page all call these, so a
 song gets the same numbers whichever door it came through.
 
-`file_tasks.decode_file` runs wherever the engine puts it (a Dask worker or this process) and returns the file's stored-span
-chunks as the model's features (log-mel or Kaldi fbank), or why it cannot be read; `window_rows` applies the model to them on the client,
-with the same `predict_songs` code path as validation and test songs.
+`file_tasks.decode_file` runs wherever the engine puts it (a Dask worker or this process) and returns the file's
+stored-span chunks as the model's features (log-mel or Kaldi fbank), or why it cannot be read; `window_rows` applies
+the model to them on the client, with the same `predict_songs` code path as validation and test songs.
 """
 
 from __future__ import annotations

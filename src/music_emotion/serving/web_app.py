@@ -46,7 +46,8 @@ def analyse(model: Any, paths: list[str], max_seconds: float) -> tuple[pd.DataFr
     songs = list(model.iter_predict(accepted, names=names))
     for song in songs:
         rows.append({"file": song.file, "valence": round(song.valence, 3), "arousal": round(song.arousal, 3),
-                     "quadrant": song.quadrant, "windows": song.n_windows, "status": song.status, "reason": song.reason})
+                     "quadrant": song.quadrant, "windows": song.n_windows, "status": song.status,
+                     "reason": song.reason})
     return pd.DataFrame(rows).reindex(columns=TABLE_COLUMNS), [s for s in songs if s.status != "skipped"]
 
 

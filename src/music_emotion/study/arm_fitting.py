@@ -35,7 +35,6 @@ from music_emotion.study.training_loop import (
 logger = logging.getLogger(__name__)
 
 
-
 def train_arm(
     mel_spectrograms: SpectrogramSet,
     emotion_labels: pd.DataFrame,
@@ -99,7 +98,8 @@ def fit_mean_baseline(emotion_labels: pd.DataFrame, song_splits: dict[str, Any])
     """Predict the mean TRAIN label for every song: the floor any model must clear (CCC 0 by construction)."""
     ids = split_ids(song_splits, "train")
     y = targets_for_ids(emotion_labels, ids, "train")
-    return {"model": "mean_baseline", "n_train_songs": len(ids), **{t: float(y[:, i].mean()) for i, t in enumerate(TARGETS)}}
+    return {"model": "mean_baseline", "n_train_songs": len(ids),
+            **{t: float(y[:, i].mean()) for i, t in enumerate(TARGETS)}}
 
 
 def fit_ridge_baseline(

@@ -27,7 +27,8 @@ FEATURES = {"mean_baseline": "mel_spectrograms", "ridge_baseline": "mel_spectrog
 GAN_FEATURES = "mel_spectrograms"
 _ARM_KEYS = {"model", "synthetic", "augmentations", "label", "colour"}
 # Arm names become keyword arguments of the evaluation nodes next to these.
-_RESERVED = {"mel_spectrograms", "ast_features", "emotion_labels", "song_splits", "params", "seed", "device", "fold", "unit"}
+_RESERVED = {"mel_spectrograms", "ast_features", "emotion_labels", "song_splits", "params", "seed", "device", "fold",
+             "unit"}
 
 
 @dataclass(frozen=True)
@@ -57,11 +58,13 @@ class Arm:
 def parse_arms(arms: Mapping[str, Any], selected: Sequence[str] | None, parameter: str) -> dict[str, Arm]:
     """The arms named in `selected` (all of `arms` when None), checked; errors name `parameter`."""
     if not isinstance(arms, Mapping) or not arms:
-        raise ValueError("parameters: `arms` must be a non-empty map of arm name -> {model: ...} (conf/base/parameters.yml)")
+        raise ValueError("parameters: `arms` must be a non-empty map of arm name -> {model: ...} "
+                         "(conf/base/parameters.yml)")
     names = list(arms) if selected is None else list(selected)
     unknown = [n for n in names if n not in arms]
     if unknown:
-        raise ValueError(f"{parameter} names unknown arm(s) {unknown}; the arms defined under `arms:` are {sorted(arms)}")
+        raise ValueError(f"{parameter} names unknown arm(s) {unknown}; "
+                         f"the arms defined under `arms:` are {sorted(arms)}")
     if len(set(names)) != len(names):
         raise ValueError(f"{parameter} lists an arm twice: {names}")
     parsed = {}

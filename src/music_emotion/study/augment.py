@@ -57,7 +57,8 @@ def parse_augmentation(name: str, params: Mapping[str, Any], parameter: str) -> 
     cls = AUGMENTATIONS[kind]
     expected = {f.name for f in fields(cls)}
     if set(params) != expected:
-        raise ValueError(f"{parameter}.{name} needs exactly the keys {sorted(expected)} (+ optional kind), got {sorted(params)}")
+        raise ValueError(f"{parameter}.{name} needs exactly the keys {sorted(expected)} (+ optional kind), "
+                         f"got {sorted(params)}")
     return cls(**params)
 
 

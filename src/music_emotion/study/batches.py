@@ -59,7 +59,8 @@ class TrainingWindows:
 
         `auto` caches on CUDA only, when the rows take under `max_fraction` of free GPU memory.
         """
-        if cache_on_device in (False, "false", "off", None) or (cache_on_device == "auto" and self.device.type != "cuda"):
+        if (cache_on_device in (False, "false", "off", None)
+                or (cache_on_device == "auto" and self.device.type != "cuda")):
             return None
         nbytes = sum(int(np.prod(a.shape[1:])) * 4 * int((self.source == s).sum()) for s, a in enumerate(self.arrays))
         if cache_on_device == "auto":
@@ -94,9 +95,9 @@ class TrainingWindows:
             x = parts[0] if len(parts) == 1 else torch.cat(parts)
             y = self.targets[torch.from_numpy(positions).to(self.device)]
             if x.device != self.device:
-                x = x.pin_memory().to(self.device, non_blocking=True) if self.device.type == "cuda" else x.to(self.device)
+                x = (x.pin_memory().to(self.device, non_blocking=True) if self.device.type == "cuda"
+                     else x.to(self.device))
             yield x, y
-
 
 
 @dataclass(frozen=True)

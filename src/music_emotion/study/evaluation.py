@@ -1,8 +1,8 @@
 """Scoring fitted arms on a part of the real songs: each model on the feature set it was trained on.
 
-`evaluate_test_set` (single split) and the experiment's `fit_and_record_arm` nodes share these, so every arm is predicted
-by the same code on the same songs: baselines from pooled log-mel statistics, ViT and AST arms window by window
-(`predict_songs`) on their own features.
+`evaluate_test_set` (single split) and the experiment's `fit_and_record_arm` nodes share these, so every arm is
+predicted by the same code on the same songs: baselines from pooled log-mel statistics, ViT and AST arms window by
+window (`predict_songs`) on their own features.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from music_emotion.study.training_loop import (
 )
 
 logger = logging.getLogger(__name__)
-
 
 
 def predict_ridge_baseline(ridge_baseline: dict[str, Any], features: np.ndarray) -> np.ndarray:
@@ -67,7 +66,8 @@ def require_same_songs(mel_spectrograms: SpectrogramSet, ast_features: Spectrogr
         )
 
 
-def predict_part(model: Any, spectrograms: SpectrogramSet, part: Part, params: dict[str, Any], device: str) -> np.ndarray:
+def predict_part(model: Any, spectrograms: SpectrogramSet, part: Part, params: dict[str, Any],
+                 device: str) -> np.ndarray:
     """(n, 2) song-level predictions of any arm's fitted model for the songs of `part`."""
     if isinstance(model, dict) and model.get("model") == "mean_baseline":
         return np.tile([model[t] for t in TARGETS], (len(part), 1)).astype(np.float64)

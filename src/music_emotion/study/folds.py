@@ -66,9 +66,9 @@ def assign_folds(
                          for i in members]
     table = pd.DataFrame(rows, columns=FOLD_COLUMNS)
     logger.info("Experiment: %d songs, %d folds x %d seed(s); test folds of %s songs", len(ids), k, n_seeds,
-                sorted(table[(table.part == "test") & (table.seed_index == 0)].groupby("fold").size().unique().tolist()))
+                sorted(table[(table.part == "test") & (table.seed_index == 0)]
+                       .groupby("fold").size().unique().tolist()))
     return table
-
 
 
 def experiment_parameters(
@@ -84,7 +84,6 @@ def experiment_parameters(
             _deep_merge(gan_augmentation, overrides.get("gan_augmentation") or {}, "gan_augmentation"))
 
 
-
 def _deep_merge(base: dict[str, Any], override: dict[str, Any], path: str) -> dict[str, Any]:
     merged = dict(base)
     for key, value in override.items():
@@ -93,7 +92,6 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any], path: str) -> di
         merged[key] = _deep_merge(base[key], value, f"{path}.{key}") if isinstance(value, dict) and isinstance(
             base[key], dict) else value
     return merged
-
 
 
 def fold_splits(experiment_folds: pd.DataFrame, seed_index: int, fold: int) -> tuple[dict[str, Any], int]:

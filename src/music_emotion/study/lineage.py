@@ -60,7 +60,6 @@ def _canonical(value: Any) -> str:
     return canonical_json(value, fallback=str)
 
 
-
 def require_same(consumer: str, recorded_by: str, recorded: Mapping[str, str | None],
                  actual: Mapping[str, Any], fix: str) -> None:
     """Raise `LineageError` when an input's fingerprint differs from the one `recorded_by` recorded for it.

@@ -27,7 +27,6 @@ def make_optimizer(model: nn.Module, config: TrainingConfig, device: torch.devic
     return torch.optim.AdamW(groups, lr=config.learning_rate, fused=device.type == "cuda")
 
 
-
 def warmup_cosine(optimizer: torch.optim.Optimizer, config: TrainingConfig, total_steps: int):
     """Linear warm-up over `warmup_fraction` of the steps, then cosine decay to `min_learning_rate`."""
     warmup = int(config.warmup_fraction * total_steps)
@@ -40,7 +39,6 @@ def warmup_cosine(optimizer: torch.optim.Optimizer, config: TrainingConfig, tota
         return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
 
 
 @dataclass
@@ -59,7 +57,8 @@ class Optimiser:
     @classmethod
     def for_model(cls, model: nn.Module, config: TrainingConfig, device: torch.device, total_steps: int) -> Optimiser:
         optimizer = make_optimizer(model, config, device)
-        return cls(optimizer, warmup_cosine(optimizer, config, total_steps), _maybe_compile(model.predict, config.compile),
+        return cls(optimizer, warmup_cosine(optimizer, config, total_steps),
+                   _maybe_compile(model.predict, config.compile),
                    [p for p in model.parameters() if p.requires_grad], config, device)
 
     @property
@@ -79,7 +78,6 @@ class Optimiser:
         self.scheduler.step()
         self.steps += 1
         return loss.detach()
-
 
 
 def _maybe_compile(function, compile: bool | str):

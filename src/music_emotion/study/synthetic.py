@@ -35,11 +35,13 @@ def synthetic_training_samples(
         )
     if synthetic.shape[0] != mel_spectrograms.shape[0] or synthetic.shape[1] < window:
         raise ValueError(
-            f"synthetic_spectrograms are {synthetic.shape} (mels x frames) but the ViT needs {mel_spectrograms.shape[0]} "
+            f"synthetic_spectrograms are {synthetic.shape} (mels x frames) "
+            f"but the ViT needs {mel_spectrograms.shape[0]} "
             f"mel bins and windows of {window} frames: set gan_augmentation.window_seconds >= "
             "training.model.window_seconds and re-run gan_augmentation"
         )
-    real_extraction, synthetic_extraction = (_comparable(s.meta.get("extraction")) for s in (mel_spectrograms, synthetic))
+    real_extraction, synthetic_extraction = (_comparable(s.meta.get("extraction"))
+                                             for s in (mel_spectrograms, synthetic))
     if real_extraction and synthetic_extraction and real_extraction != synthetic_extraction:
         raise ValueError(
             "synthetic_spectrograms were made with other extraction settings than mel_spectrograms "

@@ -40,7 +40,6 @@ class TrainingConfig:
         return config
 
 
-
 def budget_steps(config: TrainingConfig, n_real_train: int, n_train: int) -> int:
     """Optimiser steps of one arm's training on `n_train` samples (real + its synthetic ones).
 

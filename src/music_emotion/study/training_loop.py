@@ -72,7 +72,8 @@ def train_regressor(
     logger.info(
         "[%s] %d training samples (one %d-frame crop each per epoch), %d validation songs, %d optimiser steps of %d "
         "(%d epochs of up to %d steps) on %s",
-        run_name, len(train), train.window, len(val.rows), total_steps, config.batch_size, epochs, steps_per_epoch, device,
+        run_name, len(train), train.window, len(val.rows), total_steps, config.batch_size, epochs, steps_per_epoch,
+        device,
     )
 
     best_ccc, best_epoch, best_state = -math.inf, 0, None

@@ -18,8 +18,10 @@ from tests.conf_params import parameters
 
 LABEL_PARAMS = {"rating_min": 1, "rating_max": 9,
                 "required_columns": ["song_id", "valence_mean", "valence_std", "arousal_mean", "arousal_std"]}
-EXTRACTION = parameters("data_processing.extraction", sample_rate=8000, duration=2.0, n_fft=512, hop_length=256, n_mels=16)
-ONE_PROCESS = {"engine": "single", "scheduler_address": None, "n_workers": None, "connect_timeout_s": 5, "min_audio_seconds": 0.0}
+EXTRACTION = parameters("data_processing.extraction", sample_rate=8000, duration=2.0, n_fft=512, hop_length=256,
+                        n_mels=16)
+ONE_PROCESS = {"engine": "single", "scheduler_address": None, "n_workers": None, "connect_timeout_s": 5,
+               "min_audio_seconds": 0.0}
 
 
 def deam_table(rows, source="static_annotations_averaged_songs_1_2000.csv", quirky=True):
@@ -32,9 +34,9 @@ def deam_table(rows, source="static_annotations_averaged_songs_1_2000.csv", quir
 
 
 def second_table(rows):
-    columns = ["song_id", " valence_mean", " valence_std", " valence_ max_mean", " valence_max_std", " valence_min_mean",
-               " valence_min_std", " arousal_mean", " arousal_std", " arousal_max_mean", " arousal_max_std",
-               " arousal_min_mean", " arousal_min_std"]
+    columns = ["song_id", " valence_mean", " valence_std", " valence_ max_mean", " valence_max_std",
+               " valence_min_mean", " valence_min_std", " arousal_mean", " arousal_std", " arousal_max_mean",
+               " arousal_max_std", " arousal_min_mean", " arousal_min_std"]
     table = pd.DataFrame([r + [0.0] * (13 - len(r)) for r in rows], columns=columns)
     table.attrs["source_file"] = "static_annotations_averaged_songs_2000_2058.csv"
     return table

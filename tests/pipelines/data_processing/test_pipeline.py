@@ -35,7 +35,8 @@ def test_pipeline_runs_on_a_deam_layout(tmp_path):
     song_level = write_deam_like(tmp_path / "deam")
     out = tmp_path / "data"
     catalog = DataCatalog.from_config({
-        "deam_audio": {"type": "music_emotion.datasets.AudioFolderDataset", "path": str(tmp_path / "deam" / "MEMD_audio")},
+        "deam_audio": {"type": "music_emotion.datasets.AudioFolderDataset",
+                       "path": str(tmp_path / "deam" / "MEMD_audio")},
         "deam_annotations_1_2000": {"type": "music_emotion.datasets.AnnotationCSVDataset",
                                     "filepath": str(song_level / "static_annotations_averaged_songs_1_2000.csv"),
                                     "load_args": {"skipinitialspace": True}},
@@ -59,7 +60,8 @@ def test_pipeline_runs_on_a_deam_layout(tmp_path):
     catalog["params:data_processing.ast_features"] = parameters("data_processing.ast_features", n_mels=32)
     catalog["params:dask"] = {"engine": "single", "scheduler_address": None, "n_workers": None,
                               "connect_timeout_s": 5, "min_audio_seconds": 0.0}
-    catalog["params:data_processing.split"] = {"fractions": {"train": 0.5, "val": 0.25, "test": 0.25}, "stratify": "quadrant"}
+    catalog["params:data_processing.split"] = {"fractions": {"train": 0.5, "val": 0.25, "test": 0.25},
+                                               "stratify": "quadrant"}
 
     SequentialRunner().run(create_pipeline(), catalog)
 
@@ -93,5 +95,6 @@ def test_ast_features_are_built_only_when_an_arm_needs_them(monkeypatch):
     monkeypatch.setattr(data_pipeline, "configured_arms", lambda parameter: vit_only)
     assert "ast_features" not in data_pipeline.create_pipeline().all_outputs()
     with_ast = parse_arms({"ast": {"model": "ast"}}, None, "arms")
-    monkeypatch.setattr(data_pipeline, "configured_arms", lambda parameter: with_ast if "experiment" in parameter else vit_only)
+    monkeypatch.setattr(data_pipeline, "configured_arms",
+                        lambda parameter: with_ast if "experiment" in parameter else vit_only)
     assert "ast_features" in data_pipeline.create_pipeline().all_outputs()

@@ -58,12 +58,14 @@ def spectral_centroid(samples, rate):
 def test_arousal_and_valence_are_audible():
     rate, seconds = 16000, 4.0
     grid = np.linspace(-0.9, 0.9, 5)
-    centroid_by_arousal = [np.mean([spectral_centroid(synthesise_song(v, a, seconds, rate, 1, 0, CUES), rate) for v in (-0.5, 0.5)])
+    centroid_by_arousal = [np.mean([spectral_centroid(synthesise_song(v, a, seconds, rate, 1, 0, CUES), rate)
+                                    for v in (-0.5, 0.5)])
                            for a in grid]
     assert np.all(np.diff(centroid_by_arousal) > 0)  # brighter when more excited
     onset_energy = []
     for a in grid:
-        spec = log_mel(synthesise_song(0.0, a, seconds, rate, 1, 0, CUES)[:, 0], mel_config(sample_rate=rate, n_fft=512, n_mels=32))
+        spec = log_mel(synthesise_song(0.0, a, seconds, rate, 1, 0, CUES)[:, 0],
+                       mel_config(sample_rate=rate, n_fft=512, n_mels=32))
         onset_energy.append(np.abs(np.diff(spec, axis=1)).mean())
     assert np.corrcoef(grid, onset_energy)[0, 1] > 0.8  # faster, more percussive when more excited
     low_band = [np.argmax(np.abs(np.fft.rfft(synthesise_song(v, -0.9, seconds, rate, 1, 0, CUES)[:, 0]))) for v in grid]
@@ -110,11 +112,13 @@ def test_the_rehearsal_corpus_has_deams_ids_layout_and_long_songs(tmp_path):
     AudioFolderDataset(path=str(folder), n_jobs=1).save(audio)
     seconds = {i: sf.info(str(folder / f"{i}.mp3")).duration for i in ids}
     assert all(abs(seconds[i] - 0.5) < 0.1 for i in ids[:12])
-    assert all(1.0 - 0.1 <= seconds[i] <= 2.0 + 0.1 for i in ids[12:]) and len({round(seconds[i], 1) for i in ids[12:]}) > 1
+    assert (all(1.0 - 0.1 <= seconds[i] <= 2.0 + 0.1 for i in ids[12:])
+            and len({round(seconds[i], 1) for i in ids[12:]}) > 1)
     assert {sf.info(str(folder / f"{i}.mp3")).channels for i in ids} == {2}
     for table, name in ((first, "a.csv"), (second, "b.csv")):
         AnnotationCSVDataset(filepath=str(tmp_path / name), save_args={"index": False}).save(table)
-    assert (tmp_path / "a.csv").read_text().splitlines()[0] == "song_id, valence_mean, valence_std, arousal_mean, arousal_std"
+    assert (tmp_path / "a.csv").read_text().splitlines()[0] == ("song_id, valence_mean, valence_std, "
+                                                                "arousal_mean, arousal_std")
     assert " valence_ max_mean" in (tmp_path / "b.csv").read_text().splitlines()[0].split(",")
     assert len(first) == 12 and len(second) == 4
 

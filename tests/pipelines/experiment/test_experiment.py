@@ -53,7 +53,8 @@ def corpus(n: int = 60, seed: int = 0):
     rng = np.random.default_rng(seed)
     ids = list(range(100, 100 + n))
     targets = rng.uniform(-1, 1, size=(n, 2)).astype(np.float32)
-    extraction = mel_config(sample_rate=22050, hop_length=512, n_mels=16, top_db=80.0, ref="max", duration=30.0).to_dict()
+    extraction = mel_config(sample_rate=22050, hop_length=512, n_mels=16, top_db=80.0, ref="max",
+                            duration=30.0).to_dict()
     mel = SpectrogramSet(ids=ids, values=brightness_spectrograms(targets, seed + 1), meta={"extraction": extraction})
     labels = pd.DataFrame({"song_id": ids, "valence": targets[:, 0], "arousal": targets[:, 1]})
     return mel, labels
@@ -111,9 +112,11 @@ def test_an_arm_built_to_be_better_wins_and_an_identical_arm_ties():
     ccc = comparison[comparison.metric == "ccc"].set_index(["arm", "target"])
     for target in ("valence", "arousal"):
         better = ccc.loc[("oracle", target)]
-        assert better["difference"] > 0.2 and better["ci_low"] <= better["difference"] <= better["ci_high"] and better["ci_low"] > 0 and better["p_value"] < 0.01
+        assert (better["difference"] > 0.2 and better["ci_low"] <= better["difference"] <= better["ci_high"]
+                and better["ci_low"] > 0 and better["p_value"] < 0.01)
         twin = ccc.loc[("twin", target)]
-        assert twin["difference"] == 0 and twin["p_holm"] == 1 and twin["ci_low"] == twin["ci_high"] == 0 and twin["p_value"] == 1
+        assert (twin["difference"] == 0 and twin["p_holm"] == 1 and twin["ci_low"] == twin["ci_high"] == 0
+                and twin["p_value"] == 1)
     assert "evidence of a gain" in verdict(ccc.loc[("oracle", "valence")].to_dict() | {
         "arm": "oracle", "target": "valence"}, 0.05)
     assert "no evidence" in verdict(ccc.loc[("twin", "valence")].to_dict() | {"arm": "twin", "target": "valence"}, 0.05)
@@ -218,7 +221,8 @@ def test_progress_names_the_fold_and_arm_of_every_fitting_node():
 
 def test_an_ast_arm_runs_in_every_fold_on_its_own_features_and_never_sees_a_test_song(monkeypatch, tmp_path):
     """The AST arm reads the shared (not fold-namespaced) ast_features, is scored on each fold's test songs like the
-    ViT, and poisoning fold 0's test songs in ast_features leaves fold 0's AST (normalisation included) bit-identical."""
+    ViT, and poisoning fold 0's test songs in ast_features leaves fold 0's AST (normalisation included)
+    bit-identical."""
     from tests.pipelines.training.conftest import fbank_set
 
     pipeline, run = experiment_runner(monkeypatch, ["real_only", "ast"])
@@ -237,10 +241,12 @@ def test_an_ast_arm_runs_in_every_fold_on_its_own_features_and_never_sees_a_test
 
     test_ids = clean.load("seed0_fold0.song_splits")["test"]
     poisoned_values = np.array(ast.values)
-    poisoned_values[ast.indices_of(test_ids)] = np.random.default_rng(9).uniform(-16, 0, poisoned_values[:len(test_ids)].shape)
+    poisoned_values[ast.indices_of(test_ids)] = np.random.default_rng(9).uniform(-16, 0,
+                                                                                 poisoned_values[:len(test_ids)].shape)
     run(tmp_path / "poisoned", mel_spectrograms=mel, emotion_labels=labels,
         ast_features=SpectrogramSet(ast.ids, poisoned_values, ast.meta))
-    before, after = kept_model(tmp_path / "clean", "seed0_fold0", "ast"), kept_model(tmp_path / "poisoned", "seed0_fold0", "ast")
+    before, after = (kept_model(tmp_path / "clean", "seed0_fold0", "ast"),
+                     kept_model(tmp_path / "poisoned", "seed0_fold0", "ast"))
     assert before.config["input"] == after.config["input"]
     for key, tensor in before.state_dict().items():
         assert torch.equal(tensor, after.state_dict()[key]), key
@@ -259,7 +265,8 @@ def test_a_raw_win_that_does_not_survive_holm_is_no_evidence():
            "ci_low": 0.01, "ci_high": 0.07, "seed_min": 0.02, "seed_max": 0.06, "n_seeds": 3, "p_value": 0.02,
            "p_holm": 0.2, "higher_is_better": True}
     said = verdict(row, 0.05)
-    assert "no evidence of a difference" in said and "p = 0.02, Holm p = 0.2" in said and "seeds +0.020 to +0.060" in said
+    assert ("no evidence of a difference" in said and "p = 0.02, Holm p = 0.2" in said
+            and "seeds +0.020 to +0.060" in said)
     assert "evidence of a gain" in verdict({**row, "p_holm": 0.03}, 0.05)
 
 
@@ -305,7 +312,8 @@ def test_the_summary_and_figure_rerun_alone_from_what_the_aggregation_saved(monk
 
 @pytest.mark.parametrize("env", ["base", "demo", "rehearsal"])
 def test_every_envs_experiment_overrides_apply_to_its_own_parameters(env):
-    """The rehearsal's overrides once named keys its training config lacked: its experiment stopped in its first node."""
+    """The rehearsal's overrides once named keys its training config lacked: its experiment stopped in its first
+    node."""
     from music_emotion.study.folds import experiment_parameters
 
     training, gan = experiment_parameters(parameters("training", env), parameters("gan_augmentation", env),

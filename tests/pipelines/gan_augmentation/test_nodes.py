@@ -51,7 +51,8 @@ def test_a_gan_learns_to_carry_a_visible_label_but_not_from_shuffled_conditions(
     tiny_params["training"].update(steps=600, eval_every_steps=600)
     generator, _, _ = train_gan(spectrograms, labels, splits, tiny_params, 0, "cpu")
     shuffled = labels.copy()
-    shuffled[["valence", "arousal"]] = labels[["valence", "arousal"]].to_numpy()[np.random.default_rng(1).permutation(64)]
+    shuffled[["valence", "arousal"]] = labels[["valence", "arousal"]].to_numpy()[
+        np.random.default_rng(1).permutation(64)]
     ignorant, _, _ = train_gan(spectrograms, shuffled, splits, tiny_params, 0, "cpu")
     assert min(ccc(labels[t].to_numpy(), read_toy_labels(spectrograms.values)[:, i])
                for i, t in enumerate(("valence", "arousal"))) > 0.95  # the reader itself is right on real songs

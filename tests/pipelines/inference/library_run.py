@@ -23,8 +23,8 @@ def main(folder: str, parts: str, out: str, model: str) -> None:
     catalog = DataCatalog.from_config({
         "inference_audio": {"type": "music_emotion.datasets.AudioFolderDataset", "path": folder, "recursive": True},
         "inference_model": {"type": "music_emotion.datasets.TorchModelDataset", "filepath": model, "versioned": True},
-        "library_predictions": parts_entry, "library_predictions_done": {**parts_entry,
-                                                                         "load_args": {"columns": ["file", "size", "mtime_ns"]}},
+        "library_predictions": parts_entry,
+        "library_predictions_done": {**parts_entry, "load_args": {"columns": ["file", "size", "mtime_ns"]}},
         "inference_predictions": {"type": "pandas.CSVDataset", "filepath": out},
         "library_errors": {"type": "pandas.CSVDataset", "filepath": out + ".errors.csv"},
         "inference_va_plot": {"type": "matplotlib.MatplotlibDataset", "filepath": out + ".png"},

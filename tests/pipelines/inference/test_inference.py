@@ -23,7 +23,8 @@ from tests.conf_params import mel_config, parameters
 MEL = mel_config(sample_rate=8000, duration=2.0, n_fft=512, hop_length=256, n_mels=16)
 PARAMS = {"model": "gan", "min_window_fraction": 0.5, "batch_size": 4, "files_per_batch": 2, "resume": True,
           "plot": {"dpi": 50, "max_labels": 20, "max_label_chars": 12}}
-SINGLE = {"engine": "single", "scheduler_address": None, "n_workers": None, "connect_timeout_s": 5, "min_audio_seconds": 0.0}
+SINGLE = {"engine": "single", "scheduler_address": None, "n_workers": None, "connect_timeout_s": 5,
+          "min_audio_seconds": 0.0}
 TINY_VIT = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
             "patch_size": 8, "image_size": 32}
 

@@ -38,15 +38,18 @@ def test_two_runs_at_once_predict_every_file_once_and_each_summarises_a_complete
     TorchModelDataset(filepath=str(model_dir), version=Version(None, None)).save(tiny_model())
     env = {**os.environ, "MUSIC_EMOTION_NO_PROGRESS": "1"}
     listing = AudioFolderDataset(path=str(root), recursive=True).load()
-    held = LibraryLock(run_identity(listing, TorchModelDataset(filepath=str(model_dir), version=Version(None, None)).load()))
+    held = LibraryLock(run_identity(listing,
+                                    TorchModelDataset(filepath=str(model_dir), version=Version(None, None)).load()))
     held.acquire()  # a third party holds the folder until both runs wait for it, so that they surely overlap
     log_files = [tmp_path / f"run{k}.log" for k in (1, 2)]
     runs = [subprocess.Popen([sys.executable, "-m", "tests.pipelines.inference.library_run", str(root),
                               str(tmp_path / "parts"), str(tmp_path / f"run{k}.csv"), str(model_dir)], cwd=PROJECT,
-                             env=env, stdout=log.open("w"), stderr=subprocess.STDOUT) for k, log in zip((1, 2), log_files, strict=True)]
+                             env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+            for k, log in zip((1, 2), log_files, strict=True)]
     deadline = time.monotonic() + 180
     while not all("Another run is predicting" in log.read_text() for log in log_files):  # both are waiting
-        assert time.monotonic() < deadline and all(run.poll() is None for run in runs), [f.read_text() for f in log_files]
+        assert time.monotonic() < deadline and all(run.poll() is None for run in runs), [
+            f.read_text() for f in log_files]
         time.sleep(0.2)
     held.release()
     for run in runs:

@@ -145,7 +145,8 @@ def test_metrics(test_predictions, tiny_models, song_splits):
         report = regression_report(rows[["valence_true", "arousal_true"]].to_numpy(),
                                    rows[["valence_pred", "arousal_pred"]].to_numpy(), n_resamples=50, seed=0)
         scored = tiny_models.get(f"{model}.trained_model")
-        lineage = {"model": fingerprint(scored) if scored is not None else None, "song_splits": fingerprint(song_splits)}
+        lineage = {"model": fingerprint(scored) if scored is not None else None,
+                   "song_splits": fingerprint(song_splits)}
         metrics[model] = {"n_songs": len(rows), **report, "lineage": lineage}
     return metrics
 
@@ -182,4 +183,5 @@ def reporting_params():
 @pytest.fixture
 def tiny_models():
     torch.manual_seed(0)
-    return {name: TinyModel({"width": 3}) for name in ("generator", "discriminator", "real_only.trained_model", "gan.trained_model")}
+    return {name: TinyModel({"width": 3})
+            for name in ("generator", "discriminator", "real_only.trained_model", "gan.trained_model")}

@@ -24,7 +24,8 @@ def test_datasets_are_exported_by_the_package():
     import music_emotion.datasets as datasets
 
     assert datasets.FigureDataset is FigureDataset, "add FigureDataset to music_emotion/datasets/__init__.py"
-    assert datasets.ZipArchiveDataset is ZipArchiveDataset, "add ZipArchiveDataset to music_emotion/datasets/__init__.py"
+    assert datasets.ZipArchiveDataset is ZipArchiveDataset, (
+        "add ZipArchiveDataset to music_emotion/datasets/__init__.py")
 
 
 def test_figure_dataset_saves_versioned_png_and_loads_bytes(tmp_path):
@@ -44,7 +45,8 @@ def test_figure_dataset_saves_versioned_png_and_loads_bytes(tmp_path):
     assert latest == (path / "2024-01-02T00.00.00.000Z" / "plot.png").read_bytes()
     assert pinned == (path / "2024-01-01T00.00.00.000Z" / "plot.png").read_bytes() != latest
     # the kedro-viz preview is the image itself
-    assert base64.b64decode(str(FigureDataset(filepath=str(path), version=Version(None, None)).preview()))[:4] == b"\x89PNG"
+    assert base64.b64decode(str(FigureDataset(filepath=str(path),
+                                              version=Version(None, None)).preview()))[:4] == b"\x89PNG"
 
 
 def test_figure_dataset_refuses_lists_and_missing_files(tmp_path):
@@ -63,7 +65,8 @@ def test_zip_archive_round_trip_versioned_and_deterministic(tmp_path):
     one.save(members)
     two.save(dict(reversed(list(members.items()))))
     loaded = ZipArchiveDataset(filepath=str(path), version=Version(None, None)).load()
-    assert loaded == {"tables/a.md": b"# A", "figures/b.png": b"\x89PNG...", "models/m/model.safetensors": b"\x00" * 100}
+    assert loaded == {"tables/a.md": b"# A", "figures/b.png": b"\x89PNG...",
+                      "models/m/model.safetensors": b"\x00" * 100}
     files = sorted(path.glob("*/report.zip"))
     assert len(files) == 2 and files[0].read_bytes() == files[1].read_bytes()
     with zipfile.ZipFile(files[0]) as archive:

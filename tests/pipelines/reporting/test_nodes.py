@@ -207,12 +207,15 @@ def test_format_with_ci():
 
 
 def test_flatten_numeric_handles_any_nesting():
-    rows = flatten_numeric({"a": {"b": 1.5, "c": {"value": 0.2, "ci_low": 0.1, "ci_high": 0.3}}, "d": [1, 2], "e": None})
+    rows = flatten_numeric({"a": {"b": 1.5, "c": {"value": 0.2, "ci_low": 0.1, "ci_high": 0.3}}, "d": [1, 2],
+                            "e": None})
     assert rows == [("a.b", 1.5, None, None), ("a.c", 0.2, 0.1, 0.3), ("e", None, None, None)]
 
 
-def test_summarise_metrics_table_and_markdown(test_metrics, gan_quality, song_splits, synthetic_labels, reporting_params):
-    table, markdown = summarise_metrics(test_metrics, gan_quality, song_splits, synthetic_labels, reporting_params, ARMS)
+def test_summarise_metrics_table_and_markdown(test_metrics, gan_quality, song_splits, synthetic_labels,
+                                              reporting_params):
+    table, markdown = summarise_metrics(test_metrics, gan_quality, song_splits, synthetic_labels, reporting_params,
+                                        ARMS)
     metric_rows = table[table["section"] == "test_metrics"]
     assert len(metric_rows) == len(MODELS) * 2 * 5
     assert set(metric_rows["metric"]) == {"ccc", "pearson", "r2", "rmse", "mae"}
@@ -259,12 +262,16 @@ def test_summarise_metrics_with_empty_gan_quality(test_metrics, song_splits, syn
 def test_archive_members_by_type(tiny_models, test_predictions):
     png = b"\x89PNG\r\n\x1a\nrest"
     assert archive_members("prediction_scatter", png, model_weights=True) == {"figures/prediction_scatter.png": png}
-    assert list(archive_members("real_only.training_history", test_predictions, model_weights=True)) == ["tables/real_only/training_history.csv"]
+    assert list(archive_members("real_only.training_history", test_predictions, model_weights=True)) == [
+        "tables/real_only/training_history.csv"]
     assert archive_members("metrics_summary", "# hi", model_weights=True) == {"tables/metrics_summary.md": b"# hi"}
-    assert json.loads(archive_members("test_metrics", {"a": np.float32(0.5)}, model_weights=True)["metrics/test_metrics.json"]) == {"a": 0.5}
-    assert sorted(archive_members("real_only.trained_model", tiny_models["real_only.trained_model"], model_weights=True)) == [
+    assert json.loads(archive_members("test_metrics", {"a": np.float32(0.5)},
+                                      model_weights=True)["metrics/test_metrics.json"]) == {"a": 0.5}
+    assert sorted(archive_members("real_only.trained_model", tiny_models["real_only.trained_model"],
+                                  model_weights=True)) == [
         "models/real_only/trained_model/config.json", "models/real_only/trained_model/model.safetensors"]
-    by_reference = archive_members("real_only.trained_model", tiny_models["real_only.trained_model"], model_weights=False)
+    by_reference = archive_members("real_only.trained_model", tiny_models["real_only.trained_model"],
+                                   model_weights=False)
     assert sorted(by_reference) == ["models/real_only/trained_model/config.json",
                                     "models/real_only/trained_model/weights.json"]
     weights = archive_members("real_only.trained_model", tiny_models["real_only.trained_model"],
@@ -302,13 +309,16 @@ def test_build_report_archive_manifest(tiny_models, test_metrics):
 def test_archive_refuses_a_model_that_test_metrics_did_not_score(tiny_models, test_metrics):
     """Ctrl-C after one arm saved a new model: the latest model is not the one the latest test_metrics scored."""
     retrained = TinyModel({"width": 3})  # fresh weights: the interrupted run's never-tested model
-    with pytest.raises(LineageError, match=r"(?s)gan\.trained_model: test_metrics was computed from \w+.*--load-versions"):
+    with pytest.raises(LineageError,
+                       match=r"(?s)gan\.trained_model: test_metrics was computed from \w+.*--load-versions"):
         build_report_archive(NO_LINEAGE, model_weights=True, test_metrics=test_metrics, gan__trained_model=retrained)
-    members = build_report_archive(NO_LINEAGE, model_weights=True, test_metrics=test_metrics, gan__trained_model=tiny_models["gan.trained_model"])
+    members = build_report_archive(NO_LINEAGE, model_weights=True, test_metrics=test_metrics,
+                                   gan__trained_model=tiny_models["gan.trained_model"])
     assert "models/gan/trained_model/model.safetensors" in members
 
 
-def test_archive_refuses_a_generator_that_gan_quality_did_not_assess(tiny_models, gan_quality, song_splits, test_metrics):
+def test_archive_refuses_a_generator_that_gan_quality_did_not_assess(tiny_models, gan_quality, song_splits,
+                                                                     test_metrics):
     other = TinyModel({"width": 3})
     with pytest.raises(LineageError, match="generator: gan_quality"):
         build_report_archive(NO_LINEAGE, model_weights=True, gan_quality=gan_quality, generator=other)
@@ -321,7 +331,8 @@ def test_archive_refuses_a_generator_that_gan_quality_did_not_assess(tiny_models
 
 def test_outputs_from_before_lineage_was_recorded_are_accepted(tiny_models, test_metrics):
     legacy = {arm: {k: v for k, v in report.items() if k != "lineage"} for arm, report in test_metrics.items()}
-    members = build_report_archive(NO_LINEAGE, model_weights=True, test_metrics=legacy, gan__trained_model=TinyModel({"width": 3}))
+    members = build_report_archive(NO_LINEAGE, model_weights=True, test_metrics=legacy,
+                                   gan__trained_model=TinyModel({"width": 3}))
     assert "metrics/test_metrics.json" in members
 
 

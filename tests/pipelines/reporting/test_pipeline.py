@@ -42,7 +42,8 @@ def test_pipeline_reads_only_contract_inputs_and_writes_catalogued_outputs():
     pipeline = create_pipeline()
     assert pipeline.inputs() == CONTRACT_INPUTS
     config = _catalog_config()
-    assert pipeline.all_outputs() == set(config) == {*FIGURES, "metrics_summary", "metrics_summary_table", "report_archive"}
+    assert pipeline.all_outputs() == set(config) == {*FIGURES, "metrics_summary", "metrics_summary_table",
+                                                     "report_archive"}
     for name, entry in config.items():
         assert entry["versioned"] is True, name
         assert entry["metadata"]["kedro-viz"]["layer"] == "reporting", name
@@ -68,7 +69,8 @@ def catalog(tmp_path, monkeypatch, mel_spectrograms, emotion_labels, song_splits
         "params:arms": ARMS, "mean.baseline_model": {"model": "mean_baseline", "valence": 0.1, "arousal": 0.0},
         "ridge.baseline_model": {"model": "ridge_baseline", "alpha": 1.0},
         "extraction_report": pd.DataFrame({"song_id": [1], "status": ["ok"], "reason": [""]}),
-        "run_lineage": {"run": "2026-01-01T00.00.00.000Z", "input_versions": {"gan.trained_model": "2025-12-31T00.00.00.000Z"}},
+        "run_lineage": {"run": "2026-01-01T00.00.00.000Z",
+                        "input_versions": {"gan.trained_model": "2025-12-31T00.00.00.000Z"}},
         **tiny_models,
     }
     for name, value in inputs.items():

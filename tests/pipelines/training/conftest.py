@@ -34,7 +34,8 @@ TINY_AST = {
 # conf/base's training with a tiny random-init ViT on 22-frame windows (0.5 s at 22.05 kHz / hop 512)
 TINY_OVERRIDES = {
     "model.checkpoint": None, "model.vit_config": TINY_VIT, "model.head_hidden_size": 16, "model.head_dropout": 0.0,
-    "model.window_seconds": 0.5, "model.window_stride_seconds": 0.25, "model.patch_stride": 8, "model.head_pooling": "mean",
+    "model.window_seconds": 0.5, "model.window_stride_seconds": 0.25, "model.patch_stride": 8,
+    "model.head_pooling": "mean",
     "training.epochs": 2, "training.batch_size": 8, "training.eval_batch_size": 16, "training.learning_rate": 1e-3,
     "training.warmup_fraction": 0.0, "training.budget": "epochs", "evaluation.n_resamples": 50,
     "baselines.ridge.alphas": [1.0, 10.0],
@@ -54,8 +55,6 @@ def brightness_spectrograms(targets: np.ndarray, seed: int, n_frames: int = N_FR
     values[:, half:] = (-70 + 60 * (targets[:, 1] + 1) / 2)[:, None, None]
     values += rng.normal(0, 3, size=values.shape).astype(np.float32)
     return np.clip(values, -80, 0).astype(np.float32)
-
-
 
 
 @pytest.fixture

@@ -32,7 +32,8 @@ def toy_corpus(n: int, seed: int, values_fn=brightness_spectrograms, **meta):
     rng = np.random.default_rng(seed)
     ids = list(range(n))
     targets = rng.uniform(-1, 1, size=(n, 2)).astype(np.float32)
-    extraction = mel_config(sample_rate=22050, hop_length=512, n_mels=N_MELS, top_db=80.0, ref="max", duration=30.0).to_dict()
+    extraction = mel_config(sample_rate=22050, hop_length=512, n_mels=N_MELS, top_db=80.0, ref="max",
+                            duration=30.0).to_dict()
     mel = SpectrogramSet(ids=ids, values=values_fn(targets, seed + 1), meta={"extraction": extraction, **meta})
     labels = pd.DataFrame({"song_id": ids, "valence": targets[:, 0], "arousal": targets[:, 1]})
     cut = [int(n * 0.7), int(n * 0.85)]
@@ -117,7 +118,8 @@ def test_validation_scores_song_level_means_of_every_window(real_data, tiny_para
 def test_same_seed_same_result_and_the_gan_arm_sees_synthetic(real_data, synthetic_data, tiny_params):
     _, first = train(real_data, tiny_params)
     _, again = train(real_data, tiny_params)
-    pd.testing.assert_frame_equal(first.drop(columns=["train_windows_per_s", "seconds"]), again.drop(columns=["train_windows_per_s", "seconds"]))
+    pd.testing.assert_frame_equal(first.drop(columns=["train_windows_per_s", "seconds"]),
+                                  again.drop(columns=["train_windows_per_s", "seconds"]))
     _, other_seed = train(real_data, tiny_params, seed=7)
     assert not np.allclose(other_seed["train_loss"], first["train_loss"])
     _, augmented = train(real_data, tiny_params, GAN, synthetic_data)
@@ -159,7 +161,8 @@ def test_synthetic_count_mismatch_is_a_clear_error(real_data, synthetic_data, ti
 
 def test_synthetic_windows_shorter_than_the_vit_window_are_refused(real_data, synthetic_data, tiny_params):
     synthetic, synthetic_labels = synthetic_data
-    short = SpectrogramSet(ids=synthetic.ids, values=np.ascontiguousarray(synthetic.values[:, :, :10]), meta=synthetic.meta)
+    short = SpectrogramSet(ids=synthetic.ids, values=np.ascontiguousarray(synthetic.values[:, :, :10]),
+                           meta=synthetic.meta)
     with pytest.raises(ValueError, match="gan_augmentation.window_seconds"):
         train(real_data, tiny_params, GAN, (short, synthetic_labels))
 

@@ -35,7 +35,8 @@ def test_one_namespace_per_arm_and_only_synthetic_arms_read_synthetic_data():
     assert {"synthetic_spectrograms", "synthetic_labels"} <= set(nodes["gan.train_arm"].inputs)
     shared = {"mel_spectrograms", "song_splits", "params:training", "params:seed", "params:device"}
     assert all(shared <= set(nodes[f"{arm}.train_arm"].inputs) for arm in ("real_only", "gan", "mixup"))
-    assert set(nodes["evaluate_test_set"].inputs) >= {"real_only.trained_model", "gan.trained_model", "ridge.baseline_model"}
+    assert set(nodes["evaluate_test_set"].inputs) >= {"real_only.trained_model", "gan.trained_model",
+                                                      "ridge.baseline_model"}
     # the AST arm reads its own features; evaluation gets them to score it on the same TEST songs
     assert "ast_features" in nodes["ast.train_arm"].inputs and "mel_spectrograms" not in nodes["ast.train_arm"].inputs
     assert {"ast_features", "ast.trained_model", "mel_spectrograms"} <= set(nodes["evaluate_test_set"].inputs)
@@ -50,7 +51,8 @@ def test_an_arm_added_in_yaml_gets_its_own_namespace_and_evaluation(monkeypatch)
     params["training"] = {**params["training"], "arms": ["ridge", "real_only", "masked_gan"]}
     monkeypatch.setitem(run_parameters._current, "parameters", params)
     nodes = {node.name: node for node in create_pipeline().nodes}
-    assert set(nodes) == {"ridge.fit_ridge_baseline", "real_only.train_arm", "masked_gan.train_arm", "evaluate_test_set"}
+    assert set(nodes) == {"ridge.fit_ridge_baseline", "real_only.train_arm", "masked_gan.train_arm",
+                          "evaluate_test_set"}
     assert "params:arms.masked_gan" in nodes["masked_gan.train_arm"].inputs
     assert "masked_gan.trained_model" in nodes["evaluate_test_set"].inputs
 

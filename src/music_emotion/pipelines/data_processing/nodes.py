@@ -25,7 +25,8 @@ from music_emotion.data.tables import require_columns
 
 logger = logging.getLogger(__name__)
 
-LABEL_COLUMNS = ["song_id", "valence", "arousal", "valence_mean", "valence_std", "arousal_mean", "arousal_std", "source_file"]
+LABEL_COLUMNS = ["song_id", "valence", "arousal", "valence_mean", "valence_std", "arousal_mean", "arousal_std",
+                 "source_file"]
 REPORT_COLUMNS = ["song_id", "file", "stage", "status", "reason", "audio_seconds"]
 
 
@@ -166,7 +167,8 @@ def extract_mel_spectrograms(
     if not kept_ids:
         reasons = report["reason"].value_counts().head(5).to_dict()
         raise ValueError(
-            f"No valid song remains after extraction ({len(audio_files)} audio files, {len(labelled)} annotated songs). "
+            f"No valid song remains after extraction ({len(audio_files)} audio files, "
+            f"{len(labelled)} annotated songs). "
             f"Most common reasons: {reasons}. Check that the audio folder and annotation CSVs in the catalog "
             "belong together (file names must be <song_id>.mp3)."
         )
@@ -193,7 +195,8 @@ def extract_ast_features(
     missing = [song for song in mel_spectrograms.ids if int(song) not in by_id]
     items = [by_id[int(song)] for song in mel_spectrograms.ids if int(song) in by_id]
     values, results = extract_many(items, config, EngineParams.from_params(dask))
-    failed = [f"{relative_name(audio_files, by_id[int(r.key)][1])}: {r.reason}" for r in results if r.status == "skipped"]
+    failed = [f"{relative_name(audio_files, by_id[int(r.key)][1])}: {r.reason}"
+              for r in results if r.status == "skipped"]
     failed += [f"song {song}: no audio file any more" for song in missing]
     if failed:
         raise ValueError(

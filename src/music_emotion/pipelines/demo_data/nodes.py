@@ -15,7 +15,8 @@ import pandas as pd
 
 from music_emotion.pipelines.demo_data.synthesis import demo_song
 
-FULL_SONG_LENGTH_SEED_OFFSET = 7919  # the full songs' lengths have their own stream: the demo's draws stay as they were
+# the full songs' lengths have their own stream, so the lengths setting never shifts the seed's other draws
+FULL_SONG_LENGTH_SEED_OFFSET = 7919
 FIRST_FILE_COLUMNS = ["song_id", "valence_mean", "valence_std", "arousal_mean", "arousal_std"]
 SECOND_FILE_COLUMNS = [
     "song_id", "valence_mean", "valence_std", "valence_ max_mean", "valence_max_std", "valence_min_mean",
@@ -46,7 +47,8 @@ def synthesise_demo_dataset(params: dict[str, Any], seed: int) -> tuple[dict, pd
     """Songs with known valence/arousal -> ({file name: lazy audio}, annotations 1-2000, annotations 2000-2058).
 
     `full_song_seconds` is one length or a [shortest, longest] range (DEAM's 2015 songs run 2-6 min), drawn per
-    song from its own generator so that the demo's scalar setting draws exactly what it always drew."""
+    song from a generator of its own (never `rng`), so the seed's other draws (ids, labels, spreads) do not
+    depend on the setting and the demo's scalar setting gives the same corpus for a seed."""
     rng = np.random.default_rng(seed)
     n_excerpts, n_full = int(params["n_excerpts"]), int(params["n_full_songs"])
     excerpt_ids = np.sort(rng.choice(np.arange(2, 2001), size=n_excerpts, replace=False))
@@ -76,7 +78,8 @@ def synthesise_demo_dataset(params: dict[str, Any], seed: int) -> tuple[dict, pd
     if messy.get("short_clip"):
         song_id = int(excerpt_ids[0])
         audio[f"{song_id}.mp3"] = demo_song(song_id, float(valence[0]), float(arousal[0]),
-                                            float(messy["short_clip_seconds"]), int(params["sample_rate"]), 2, seed, cues)
+                                            float(messy["short_clip_seconds"]), int(params["sample_rate"]), 2, seed,
+                                            cues)
     if messy.get("missing_audio"):
         del audio[f"{int(excerpt_ids[1])}.mp3"]
     if messy.get("corrupt_audio"):

@@ -52,7 +52,8 @@ def synthesise_song(valence: float, arousal: float, seconds: float, sample_rate:
         signal[start : start + length] += envelope * note
         if arousal > -0.3:  # percussive noise burst on each beat, stronger when excited
             hit = min(int(0.05 * sample_rate), n - start)
-            signal[start : start + hit] += (0.2 + 0.6 * (arousal + 0.3)) * rng.standard_normal(hit) * np.exp(-np.arange(hit) / (0.01 * sample_rate))
+            signal[start : start + hit] += ((0.2 + 0.6 * (arousal + 0.3)) * rng.standard_normal(hit)
+                                            * np.exp(-np.arange(hit) / (0.01 * sample_rate)))
 
     signal += 0.003 * rng.standard_normal(n)
     signal *= loudness / max(np.max(np.abs(signal)), 1e-9)

@@ -162,8 +162,8 @@ def fit_gan_and_record_arms(
     return tuple(records)
 
 
-
-def aggregate_experiment(params: dict[str, Any], **records: UnitRecord) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def aggregate_experiment(params: dict[str, Any],
+                         **records: UnitRecord) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(experiment_predictions, experiment_metrics, experiment_comparison) from every (seed, fold, arm) record,
     in a fixed order (seed, fold, arm), so a resumed run aggregates exactly as an uninterrupted one.
 

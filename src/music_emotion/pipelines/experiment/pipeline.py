@@ -44,7 +44,8 @@ def unit_pipeline(seed_index: int, fold: int, arms: dict[str, Arm]) -> Pipeline:
     `synthetic: true` arms trained on its samples (`resume.py`: recorded results are read back, not refitted)."""
     unit = unit_name(seed_index, fold)
     shared = {"experiment_plan": PLAN, "store": STORE, "emotion_labels": "emotion_labels",
-              "song_splits": "song_splits", "training": "experiment_training", "seed": "seed", "device": "params:device"}
+              "song_splits": "song_splits", "training": "experiment_training", "seed": "seed",
+              "device": "params:device"}
     template = [Node(BoundFunction(fold_splits, seed_index=seed_index, fold=fold), inputs="experiment_folds",
                      outputs=["song_splits", "seed"], name="fold_splits")]
     for arm in (arm for arm in arms.values() if not arm.synthetic):

@@ -156,8 +156,9 @@ def predict_audio_files(audio_files: Mapping[str, str], trained_model: WindowedR
 
 
 def plot_va_plane(inference_predictions: pd.DataFrame, params: dict[str, Any]) -> Figure:
-    """Each file's mean valence/arousal (one row per file, as `summarise_library` writes) in the circumplex plane, named (numbered beyond `max_labels` files),
-    with the four quadrant labels; drawn like every other figure of the project (`report.figures`)."""
+    """Each file's mean valence/arousal (one row per file, as `summarise_library` writes) in the circumplex plane,
+    named (numbered beyond `max_labels` files), with the four quadrant labels; drawn like every other figure of the
+    project (`report.figures`)."""
     from music_emotion.report.figures.va_plane import inference_va_figure
 
     files = (inference_predictions[inference_predictions["status"] != "skipped"]

@@ -112,7 +112,8 @@ def plot_real_vs_synthetic(
 def plot_gan_training_curves(gan_history: pd.DataFrame, params: Mapping[str, Any]) -> Figure:
     """Losses, auxiliary MSEs, conditioning CCC and Fréchet ratio per evaluation: whether the samples came to
     carry their labels, and which step was kept."""
-    require_columns(gan_history, ["epoch", "generator_loss", "discriminator_loss"], "gan_history", rerun("gan_augmentation"))
+    require_columns(gan_history, ["epoch", "generator_loss", "discriminator_loss"], "gan_history",
+                    rerun("gan_augmentation"))
     return figures.gan_training_curves_figure(gan_history, dpi=int(params["dpi"]))
 
 

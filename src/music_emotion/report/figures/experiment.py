@@ -20,7 +20,8 @@ from music_emotion.report.figure_style import (
 
 
 # ----------------------------------------------------------------------------- experiment
-def experiment_deltas_figure(comparison: pd.DataFrame, style: Mapping[str, Any], dpi: int, metric: str = "ccc") -> Figure:
+def experiment_deltas_figure(comparison: pd.DataFrame, style: Mapping[str, Any], dpi: int,
+                             metric: str = "ccc") -> Figure:
     """Each arm minus the reference arm (pooled out-of-fold difference, mean over seeds, with the 95 % paired
     bootstrap CI over songs of that same difference), one row per arm, one panel per target, with the zero line:
     a bar crossing zero = no evidence. A point outside its percentile interval (possible for a skewed bootstrap)

@@ -44,7 +44,7 @@ GAN_PANELS = (
 def gan_training_curves_figure(history: pd.DataFrame, dpi: int) -> Figure:
     """Losses, auxiliary MSEs, conditioning CCC and Fréchet ratio per evaluation step; the kept step starred.
 
-    Panels whose columns the history lacks (e.g. no auxiliary head in the notebook recipe) are left out.
+    Panels whose columns the history lacks (e.g. no auxiliary head in the Kaggle reference recipe) are left out.
     """
     x = history["step"] if "step" in history else history["epoch"]
     panels = [p for p in GAN_PANELS if any(column in history for column, _ in p[2])]
@@ -109,7 +109,8 @@ def training_curves_figure(histories: Mapping[str, pd.DataFrame], style: Mapping
         Line2D([], [], color="black", ls="none", marker="*", ms=10, label="kept checkpoint"),
     ]
     figure.legend(handles=handles, loc="outside lower center", ncol=len(handles))
-    figure.suptitle("ViT / AST training per epoch: train loss on random crops, validation per song (mean of its windows)")
+    figure.suptitle("ViT / AST training per epoch: train loss on random crops, "
+                    "validation per song (mean of its windows)")
     return figure
 
 

@@ -29,7 +29,6 @@ def _time_axis_seconds(spectrograms: SpectrogramSet) -> float:
     return float(spectrograms.shape[1])
 
 
-
 def _mel_tick_labels(spectrograms: SpectrogramSet, n_ticks: int = 5) -> tuple[np.ndarray, list[str]] | None:
     """Positions (mel bins) and Hz labels for the frequency axis, when the extraction config is known."""
     extraction = spectrograms.meta.get("extraction", {})
@@ -44,7 +43,6 @@ def _mel_tick_labels(spectrograms: SpectrogramSet, n_ticks: int = 5) -> tuple[np
     positions = np.linspace(0, n_mels - 1, n_ticks).round().astype(int)
     labels = [f"{centres[p] / 1000:.1f}k" if centres[p] >= 1000 else f"{centres[p]:.0f}" for p in positions]
     return positions, labels
-
 
 
 def draw_spectrogram(ax, values: np.ndarray, spectrograms: SpectrogramSet, vmin: float, vmax: float):
@@ -71,7 +69,6 @@ def draw_spectrogram(ax, values: np.ndarray, spectrograms: SpectrogramSet, vmin:
     return image
 
 
-
 def _db_range(*sets: SpectrogramSet) -> tuple[float, float]:
     """Colour scale shared by all panels: the extraction's dB floor (or data min) up to 0 dB."""
     for spectrograms in sets:
@@ -79,7 +76,6 @@ def _db_range(*sets: SpectrogramSet) -> tuple[float, float]:
         if top_db:
             return -float(top_db), 0.0
     return -80.0, 0.0
-
 
 
 def spectrogram_examples_figure(
@@ -106,7 +102,6 @@ def spectrogram_examples_figure(
     n_mels, n_frames = spectrograms.shape
     figure.suptitle(f"Real log-mel spectrograms ({n_mels} mel bands x {n_frames} frames)")
     return figure
-
 
 
 def real_vs_synthetic_figure(
@@ -138,7 +133,6 @@ def real_vs_synthetic_figure(
         figure.colorbar(image, ax=axes.ravel().tolist(), label="power (dB re clip max)", shrink=0.9)
     figure.suptitle("Real (left) vs GAN-generated (right) spectrograms at the nearest valence/arousal condition")
     return figure
-
 
 
 def augmented_dataset_figure(
