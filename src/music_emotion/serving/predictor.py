@@ -5,7 +5,7 @@
     song = model.predict("song.mp3")                       # song.valence, song.arousal in [-1, 1], song.windows
 
 Every file goes the inference pipeline's way — `decode_file` on the engine (this process, or Dask for many files),
-then `window_rows` through `predict_songs` — so the numbers equal the pipeline's and the `music-emotion` command's.
+then `batch_rows` through `predict_songs` — so the numbers equal the pipeline's and the `music-emotion` command's.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from music_emotion.audio.engine import EngineParams, FileEngine, whole_files_sec
 from music_emotion.audio.file_tasks import decode_file
 from music_emotion.serving.file_prediction import (
     WINDOW_COLUMNS,
+    batch_rows,
     model_feature_config,
     quadrant_of,
-    window_rows,
 )
 from music_emotion.serving.model_folder import (
     PredictionSettings,
@@ -100,9 +100,9 @@ class EmotionModel:
                                          engine.kind == "single")  # a long file streams in this process
             position = 0
             for results in decoded:
-                for result in results:
-                    rows = window_rows(names[position], result, self.model, self.settings.batch_size, self.device)
-                    position += 1
+                batch_names = names[position : position + len(results)]
+                position += len(results)
+                for rows in batch_rows(batch_names, results, self.model, self.settings.batch_size, self.device):
                     yield self._song(rows, scale)
 
     def window_table(self, songs: Iterable[SongEmotion]) -> pd.DataFrame:

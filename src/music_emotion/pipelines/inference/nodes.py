@@ -25,9 +25,9 @@ from music_emotion.models.runtime import resolve_device, torch_threads
 from music_emotion.serving.file_prediction import (
     QUADRANTS,
     WINDOW_COLUMNS,
+    batch_rows,
     model_feature_config,
     spreadsheet_safe,
-    window_rows,
 )
 from music_emotion.serving.library import (
     already_predicted,
@@ -79,9 +79,10 @@ def predict_library(
                                              float(params["min_window_fraction"]), engine.kind == "single")
         for number, (batch, decoded) in enumerate(zip(work, decoded_batches, strict=True), start=first_part):
             rows = []
-            for file, result in zip(batch, decoded, strict=True):
-                file_rows = window_rows(file.name, file.problem or result, inference_model,
-                                        int(params["batch_size"]), torch_device)
+            results = [f.problem or r for f, r in zip(batch, decoded, strict=True)]
+            per_file = batch_rows([f.name for f in batch], results, inference_model, int(params["batch_size"]),
+                                  torch_device)
+            for file, file_rows in zip(batch, per_file, strict=True):
                 counts["failed" if file_rows[0]["status"] == "skipped" else "ok"] += 1
                 rows += [{**row, "size": file.size, "mtime_ns": file.mtime_ns} for row in file_rows]
             progress.update(len(batch))
@@ -145,11 +146,14 @@ def predict_audio_files(audio_files: Mapping[str, str], trained_model: WindowedR
     `predict_library`, which runs the same per-file code in batches on the engine)."""
     config, torch_device = model_feature_config(trained_model), resolve_device(device)
     logger.info("Model: the '%s' arm's %s", params["model"], trained_model.description)
+    paths, size = list(audio_files.values()), int(params["files_per_batch"])
     rows = []
-    for absolute in audio_files.values():
-        decoded = decode_file(absolute, config, float(params["min_window_fraction"]))
-        rows += window_rows(relative_name(audio_files, absolute), decoded, trained_model, int(params["batch_size"]),
-                            torch_device)
+    for start in range(0, len(paths), size):  # the files of a batch are predicted together, as the engine's are
+        batch = paths[start : start + size]
+        decoded = [decode_file(path, config, float(params["min_window_fraction"])) for path in batch]
+        for file_rows in batch_rows([relative_name(audio_files, path) for path in batch], decoded, trained_model,
+                                    int(params["batch_size"]), torch_device):
+            rows += file_rows
     table = pd.DataFrame(rows).reindex(columns=WINDOW_COLUMNS).assign(model=params["model"])
     table["file"] = table["file"].map(spreadsheet_safe)
     return table
