@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -37,7 +39,8 @@ def two_cue_windows(labels: np.ndarray, rng: np.random.Generator, pulse_from=Non
 
 @pytest.fixture
 def reader_params():
-    return ReaderParams.from_params(parameters("gan_augmentation.quality.reader"))
+    """conf/base's reader, with fewer boosting rounds (the toy cues need no more): the suite stays quick."""
+    return dataclasses.replace(ReaderParams.from_params(parameters("gan_augmentation.quality.reader")), max_iter=60)
 
 
 def _corpus(rng, n_songs=60):
