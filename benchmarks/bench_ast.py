@@ -1,6 +1,6 @@
 """AST fine-tuning throughput: windows/s of the AST train step, side by side with the ViT's, and MFU on a GPU.
 
-The step is the training loop's (`training.training.train_regressor`): feature windows already on the device ->
+The step is the training loop's (`study.training_loop.train_regressor`): feature windows already on the device ->
 `model.predict` -> MSE -> backward -> gradient clipping -> AdamW (`make_optimizer`), bf16 autocast and fused AdamW
 on CUDA, with the production model (`build_ast_regressor`) and conf's `training.ast` / `.training`:
   - `ast-base`: the architecture of `MIT/ast-finetuned-audioset-10-10-0.4593` (ASTConfig defaults: hidden 768,
@@ -76,7 +76,7 @@ def ast_case(config_name: str, params: dict[str, Any], batch_size: int, steps: i
 
     seed_everything(seed)
     model, (n_mels, frames), tokens = ast_model(config_name, params, device)
-    config = TrainingConfig.from_params(params["training"]["training"])
+    config = TrainingConfig.from_params(params["training"]["optimisation"])
     optimizer = make_optimizer(model, config, device)
     trainable = [p for p in model.parameters() if p.requires_grad]
     x = torch.randn((batch_size, n_mels, frames), device=device) * 3 - 5
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> dict:
         slow_cpu = device.type == "cpu" and env == "base"
         batch = args.batch_size or (2 if slow_cpu else 16)
         steps = args.steps or (1 if slow_cpu else 20 if device.type == "cuda" else 5)
-        threads = (params["demo"]["training"]["training"]["cpu_threads"]
+        threads = (params["demo"]["training"]["optimisation"]["cpu_threads"]
                    if env == "demo" and device.type == "cpu" else None)
         ast = ast_case(config, params[env], batch, steps, args.repeats, device, peak, threads, args.seed)
         vit = vit_case(vit_config, "native", params[env], batch, steps, args.repeats, device, peak, False, threads,

@@ -8,7 +8,7 @@ of batches:
   - seed: a per-item `torch.utils.data.Dataset.__getitem__` (read one row's window, scale to [0, 1], resize
     to 224 x 224 with its own `F.interpolate`, repeat to 3 channels, normalise), batched by a
     `DataLoader(num_workers=2)` (persistent workers, start-up not timed);
-  - project: the training loop's way, `training.training.TrainingWindows.batches` (a sorted index batch ->
+  - project: the training loop's way, `study.training_loop.TrainingWindows.batches` (a sorted index batch ->
     one `np.asarray(mmap[idx])` read -> one `gather` of the crops) -> `prepare_vit_inputs` on the whole batch
     (what `model.predict` does first).
 Both produce the same pixels (checked on one batch before timing). With `--device cuda` each batch goes to

@@ -36,7 +36,7 @@ from harness import Measurement, PeakRSS, report
 PROJECT = Path(__file__).resolve().parents[1]
 RUNNERS = {"sequential": "SequentialRunner", "parallel": "ParallelRunner",
            "dask": "music_emotion.runner.DaskRunner"}
-QUICK = "experiment.overrides.training.training.epochs=6,experiment.overrides.gan_augmentation.training.steps=100"
+QUICK = "experiment.overrides.training.optimisation.epochs=6,experiment.overrides.gan_augmentation.training.steps=100"
 STORE = Path("data/demo/07_model_output/experiment_units")
 PREDICTIONS = Path("data/demo/07_model_output/experiment_predictions.csv")
 

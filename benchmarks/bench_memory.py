@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> dict:
         params["gan_augmentation"]["generation"]["n_synthetic"])
     vit = params["training"]
     vit["arms"] = list(args.arms)
-    vit["training"]["epochs"] = args.epochs
+    vit["optimisation"]["epochs"] = args.epochs
     if args.quick:  # 16 x 64 songs, 16 x 40 GAN windows, a 32-frame ViT window: sizes consistent with conf
         args.songs, n_synthetic, shape, synthetic_frames = 20, 16, (16, 64), 40
         extraction = params["data_processing"]["extraction"]

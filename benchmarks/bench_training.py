@@ -1,9 +1,9 @@
 """Training throughput: images/s of the ViT and GAN train steps, and model FLOPs utilisation on a GPU.
 
-ViT: the step is the training loop's (`training.training.train_regressor`): dB windows already on the
+ViT: the step is the training loop's (`study.training_loop.train_regressor`): dB windows already on the
 device -> `model.predict` (= `prepare_vit_inputs` + forward) -> MSE -> backward -> gradient clipping
 (`grad_clip_norm`) -> AdamW step (`make_optimizer`), with the production model (`build_vit_regressor`) and
-the conf's `training.model` / `training.training` parameters. Measured for
+the conf's `training.model` / `training.optimisation` parameters. Measured for
   - `vit-b16`: ViT-B/16 (hidden 768, 12 layers, 12 heads, MLP 3072, patch 16, 224) on 128 x 431 windows
     (conf/base: 10 s windows cropped from the 45 s stored songs; random weights: the speed does not depend on them);
   - `demo`: the tiny ViT of conf/demo/parameters_training.yml on its 64 x 258 windows (6 s);
@@ -216,7 +216,7 @@ def vit_case(config_name: str, mode: str, params: dict[str, Any], batch_size: in
     seed_everything(seed)
     model, shape, (h, w), tokens = vit_model(config_name, mode, params, device)
     stride = int(model.config["input"]["patch_stride"])
-    config = TrainingConfig.from_params(params["training"]["training"])
+    config = TrainingConfig.from_params(params["training"]["optimisation"])
     optimizer = make_optimizer(model, config, device)  # the training loop's AdamW (fused on CUDA)
     trainable = [p for p in model.parameters() if p.requires_grad]
     forward = torch.compile(model.predict) if compile_model else model.predict
@@ -326,7 +326,8 @@ def main(argv: list[str] | None = None) -> dict:
                         help="the GPU's peak dense bf16 TFLOP/s for MFU (default: from its name, e.g. H100 SXM 989)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the ViT forward")
     parser.add_argument("--demo-threads", type=int, default=None,
-                        help="CPU threads for the demo configs (default: training.training.cpu_threads of conf/demo)")
+                        help="CPU threads for the demo configs "
+                             "(default: training.optimisation.cpu_threads of conf/demo)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--quick", action="store_true", help="demo configs only, 1 step, 1 repeat (smoke test)")
     parser.add_argument("--out-dir", type=Path, default=None)
@@ -343,7 +344,7 @@ def main(argv: list[str] | None = None) -> dict:
         torch.backends.cudnn.benchmark = True
     peak = gpu_peak_tflops(device, args.peak_tflops)
     params = {"base": project_parameters(None), "demo": project_parameters("demo")}
-    demo_threads = args.demo_threads or params["demo"]["training"]["training"].get("cpu_threads")
+    demo_threads = args.demo_threads or params["demo"]["training"]["optimisation"].get("cpu_threads")
 
     rows = []
     for config in args.configs:

@@ -7,7 +7,7 @@
 Measures, on one device, with the production code paths (bench_training / bench_ast / bench_data_path):
 - ViT-B/16 and AST-base fine-tuning windows/s and MFU (bf16 autocast, SDPA attention, fused AdamW: the training
   loop's step), and their peak GPU memory at the pipeline's batch size and at a throughput batch;
-- evaluation windows/s (inference mode, autocast, `training.training.eval_batch_size`);
+- evaluation windows/s (inference mode, autocast, `training.optimisation.eval_batch_size`);
 - the GAN's steps/s at its base size (128 x 431 windows, D + G + EMA);
 - memory-mapped songs -> device batches/s with `device_cache` off (sorted memmap reads, then upload) and on
   (rows uploaded once, gathered on the GPU);
@@ -78,7 +78,7 @@ def with_memory(device: torch.device, make_row) -> Measurement:
 def eval_case(kind: str, config: str, params: dict[str, Any], device: torch.device, batches: int,
               repeats: int) -> Measurement:
     """Evaluation windows/s: the scoring loop's forward (no gradients, autocast) at `eval_batch_size`."""
-    training = params["training"]["training"]
+    training = params["training"]["optimisation"]
     batch = int(training["eval_batch_size"]) if device.type == "cuda" else 2
     if kind == "vit":
         model, shape, _, tokens = vit_model(config, params["training"]["model"]["input_mode"], params, device)

@@ -21,7 +21,7 @@ def _load(env: str) -> dict[str, Any]:
 
 def parameters(section: str, env: str = "base", **overrides: Any) -> dict[str, Any]:
     """A deep copy of `section` (dotted, e.g. "training.model") with dotted-key overrides applied:
-    parameters("training", **{"training.epochs": 2})."""
+    parameters("training", **{"optimisation.epochs": 2})."""
     value: Any = _load(env)
     for key in section.split("."):
         value = value[key]

@@ -13,14 +13,14 @@ def test_the_shipped_configuration_passes(env):
 
 
 @pytest.mark.parametrize("section, key, value, message", [
-    ("training", "training.learning_rate", "abc", "must be a positive number"),
-    ("training", "training.batch_size", 0, "whole number of at least 1"),
+    ("training", "optimisation.learning_rate", "abc", "must be a positive number"),
+    ("training", "optimisation.batch_size", 0, "whole number of at least 1"),
     ("inference", "files_per_batch", 0, "whole number of at least 1"),
     ("inference", "files_per_batch", -1, "whole number of at least 1"),
     ("seed", None, -5, "number of at least 0"),
     ("gan_augmentation", "training.generator_lr", float("nan"), "must be a positive number"),
     ("seed", None, 1.5, "must be a whole number"),
-    ("training", "training.batch_size", True, "whole number of at least 1"),
+    ("training", "optimisation.batch_size", True, "whole number of at least 1"),
     ("data_processing", "labels.rating_max", float("inf"), "must be a finite number"),
     ("data_processing", "labels.rating_min", "1", "must be a finite number"),
 ])

@@ -13,8 +13,8 @@ SCHEMA = base_parameter_schema(CONF)
 
 
 @pytest.mark.parametrize("params, said", [
-    ({"training": {"epochs": 5}}, "training.epochs: no such parameter; did you mean `training.training.epochs`?"),
-    ({"trainng": {"training": {"epochs": 5}}}, "trainng: no such parameter; did you mean `training`?"),
+    ({"training": {"epochs": 5}}, "training.epochs: no such parameter; did you mean `training.optimisation.epochs`?"),
+    ({"trainng": {"optimisation": {"epochs": 5}}}, "trainng: no such parameter; did you mean `training`?"),
     ({"experiment": {"n_fold": 3}}, "experiment.n_fold: no such parameter; did you mean `experiment.n_folds`?"),
     ({"inference": {"files_per_bacth": 3}},
      "inference.files_per_bacth: no such parameter; did you mean `inference.files_per_batch`?"),
@@ -29,7 +29,7 @@ def test_an_unknown_key_is_named_with_the_nearest_real_one(params, said):
 def test_names_the_user_chooses_and_free_model_kwargs_pass():
     params = {"arms": {"my_arm": {"model": "vit"}}, "training": {"augmentations": {"my_masks": {"x": 1}},
                                                                 "model": {"vit_config": {"anything": 3}}},
-              "experiment": {"overrides": {"training": {"training": {"epochs": 1}}}}}
+              "experiment": {"overrides": {"training": {"optimisation": {"epochs": 1}}}}}
     assert unknown_keys(params, SCHEMA) == []
 
 
@@ -48,7 +48,14 @@ def test_a_mistyped_parameter_stops_kedro_run_in_one_line_each(tmp_path):
                                     "--params", "training.epochs=5,data_processing.extraction.n_mel=64")
     assert code == 1, output[-2000:]
     assert "2 parameter name(s) are unknown" in output
-    assert "training.epochs: no such parameter; did you mean `training.training.epochs`?" in output
+    assert "training.epochs: no such parameter; did you mean `training.optimisation.epochs`?" in output
     assert "data_processing.extraction.n_mel: no such parameter; did you mean `data_processing.extraction.n_mels`?" \
         in output
     assert "Traceback" not in output
+
+
+def test_the_old_name_of_the_optimisation_section_is_named_with_its_new_one(tmp_path):
+    code, output = _kedro_in_a_copy(tmp_path, "run", "--env", "demo", "--pipelines", "data_processing",
+                                    "--params", "training.training.epochs=5")
+    assert code == 1, output[-2000:]
+    assert "training.training: renamed to `training.optimisation` in 0.2" in output

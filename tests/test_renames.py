@@ -50,3 +50,15 @@ def test_the_old_names_are_removed_when_their_release_comes():
 
     assert release(__version__) < release(REMOVED_IN), (
         f"renames.py says its old names go in {REMOVED_IN}: delete the module, its test and the README note")
+
+
+def test_the_renamed_parameter_sections_go_when_their_release_comes():
+    from music_emotion import __version__
+    from music_emotion.framework.renames import PARAMETERS_REMOVED_IN, renamed_parameter
+
+    def release(text):
+        return tuple(int(part) for part in text.split(".")[:3])
+
+    assert renamed_parameter("training.training.epochs") == "training.optimisation.epochs"
+    assert renamed_parameter("training.trainingx") is None
+    assert release(__version__) < release(PARAMETERS_REMOVED_IN)

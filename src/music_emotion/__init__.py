@@ -4,7 +4,7 @@
 so importing the package (as Kedro does for every command) stays light and touches no network.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["EmotionModel", "SongEmotion"]
 
 

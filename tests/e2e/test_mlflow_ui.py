@@ -74,7 +74,7 @@ def test_the_ui_compares_two_demo_runs(two_runs, mlflow_ui, tmp_path):
     url = f"{mlflow_ui}/#/compare-runs?{query}"
     dom = _chromium(url, tmp_path / "profile", "--dump-dom").stdout
     assert all(run_id in dom for run_id in run_ids), "the compare page does not show both runs"
-    assert "Comparing 2 Runs" in dom and "training.training.epochs" in dom  # the parameters table
+    assert "Comparing 2 Runs" in dom and "training.optimisation.epochs" in dom  # the parameters table
 
     screenshots = PROJECT / "screenshots"
     screenshots.mkdir(exist_ok=True)

@@ -16,7 +16,7 @@ ARMS = parameters("arms", "demo")
 VIT_ARMS = tuple(name for name, arm in ARMS.items() if arm["model"] in ("vit", "ast"))  # trained networks
 FIGURES = {"spectrogram_examples", "gan_training_curves", "real_vs_synthetic", "augmented_dataset_comparison",
            "training_curves", "prediction_scatter", "va_space_comparison"}
-EPOCHS = int(dict(item.split("=") for item in SHORT_TRAINING.split(","))["training.training.epochs"])
+EPOCHS = int(dict(item.split("=") for item in SHORT_TRAINING.split(","))["training.optimisation.epochs"])
 
 
 def _client(project):
@@ -37,7 +37,7 @@ def test_the_demo_run_is_one_mlflow_run_with_curves_metrics_figures_and_models(d
     # the demo run (seed 42); the browser test adds a second default run with seed 7
     (run,) = [r for r in _runs(client, "__default__ (demo)") if r.data.params.get("seed") == "42"]
     assert run.info.status == "FINISHED"
-    assert run.data.params["training.training.epochs"] == str(EPOCHS)  # the --params override, flattened
+    assert run.data.params["training.optimisation.epochs"] == str(EPOCHS)  # the --params override, flattened
     assert run.data.params["seed"] == "42"
     for arm in VIT_ARMS:  # one point per epoch the arm trained (the gan arm's step budget spans fewer epochs)
         history = client.get_metric_history(run.info.run_id, f"{arm}.val_ccc_mean")
@@ -60,7 +60,7 @@ def test_the_demo_run_is_one_mlflow_run_with_curves_metrics_figures_and_models(d
 
 def test_the_experiment_under_parallel_runner_is_one_parent_with_a_child_per_unit(demo_project):
     tiny = ("experiment.n_folds=2,experiment.n_resamples=50,"
-            "experiment.overrides.training.training.epochs=2,"
+            "experiment.overrides.training.optimisation.epochs=2,"
             "experiment.overrides.gan_augmentation.training.steps=20,"
             "experiment.overrides.gan_augmentation.training.eval_every_steps=10")
     run_kedro(demo_project.path, "run", "--env", "demo", "--pipelines", "experiment", "--runner", "ParallelRunner",

@@ -17,7 +17,7 @@ from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
 
 from music_emotion.framework.kedro_internals import check_before_catalog, dataset_location
-from music_emotion.framework.renames import earlier_release_copy, new_name, renamed_in_run
+from music_emotion.framework.renames import earlier_release_copy, new_name, renamed_in_run, renamed_parameter
 
 logger = logging.getLogger(__name__)
 
@@ -157,8 +157,15 @@ def _unknown_parameter_keys(conf_source: str | None) -> list[str]:
 
     if not conf_source or not (Path(conf_source) / "base").is_dir():
         return []  # a packaged run's conf lives elsewhere: its parameter names cannot be checked here
-    problems = unknown_keys(run_parameters(), base_parameter_schema(conf_source))
-    return [p for p in problems if new_name(p.split(":", 1)[0]) is None]  # an old name gets its rename line
+    said = []
+    for problem in unknown_keys(run_parameters(), base_parameter_schema(conf_source)):
+        key = problem.split(":", 1)[0]
+        if new_name(key) is not None:
+            continue  # an old pipeline or dataset name gets its rename line
+        if (renamed := renamed_parameter(key)) is not None:
+            problem = f"{key}: renamed to `{renamed}` in 0.2 (set it there, in conf/ or with --params)"
+        said.append(problem)
+    return said
 
 
 class InputCheckHooks:

@@ -1,6 +1,6 @@
 """Parameter names checked before the first node: a key that no parameter section has stops the run.
 
-`--params training.epochs=5` (the key is `training.training.epochs`) or a `trainng:` typo in a conf file would
+`--params training.epochs=5` (the key is `training.optimisation.epochs`) or a `trainng:` typo in a conf file would
 otherwise add a key nobody reads, and the run would go on with the value the user meant to change. The names
 `conf/base` declares are the schema: every key of the run's parameters (any env, `--params`) must be one of them,
 except below a map whose names are the user's to choose (`arms`, `training.augmentations`) or below a key that
@@ -38,11 +38,9 @@ def unknown_keys(params: dict[str, Any], schema: dict[str, Any]) -> list[str]:
     known = sorted(dotted for dotted, _ in _paths("", schema))
     problems = []
     for dotted in _unknown("", params, schema, schema):
-        siblings = [k for k in known if k.rsplit(".", 1)[0] == dotted.rsplit(".", 1)[0] and "." in dotted] or known
-        near = (difflib.get_close_matches(dotted, known, n=1, cutoff=0.6)
-                or difflib.get_close_matches(dotted, siblings, n=1, cutoff=0.0)
-                or [_same_leaf(dotted, known)])
-        hint = f"did you mean `{near[0]}`?" if near[0] else "no parameter section has it"
+        # a key under the wrong section first (`training.epochs`), then a misspelt name (`experiment.n_fold`)
+        near = _same_leaf(dotted, known) or next(iter(difflib.get_close_matches(dotted, known, n=1, cutoff=0.6)), "")
+        hint = f"did you mean `{near}`?" if near else "no parameter section has it"
         problems.append(f"{dotted}: no such parameter; {hint}")
     return problems
 
@@ -61,7 +59,7 @@ def _unknown(prefix: str, value: Any, schema: Any, root: dict[str, Any]) -> Iter
 
 
 def _same_leaf(dotted: str, known: list[str]) -> str:
-    """A known key that ends in the same name (`training.epochs` -> `training.training.epochs`), else ""."""
+    """A known key that ends in the same name (`training.epochs` -> `training.optimisation.epochs`), else ""."""
     leaf = dotted.rsplit(".", 1)[-1]
     first = dotted.split(".", 1)[0]
     matches = [k for k in known if k.rsplit(".", 1)[-1] == leaf]

@@ -12,6 +12,10 @@ from pathlib import Path
 from typing import Any
 
 RENAMED_IN, REMOVED_IN = "0.1.0", "0.3.0"
+# Parameter sections renamed in 0.2.0 (recognised until 0.4.0): the ViT/AST arms' optimisation settings were
+# `training.training`, a name that said nothing.
+PARAMETERS_RENAMED = {"training.training": "training.optimisation"}
+PARAMETERS_REMOVED_IN = "0.4.0"
 
 # old name -> new name, for pipelines, parameter sections, dataset names (or their last part) and node names
 RENAMED = {
@@ -29,6 +33,14 @@ def new_name(name: str) -> str | None:
     parts = name.split(".")
     renamed = [RENAMED.get(part, part) for part in parts]
     return ".".join(renamed) if renamed != parts else None
+
+
+def renamed_parameter(dotted: str) -> str | None:
+    """`training.training.epochs` -> `training.optimisation.epochs`; None when no part of it was renamed."""
+    for old, new in PARAMETERS_RENAMED.items():
+        if dotted == old or dotted.startswith(old + "."):
+            return new + dotted[len(old):]
+    return None
 
 
 def renamed_in_run(run_params: Mapping[str, Any]) -> list[str]:

@@ -52,7 +52,7 @@ def train_arm(
     `mel_spectrograms` is the arm's feature set (the pipeline passes `ast_features` to an AST arm)."""
     seed_everything(seed)
     torch_device = resolve_device(device)
-    config = TrainingConfig.from_params(params["training"])
+    config = TrainingConfig.from_params(params["optimisation"])
     spec = parse_arms({arm_name: arm}, None, "arms")[arm_name]
     check_augmentations({arm_name: spec}, params["augmentations"], "training.augmentations")
     augmentations = [parse_augmentation(name, params["augmentations"][name], "training.augmentations")

@@ -74,7 +74,7 @@ def predict_part(model: Any, spectrograms: SpectrogramSet, part: Part, params: d
     if isinstance(model, dict) and model.get("model") == "ridge_baseline":
         return predict_ridge_baseline(model, pooled_mel_statistics(spectrograms.values, rows=part.rows))
     if isinstance(model, nn.Module):
-        training = TrainingConfig.from_params(params["training"])
+        training = TrainingConfig.from_params(params["optimisation"])
         with torch_threads(training.cpu_threads):
             predictions = predict_songs(model, spectrograms.values, part.rows, part.valid_frames,
                                         training.eval_batch_size, resolve_device(device), training.mixed_precision)

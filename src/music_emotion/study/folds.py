@@ -46,7 +46,7 @@ def assign_folds(
             "some fold would miss that quadrant. Lower experiment.n_folds or set experiment.stratify: none"
         )
     n_train = int((len(labels) - len(labels) / k) * (1 - val_fraction))
-    for size, parameter in ((vit_batch_size, "training.training.batch_size"),
+    for size, parameter in ((vit_batch_size, "training.optimisation.batch_size"),
                             (gan_batch_size, "gan_augmentation.training.batch_size")):
         if n_train < size:
             raise ValueError(f"a fold's train part has about {n_train} songs, fewer than one batch ({parameter} = "

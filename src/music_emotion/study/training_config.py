@@ -1,4 +1,4 @@
-"""`training.training` as a typed config, and the `steps` budget: arms trained on more samples (real + synthetic)
+"""`training.optimisation` as a typed config, and the `steps` budget: arms trained on more samples (real + synthetic)
 take the optimiser steps of the real-only arm, not more, so an arm never wins by training longer."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from music_emotion.config import from_section
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """`training.training`: every key is required; the defaults live in conf/base."""
+    """`training.optimisation`: every key is required; the defaults live in conf/base."""
 
     epochs: int
     budget: Literal["epochs", "steps"]
@@ -32,11 +32,11 @@ class TrainingConfig:
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> TrainingConfig:
-        config = from_section(cls, params, "training.training", "conf/base/parameters_training.yml")
+        config = from_section(cls, params, "training.optimisation", "conf/base/parameters_training.yml")
         if config.epochs < 1 or config.batch_size < 1 or config.eval_batch_size < 1:
-            raise ValueError("training.training: epochs, batch_size and eval_batch_size must be >= 1")
+            raise ValueError("training.optimisation: epochs, batch_size and eval_batch_size must be >= 1")
         if not 0 <= config.warmup_fraction < 1:
-            raise ValueError("training.training.warmup_fraction must be in [0, 1)")
+            raise ValueError("training.optimisation.warmup_fraction must be in [0, 1)")
         return config
 
 

@@ -91,7 +91,7 @@ def train_regressor(
         if train_loss is None:
             raise FloatingPointError(
                 f"[{run_name}] training loss became NaN/inf in epoch {epoch}; lower "
-                "training.training.learning_rate, keep grad_clip_norm set, or check the inputs for NaN"
+                "training.optimisation.learning_rate, keep grad_clip_norm set, or check the inputs for NaN"
             )
         row = {"epoch": epoch, "step": optimiser.steps, "train_loss": train_loss,
                **validation_scores(model, val, config, device),

@@ -81,7 +81,7 @@ def test_too_many_folds_for_a_quadrant_or_a_batch_is_a_clear_error():
     mel, labels = corpus(24)
     with pytest.raises(ValueError, match="experiment.n_folds = 20 is larger than"):
         assign_folds(mel, labels, {**EXPERIMENT, "n_folds": 20}, 42, 8, 8)
-    with pytest.raises(ValueError, match="training.training.batch_size = 64"):
+    with pytest.raises(ValueError, match="training.optimisation.batch_size = 64"):
         assign_folds(mel, labels, EXPERIMENT, 42, 64, 8)
 
 
@@ -154,7 +154,7 @@ def experiment_runner(monkeypatch, arms: list[str]):
         **{f"params:arms.{name}": spec for name, spec in parameters("arms").items()},
     }
     values["params:training.baselines.ridge"] = values["params:training"]["baselines"]["ridge"]
-    values["params:training.training.batch_size"] = values["params:training"]["training"]["batch_size"]
+    values["params:training.optimisation.batch_size"] = values["params:training"]["optimisation"]["batch_size"]
     values["params:gan_augmentation.training.batch_size"] = values["params:gan_augmentation"]["training"]["batch_size"]
     values["params:gan_augmentation.generation"] = values["params:gan_augmentation"]["generation"]
 
@@ -319,9 +319,9 @@ def test_every_envs_experiment_overrides_apply_to_its_own_parameters(env):
     training, gan = experiment_parameters(parameters("training", env), parameters("gan_augmentation", env),
                                           parameters("experiment", env))
     overrides = parameters("experiment", env)["overrides"]
-    for section, merged in (("training", training), ("gan_augmentation", gan)):
-        for key, value in overrides.get(section, {}).get("training", {}).items():
-            assert merged["training"][key] == value
+    for section, budget, merged in (("training", "optimisation", training), ("gan_augmentation", "training", gan)):
+        for key, value in overrides.get(section, {}).get(budget, {}).items():
+            assert merged[budget][key] == value
 
 
 def test_the_summary_table_never_prints_a_negative_zero():

@@ -36,7 +36,7 @@ def ast_toy_corpus(n: int, seed: int):
 
 def test_tiny_ast_learns_a_toy_label_and_beats_the_mean(tiny_params):
     features, labels, splits = ast_toy_corpus(120, 7)
-    tiny_params["training"].update(epochs=40, learning_rate=3e-3)
+    tiny_params["optimisation"].update(epochs=40, learning_rate=3e-3)
     model, history = arm_fitting.train_arm(features, labels, splits, AST_ARM, tiny_params, 42, "cpu", "ast")
     mean = arm_fitting.fit_mean_baseline(labels, splits)
     # the mean baseline reads only ids from the log-mel slot; the AST arm is given ast_features by its kind
@@ -77,7 +77,7 @@ def test_a_gan_arm_on_ast_features_is_explicitly_unavailable():
 
 def test_saved_ast_never_loads_as_a_vit_and_the_reverse(tmp_path, real_data, ast_features, tiny_params):
     mel, labels, splits = real_data
-    tiny_params["training"]["epochs"] = 1
+    tiny_params["optimisation"]["epochs"] = 1
     ast, _ = arm_fitting.train_arm(ast_features, labels, splits, AST_ARM, tiny_params, 42, "cpu", "ast")
     vit, _ = arm_fitting.train_arm(mel, labels, splits, {"model": "vit"}, tiny_params, 42, "cpu", "vit")
     ast.save_pretrained(tmp_path / "ast")
@@ -107,7 +107,7 @@ def test_local_checkpoint_gives_its_normalisation_and_must_match_the_features(tm
     ASTModel(ASTConfig(**TINY_AST)).save_pretrained(checkpoint)
     ASTFeatureExtractor(num_mel_bins=TINY_AST["num_mel_bins"], mean=-3.5, std=2.5).save_pretrained(checkpoint)
     tiny_params["ast"].update(checkpoint=str(checkpoint), normalisation="checkpoint")
-    tiny_params["training"]["epochs"] = 1
+    tiny_params["optimisation"]["epochs"] = 1
     model, _ = arm_fitting.train_arm(ast_features, labels, splits, AST_ARM, tiny_params, 42, "cpu", "ast")
     assert model.config["input"]["feature_mean"] == -3.5 and model.config["input"]["feature_std"] == 2.5
 
@@ -153,7 +153,7 @@ def test_a_hub_checkpoint_fetches_its_preprocessor_config_when_the_hub_answers(t
 
 def test_features_from_another_data_run_are_refused_at_evaluation(real_data, ast_features, tiny_params):
     mel, labels, splits = real_data
-    tiny_params["training"]["epochs"] = 1
+    tiny_params["optimisation"]["epochs"] = 1
     ast, _ = arm_fitting.train_arm(ast_features, labels, splits, AST_ARM, tiny_params, 42, "cpu", "ast")
     older = ast_features.subset(ast_features.ids[:-2])  # e.g. a version made before two songs were added
     with pytest.raises(ValueError, match="were not made with mel_spectrograms .* in one data_processing run"):

@@ -43,7 +43,7 @@ def toy_corpus(n: int, seed: int, values_fn=brightness_spectrograms, **meta):
 def test_vit_learns_a_learnable_toy_set_and_beats_the_mean(tiny_params):
     """Level of each mel half = (valence, arousal) in every frame: a ViT trained on crops must track it."""
     mel, labels, splits = toy_corpus(120, 7)
-    tiny_params["training"].update(epochs=40, learning_rate=3e-3)
+    tiny_params["optimisation"].update(epochs=40, learning_rate=3e-3)
     model, history = train((mel, labels, splits), tiny_params)
     mean = arm_fitting.fit_mean_baseline(labels, splits)
     predictions, report = nodes.evaluate_test_set(mel, labels, splits, tiny_params, 0, "cpu", vit=model, mean=mean)
@@ -81,8 +81,8 @@ def test_native_input_learns_a_narrow_band_that_resizing_erases():
                                  "intermediate_size": 64, "patch_size": 8, "image_size": 16},
             "model.head_hidden_size": 32, "model.head_dropout": 0.0, "model.head_pooling": "mean",
             "model.window_seconds": 64 * 512 / 22050, "model.window_stride_seconds": 1.0,
-            "training.epochs": 30, "training.batch_size": 16, "training.learning_rate": 3e-3,
-            "training.warmup_fraction": 0.0, "training.budget": "epochs", "evaluation.n_resamples": 10})
+            "optimisation.epochs": 30, "optimisation.batch_size": 16, "optimisation.learning_rate": 3e-3,
+            "optimisation.warmup_fraction": 0.0, "optimisation.budget": "epochs", "evaluation.n_resamples": 10})
         torch.manual_seed(0)
         model, _ = train((mel, labels, splits), params, seed=0)
         _, report = nodes.evaluate_test_set(mel, labels, splits, params, 0, "cpu", vit=model)
@@ -104,7 +104,7 @@ def test_history_has_the_contract_columns_and_one_best_epoch(real_data, tiny_par
 def test_validation_scores_song_level_means_of_every_window(real_data, tiny_params):
     """The val CCC in the history is the CCC of per-song means of all windows (the test/inference path)."""
     mel, labels, splits = real_data
-    tiny_params["training"]["epochs"] = 1
+    tiny_params["optimisation"]["epochs"] = 1
     model, history = train(real_data, tiny_params)
     val = Corpus(mel, labels, splits).val
     predicted = predict_songs(model, mel.values, val.rows, val.valid_frames, 5, torch.device("cpu"))
@@ -201,7 +201,7 @@ def test_mean_baseline_is_the_train_mean(real_data):
 
 
 def test_early_stopping_stops_when_val_ccc_stops_improving(real_data, tiny_params):
-    tiny_params["training"].update(epochs=10, learning_rate=0.0, early_stopping_patience=1)
+    tiny_params["optimisation"].update(epochs=10, learning_rate=0.0, early_stopping_patience=1)
     _, history = train(real_data, tiny_params)
     assert list(history["epoch"]) == [1, 2]  # lr 0: epoch 2 is no better than epoch 1
     assert list(history["is_best"]) == [True, False]
@@ -220,7 +220,7 @@ def test_synthetic_ids_that_collide_with_real_songs_are_rejected(real_data, synt
 def test_device_cache_path_trains_exactly_like_the_memory_map_path(real_data, synthetic_data, tiny_params):
     """`device_cache` (the CUDA fast path) exercised on CPU: same crops, same batches, same result."""
     _, streamed = train(real_data, tiny_params, GAN, synthetic_data)
-    tiny_params["training"]["device_cache"] = True
+    tiny_params["optimisation"]["device_cache"] = True
     _, cached = train(real_data, tiny_params, GAN, synthetic_data)
     columns = [c for c in streamed.columns if c not in ("train_windows_per_s", "seconds")]
     pd.testing.assert_frame_equal(streamed[columns], cached[columns])
@@ -237,24 +237,24 @@ def test_synthetic_set_from_a_gan_that_saw_val_or_test_songs_is_refused(real_dat
     honest = SpectrogramSet(ids=synthetic.ids, values=synthetic.values,
                             meta={**synthetic.meta, "gan_train_song_ids": splits["train"]})
     _, history = train(real_data, tiny_params, GAN, (honest, synthetic_labels))
-    assert len(history) == tiny_params["training"]["epochs"]
+    assert len(history) == tiny_params["optimisation"]["epochs"]
 
 
 def test_steps_budget_gives_every_arm_the_optimiser_steps_of_real_only(real_data, synthetic_data, tiny_params):
-    tiny_params["training"].update({"epochs": 4, "batch_size": 8, "budget": "steps"})
+    tiny_params["optimisation"].update({"epochs": 4, "batch_size": 8, "budget": "steps"})
     _, real_history = train(real_data, tiny_params)
     _, augmented_history = train(real_data, tiny_params, GAN, synthetic_data)
     # 24 real train songs = 3 steps per epoch; 24 real + 24 synthetic = 6: 4 x 3 steps = 2 epochs of 6
     assert len(real_history) == 4 and len(augmented_history) == 2
     assert real_history["step"].iloc[-1] == augmented_history["step"].iloc[-1] == 12
-    tiny_params["training"]["budget"] = "epochs"
+    tiny_params["optimisation"]["budget"] = "epochs"
     _, same_epochs = train(real_data, tiny_params, GAN, synthetic_data)
     assert len(same_epochs) == 4
 
 
 def test_steps_budget_ends_a_pass_part_way_rather_than_round_up(real_data, synthetic_data, tiny_params):
     """The DEAM rehearsal's `epochs: 1`: whole passes gave the real + synthetic arm 279 steps to real_only's 79."""
-    tiny_params["training"].update({"epochs": 1, "batch_size": 8, "budget": "steps"})
+    tiny_params["optimisation"].update({"epochs": 1, "batch_size": 8, "budget": "steps"})
     _, real_history = train(real_data, tiny_params)
     _, augmented_history = train(real_data, tiny_params, GAN, synthetic_data)
     # 24 real songs = 3 steps; 24 real + 24 synthetic = 6 steps a pass, of which the budget takes 3
@@ -263,13 +263,14 @@ def test_steps_budget_ends_a_pass_part_way_rather_than_round_up(real_data, synth
 
 
 def test_budget_arithmetic_and_validation():
-    config = TrainingConfig.from_params(parameters("training.training", epochs=50, batch_size=16, budget="steps"))
+    config = TrainingConfig.from_params(parameters("training.optimisation", epochs=50, batch_size=16, budget="steps"))
     # DEAM-sized: 1,261 real train songs (79 steps) + 3,200 synthetic (279 steps per epoch)
     assert budget_steps(config, 1261, 1261 + 3200) == budget_steps(config, 1261, 1261) == 50 * 79
-    by_epochs = TrainingConfig.from_params(parameters("training.training", epochs=50, batch_size=16, budget="epochs"))
+    by_epochs = TrainingConfig.from_params(parameters("training.optimisation", epochs=50, batch_size=16,
+                                                      budget="epochs"))
     assert budget_steps(by_epochs, 1261, 4461) == 50 * 279
     with pytest.raises(ValueError, match="budget"):
-        TrainingConfig.from_params(parameters("training.training", budget="time"))
+        TrainingConfig.from_params(parameters("training.optimisation", budget="time"))
 
 
 def test_absolute_db_spectrograms_map_by_their_train_range(real_data, tiny_params):
@@ -295,4 +296,4 @@ def test_songs_shorter_than_a_window_are_padded_and_named_never_dropped(real_dat
     with caplog.at_level("WARNING"):
         _, history = train((padded, labels, splits), tiny_params)
     assert "1 TRAIN song(s) are shorter than one window (22 frames)" in caplog.text and str(short_song) in caplog.text
-    assert len(history) == tiny_params["training"]["epochs"]  # trained on it, not dropped
+    assert len(history) == tiny_params["optimisation"]["epochs"]  # trained on it, not dropped

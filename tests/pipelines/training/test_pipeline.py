@@ -117,7 +117,7 @@ def test_configured_parameters_are_valid(env):
     from music_emotion.study.augment import parse_augmentation
 
     vit = parameters("training", env)
-    TrainingConfig.from_params(vit["training"])
+    TrainingConfig.from_params(vit["optimisation"])
     ViTModelParams.from_params(vit["model"])
     for name, spec in vit["augmentations"].items():
         parse_augmentation(name, spec, "training.augmentations")

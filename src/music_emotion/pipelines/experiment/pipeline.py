@@ -74,7 +74,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     arms = configured_arms("experiment.arms")
     units = [(s, f) for s in range(int(experiment["n_seeds"])) for f in range(int(experiment["n_folds"]))]
     folds = Node(assign_folds, inputs=["mel_spectrograms", "emotion_labels", "params:experiment", "params:seed",
-                                       "params:training.training.batch_size",
+                                       "params:training.optimisation.batch_size",
                                        "params:gan_augmentation.training.batch_size"],
                  outputs="experiment_folds", name="assign_folds")
     settings = Node(experiment_parameters,
