@@ -432,3 +432,13 @@ def test_a_long_file_is_predicted_a_group_of_chunks_at_a_time_with_the_same_numb
         assert a["segment_start_s"] == b["segment_start_s"]
         assert a["valence"] == pytest.approx(b["valence"], abs=1e-5)
         assert a["file_valence"] == pytest.approx(b["file_valence"], abs=1e-5)
+
+
+def test_a_model_folder_outside_a_project_decodes_by_conf_bases_auto_rule():
+    """Outside a project there is no conf to read: the command's engine for a folder must be conf/base's `dask`."""
+    from dataclasses import asdict
+
+    from music_emotion.audio.engine import EngineParams
+    from tests.conf_params import parameters
+
+    assert asdict(cli._folder_engine()) == asdict(EngineParams.from_params(parameters("dask")))

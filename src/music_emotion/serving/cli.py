@@ -106,9 +106,18 @@ def load_model(model: str | None, args: argparse.Namespace):
     from music_emotion.serving.predictor import EmotionModel
 
     if model and (Path(model).expanduser().is_dir() or "/" in model):  # arm names hold no "/"
-        return EmotionModel.from_pretrained(model, device=args.device)
+        return EmotionModel.from_pretrained(model, device=args.device, engine=_folder_engine())
     with ProjectRecords(args.project, args.env, arm_runtime_params(model) if model else {}) as records:
         return records.emotion_model(args.device)
+
+
+def _folder_engine():
+    """The engine for a model folder outside any project: conf/base's `dask` rule (a local cluster once the files
+    hold `min_audio_seconds` of audio, reckoned from their headers; one process below), which a test keeps equal."""
+    from music_emotion.audio.engine import EngineParams
+
+    return EngineParams(engine="auto", scheduler_address=None, n_workers=None, connect_timeout_s=5.0,
+                        min_audio_seconds=7200.0)
 
 
 def arm_runtime_params(arm: str) -> dict[str, Any]:
