@@ -360,3 +360,4 @@ def test_a_verdict_is_inconclusive_when_a_folds_generator_failed_its_target():
     assert "inconclusive: the generator's samples do not carry valence in 1 of 2 fold(s)" in valence
     assert "0.20 vs 0.80 on real songs" in valence and "no evidence" not in valence
     assert arousal.endswith("no evidence of a difference")
+    assert "Read by the independent reader" in summary and "valence 0.45 (min 0.20) against real songs 0.80" in summary
