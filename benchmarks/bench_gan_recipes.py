@@ -1,6 +1,6 @@
 """The notebook's GAN recipe and the project's default recipe, side by side on the same data and seed.
 
-For each recipe: `train_gan` wall time, then `generate_synthetic_spectrograms` + `assess_gan_quality` (the
+For each recipe: `train_gan` wall time, then `generate_synthetic_spectrograms` + `assess_synthetic_quality` (the
 pipeline's own nodes): conditioning CCC (a ridge fit on real TRAIN windows reads the samples' V/A back),
 TSTR CCC on real VAL songs (a ridge fit on the samples alone), the Fréchet ratio to the real-vs-real floor and
 the diversity ratio. The notebook recipe is conf/gan_recipes/notebook.yml applied over the env's parameters.
@@ -61,7 +61,7 @@ def toy_inputs() -> tuple[Any, Any, Any, dict[str, Any], int]:
 
 def run_recipe(name: str, inputs: tuple, override: dict[str, Any]) -> dict[str, Any]:
     from music_emotion.gan.fitting import generate_synthetic_spectrograms, train_gan
-    from music_emotion.pipelines.gan_augmentation.nodes import assess_gan_quality
+    from music_emotion.gan.quality_report import assess_synthetic_quality
 
     mel, labels, splits, params, seed = inputs
     params = merge(params, override)
@@ -70,7 +70,7 @@ def run_recipe(name: str, inputs: tuple, override: dict[str, Any]) -> dict[str, 
     seconds = time.perf_counter() - started
     synthetic, synthetic_labels = generate_synthetic_spectrograms(generator, labels, splits, params["generation"],
                                                                   seed, "cpu")
-    quality = assess_gan_quality(mel, labels, splits, synthetic, synthetic_labels, params["quality"], seed)
+    quality = assess_synthetic_quality(mel, labels, splits, synthetic, synthetic_labels, params["quality"], seed)
     fidelity = quality["conditioning_fidelity_ccc"]
     return {
         "recipe": name, "train_gan_seconds": round(seconds, 1), "steps": int(history["step"].iloc[-1]),

@@ -1,15 +1,17 @@
-"""Does the generator carry its labels on music it was not tuned on? The GAN over seeds on two corpora.
+"""Does a generator carry its labels on music it was not tuned on? The GAN and the flow-matching ("diffusion")
+generator over seeds on two corpora.
 
 The demo corpus (the one the demo recipe was tuned on) and a second corpus, never tuned on: `demo_data` with
 another generator seed and another mix of cues, so valence rests mostly on mode and chord progression (register
-0.4, brightness 0.4, loudness 0.5, tempo 1.0). For each corpus and seed: the split, the GAN and its samples drawn
-from that seed (`kedro run --env demo --from-nodes split_songs --to-nodes assess_gan_quality --params seed=S`), then
-from `gan_quality`: the selection probe's conditioning CCC (a ridge on pooled mel statistics, the one that chose the
-checkpoint), the independent reader's (gradient-boosted trees on spectro-temporal features, never used in
-training or selection) beside its CCC on real VAL songs, and the Fréchet ratio. Medians and ranges over seeds.
+0.4, brightness 0.4, loudness 0.5, tempo 1.0). For each generator, corpus and seed: the split, the generator and its
+samples drawn from that seed (`kedro run --env demo --from-nodes split_songs --to-nodes assess_gan_quality
+--params seed=S`, or `assess_diffusion_quality`), then from its quality report: the ridge probe's conditioning CCC
+(for the GAN, the one that chose the checkpoint; the flow is selected by nothing), the independent reader's
+(gradient-boosted trees on spectro-temporal features, never used in training or selection) beside its CCC on real
+VAL songs, and the Fréchet ratio. Medians and ranges over seeds.
 
-    python benchmarks/bench_generators.py                 # 2 corpora x seeds 42, 1, 2 (~15 min on 2 cores)
-    python benchmarks/bench_generators.py --seeds 42      # one seed per corpus
+    python benchmarks/bench_generators.py                 # both generators x 2 corpora x seeds 42, 1, 2 (~40 min)
+    python benchmarks/bench_generators.py --generators diffusion --seeds 42
 
 Runs in temporary copies of the project (tracking off), so the checkout's data and conf are untouched.
 """
@@ -33,7 +35,11 @@ CORPORA = {
     "second": ("seed=7,demo_data.cues.register=0.4,demo_data.cues.brightness=0.4,demo_data.cues.loudness=0.5,"
                "demo_data.cues.tempo=1.0"),
 }
-QUALITY = Path("data/demo/08_reporting/gan_quality.json")
+GENERATORS = ("gan", "diffusion")
+
+
+def quality_path(generator: str) -> Path:
+    return Path(f"data/demo/08_reporting/{generator}_quality.json")
 
 
 def newest(project: Path, relative: Path) -> dict[str, Any]:
@@ -53,7 +59,7 @@ def reading(quality: dict[str, Any]) -> dict[str, float]:
     return row
 
 
-def corpus_runs(corpus: str, seeds: list[int]) -> list[dict[str, Any]]:
+def corpus_runs(corpus: str, seeds: list[int], generators: list[str]) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix=f"bench_generators_{corpus}_") as folder:
         project = Path(folder)
         bench_tracking.copy_project(project)
@@ -62,20 +68,21 @@ def corpus_runs(corpus: str, seeds: list[int]) -> list[dict[str, Any]]:
         bench_tracking.kedro(project, "run", "--env", "demo", "--pipelines", "demo_data", *data)
         bench_tracking.kedro(project, "run", "--env", "demo", "--pipelines", "data_processing")
         rows = []
-        for seed in seeds:
-            seconds = bench_tracking.kedro(project, "run", "--env", "demo", "--from-nodes", "split_songs",
-                                           "--to-nodes", "assess_gan_quality", "--params", f"seed={seed}")
-            rows.append({"corpus": corpus, "seed": seed, "seconds": round(seconds, 1),
-                         **reading(newest(project, QUALITY))})
-            print(json.dumps(rows[-1]), flush=True)
+        for generator in generators:
+            for seed in seeds:
+                seconds = bench_tracking.kedro(project, "run", "--env", "demo", "--from-nodes", "split_songs",
+                                               "--to-nodes", f"assess_{generator}_quality", "--params", f"seed={seed}")
+                rows.append({"generator": generator, "corpus": corpus, "seed": seed, "seconds": round(seconds, 1),
+                             **reading(newest(project, quality_path(generator)))})
+                print(json.dumps(rows[-1]), flush=True)
         return rows
 
 
 def summary(rows: list[dict[str, Any]]) -> list[str]:
-    lines = ["| corpus | seeds | probe CCC V / A | independent reader CCC V / A | reader on real VAL V / A | "
-             "Fréchet ratio |", "| --- | --- | --- | --- | --- | --- |"]
-    for corpus in CORPORA:
-        mine = [r for r in rows if r["corpus"] == corpus]
+    lines = ["| generator | corpus | seeds | probe CCC V / A | independent reader CCC V / A | reader on real VAL V / A "
+             "| Fréchet ratio | seconds |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for generator, corpus in ((g, c) for g in GENERATORS for c in CORPORA):
+        mine = [r for r in rows if r["corpus"] == corpus and r.get("generator", "gan") == generator]
         if not mine:
             continue
 
@@ -83,9 +90,10 @@ def summary(rows: list[dict[str, Any]]) -> list[str]:
             values = [r[key] for r in mine]
             return f"{statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
 
-        lines.append(f"| {corpus} | {' / '.join(str(r['seed']) for r in mine)} | {cell('probe_valence')} / "
-                     f"{cell('probe_arousal')} | {cell('reader_valence')} / {cell('reader_arousal')} | "
-                     f"{cell('reader_real_valence')} / {cell('reader_real_arousal')} | {cell('frechet_ratio')} |")
+        lines.append(f"| {generator} | {corpus} | {' / '.join(str(r['seed']) for r in mine)} | "
+                     f"{cell('probe_valence')} / {cell('probe_arousal')} | {cell('reader_valence')} / "
+                     f"{cell('reader_arousal')} | {cell('reader_real_valence')} / {cell('reader_real_arousal')} | "
+                     f"{cell('frechet_ratio')} | {cell('seconds')} |")
     return lines
 
 
@@ -93,11 +101,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 1, 2])
     parser.add_argument("--corpora", nargs="+", default=list(CORPORA), choices=list(CORPORA))
+    parser.add_argument("--generators", nargs="+", default=list(GENERATORS), choices=list(GENERATORS))
     args = parser.parse_args(argv)
-    rows = [row for corpus in args.corpora for row in corpus_runs(corpus, args.seeds)]
+    rows = [row for corpus in args.corpora for row in corpus_runs(corpus, args.seeds, args.generators)]
     result = {"machine": machine(), "rows": rows, "table": summary(rows)}
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    (RESULTS_DIR / "bench_generators.json").write_text(json.dumps(result, indent=2))
+    (RESULTS_DIR / f"bench_generators_{'_'.join(args.generators)}.json").write_text(json.dumps(result, indent=2))
     print("\n".join(result["table"]))
     return result
 

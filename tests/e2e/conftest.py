@@ -32,7 +32,8 @@ DONE_MARKER = ".e2e_demo_run.json"
 # The whole demo with a short budget: these tests check wiring, versioning and outputs, not model quality
 # (learning is tested on toy sets; the full demo's numbers are in the README).
 SHORT_TRAINING = ("training.optimisation.epochs=4,gan_augmentation.training.steps=60,"
-                  "gan_augmentation.training.eval_every_steps=30")
+                  "gan_augmentation.training.eval_every_steps=30,diffusion_augmentation.training.steps=30,"
+                  "diffusion_augmentation.training.eval_every_steps=30")
 RUN_TIMEOUT_S = 30 * 60  # generous: the target is 10 minutes on 2 cores, CI machines may be busier
 
 

@@ -41,7 +41,8 @@ from music_emotion.audio.engine import (
 logger = logging.getLogger(__name__)
 
 # node names (last part) that want one GPU each: single-split fits and the experiment's fit-and-record nodes
-GPU_NODES = ("train_arm", "train_gan", "fit_and_record_arm", "fit_gan_and_record_arms")
+GPU_NODES = ("train_arm", "train_gan", "train_diffusion", "fit_and_record_arm", "fit_gan_and_record_arms",
+             "fit_diffusion_and_record_arms")
 _WORKER_HOOKS: list[Any] = []
 
 

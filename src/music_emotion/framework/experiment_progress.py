@@ -20,16 +20,17 @@ from music_emotion.study.unit_records import UnitRecord
 
 logger = logging.getLogger(__name__)
 PLAN_NODE = "plan_experiment"
-FITTING_NODES = ("fit_and_record_arm", "fit_gan_and_record_arms")
+GENERATOR_NODES = {"fit_gan_and_record_arms": "GAN + its arms", "fit_diffusion_and_record_arms": "diffusion + its arms"}
+FITTING_NODES = ("fit_and_record_arm", *GENERATOR_NODES)
 
 
 def unit_and_step(node_name: str) -> tuple[str, str] | None:
-    """('seed0_fold1', 'ridge') for 'seed0_fold1.ridge.fit_and_record_arm', ('seed0_fold1', 'GAN arms') for its
-    fit_gan_and_record_arms."""
+    """('seed0_fold1', 'ridge') for 'seed0_fold1.ridge.fit_and_record_arm', ('seed0_fold1', 'GAN + its arms') for
+    its fit_gan_and_record_arms (and the diffusion generator's alike)."""
     parts = node_name.split(".")
     if len(parts) < 2 or not parts[0].startswith("seed") or parts[-1] not in FITTING_NODES:
         return None
-    return parts[0], ("GAN + its arms" if parts[-1] == "fit_gan_and_record_arms" else parts[1])
+    return parts[0], GENERATOR_NODES.get(parts[-1], parts[1])
 
 
 def _records(outputs: dict[str, Any]) -> list[UnitRecord]:

@@ -103,7 +103,7 @@ def _parameter_problems(pipeline: Pipeline) -> list[str]:
 
 def _arms_of(pipeline: Pipeline) -> set[str]:
     """The arms a pipeline's nodes fit: named by the single split's `train_arm` (`arm_name`), the experiment's
-    `fit_and_record_arm` (`arm`) and `fit_gan_and_record_arms` (`arms`)."""
+    `fit_and_record_arm` (`arm`) and `fit_generator_and_record_arms` (`arms`)."""
     from music_emotion.framework.bound_function import BoundFunction
 
     arms: set[str] = set()

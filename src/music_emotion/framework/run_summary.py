@@ -13,9 +13,11 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 
 from music_emotion.framework.kedro_internals import dataset_location, load_path
+from music_emotion.study.arms import GENERATED
 
 logger = logging.getLogger("music_emotion.summary")
-SUMMARISED = ("test_metrics", "gan_quality", "report_archive", "metrics_summary", "inference_predictions")
+SAVED = ("report_archive", "metrics_summary", "inference_predictions")
+SUMMARISED = ("test_metrics", *(generated.quality for generated in GENERATED.values()), *SAVED)
 
 
 def summary_lines(catalog: Any, produced: set[str]) -> list[str]:
@@ -26,17 +28,20 @@ def summary_lines(catalog: Any, produced: set[str]) -> list[str]:
             lines.append(f"TEST CCC  {arm:<14} valence {ccc[0]['value']:.3f} [{ccc[0]['ci_low']:.3f}, "
                          f"{ccc[0]['ci_high']:.3f}]  arousal {ccc[1]['value']:.3f} [{ccc[1]['ci_low']:.3f}, "
                          f"{ccc[1]['ci_high']:.3f}]  ({report['n_songs']} songs)")
-    if "gan_quality" in produced:
-        quality = catalog.load("gan_quality")
+    for generator, generated in GENERATED.items():
+        if generated.quality not in produced:
+            continue
+        quality = catalog.load(generated.quality)
         conditioning = quality["conditioning_fidelity_ccc"]["train_real_test_synthetic"]
-        lines.append(f"GAN       conditioning CCC valence {_value(conditioning['valence']):.3f} arousal "
+        tag = f"{generator.upper():<9}"
+        lines.append(f"{tag} conditioning CCC valence {_value(conditioning['valence']):.3f} arousal "
                      f"{_value(conditioning['arousal']):.3f}, Fréchet ratio "
                      f"{_value(quality['frechet_distance']['ratio_to_floor']):.2f} (1 = as close as real songs are)")
         if reading := quality.get("independent_reader"):
             from music_emotion.gan.reader import generator_verdict
 
-            lines.append(f"GAN       {generator_verdict(reading)}")
-    for name in SUMMARISED[2:]:
+            lines.append(f"{tag} {generator_verdict(reading)}")
+    for name in SAVED:
         if name in produced:
             lines.append(f"Saved     {name}: {_where(catalog, name)}")
     return lines

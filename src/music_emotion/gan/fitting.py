@@ -27,6 +27,7 @@ from music_emotion.gan.training import (
     sample_train_conditions,
     train_conditional_gan,
 )
+from music_emotion.models.flow import SpectrogramFlow
 from music_emotion.models.gan import SpectrogramDiscriminator, SpectrogramGenerator
 from music_emotion.models.runtime import (
     PROBE_CONDITIONS_SEED_OFFSET,
@@ -41,9 +42,6 @@ from music_emotion.study.lineage import fingerprint
 logger = logging.getLogger(__name__)
 
 CONDITION_SAMPLINGS = ("uniform", "train_labels")
-
-
-SYNTHETIC_ID_FORMAT = "gan-{:06d}"
 
 
 def train_gan(
@@ -121,18 +119,18 @@ def sample_conditions(
 
 
 def generate_synthetic_spectrograms(
-    generator: SpectrogramGenerator,
+    generator: SpectrogramGenerator | SpectrogramFlow,
     emotion_labels: pd.DataFrame,
     song_splits: dict[str, Any],
     generation: dict[str, Any],
     seed: int,
     device: str,
 ) -> tuple[SpectrogramSet, pd.DataFrame]:
-    """Labelled synthetic windows in dB, deterministic per seed, streamed batch by batch into a memory-mapped
-    array on disk (3,200 x 128 x 431 float32 never sits in RAM; the catalog then copies it chunk-wise)."""
+    """Labelled synthetic windows in dB from either generator family, deterministic per seed, streamed batch by
+    batch into a memory-mapped array on disk (3,200 x 128 x 431 float32 never sits in RAM; the catalog then copies
+    it chunk-wise)."""
     conditions = sample_conditions(emotion_labels, song_splits, generation, seed)
     n = len(conditions)
-    noise = torch.randn(n, generator.latent_dim, generator=torch.Generator().manual_seed(int(seed)))
     resolved = resolve_device(device)
     scratch = tempfile.NamedTemporaryFile(prefix="synthetic_", suffix=".npy", delete=False)  # noqa: SIM115
     scratch.close()
@@ -140,13 +138,13 @@ def generate_synthetic_spectrograms(
                                     shape=(n, generator.height, generator.width))
     generator.to(resolved)
     with autocast(resolved, bool(generation["mixed_precision"])):
-        generator.generate(conditions, noise=noise, batch_size=int(generation["batch_size"]), out=out)
+        generator.sample_into(conditions, out, int(seed), int(generation["batch_size"]))
     generator.to("cpu")
     out.flush()
-    ids = [SYNTHETIC_ID_FORMAT.format(i) for i in range(n)]
+    ids = [f"{generator.SOURCE}-{i:06d}" for i in range(n)]
     meta = {
         "extraction": generator.config.get("extraction", {}),
-        "source": "gan",
+        "source": generator.SOURCE,
         "condition_sampling": generation["condition_sampling"],
         "seed": int(seed),
         "db_range": [generator.config["db_min"], generator.config["db_max"]],
@@ -157,7 +155,8 @@ def generate_synthetic_spectrograms(
     }
     labels = pd.DataFrame({"sample_id": ids, "valence": conditions[:, 0], "arousal": conditions[:, 1],
                            "condition_sampling": generation["condition_sampling"]})
-    logger.info("Generated %d synthetic windows (%s conditions)", n, generation["condition_sampling"])
+    logger.info("Generated %d synthetic windows with the %s (%s conditions)", n, generator.SOURCE,
+                generation["condition_sampling"])
     values = np.load(scratch.name, mmap_mode="r")
     os.unlink(scratch.name)  # the mapping keeps the data until it is garbage-collected; no file is left behind
     return SpectrogramSet(ids=ids, values=values, meta=meta), labels

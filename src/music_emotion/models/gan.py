@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from music_emotion.models.base import PretrainedModelMixin
+from music_emotion.models.db_scaling import DbScalingMixin, checked_conditions
 
 
 def _require(config: dict[str, Any], keys: Sequence[str], owner: str) -> None:
@@ -33,7 +34,7 @@ def _condition_maps(conditions: torch.Tensor, height: int, width: int) -> torch.
     return conditions[:, :, None, None].expand(-1, -1, height, width)
 
 
-class SpectrogramGenerator(PretrainedModelMixin, nn.Module):
+class SpectrogramGenerator(DbScalingMixin, PretrainedModelMixin, nn.Module):
     """(noise, condition) -> spectrogram in [-1, 1] of exactly (channels, n_mels, n_frames).
 
     A linear layer projects [noise, condition] to a (C, h0, w0) map with h0 = ceil(n_mels / 2^k),
@@ -89,22 +90,12 @@ class SpectrogramGenerator(PretrainedModelMixin, nn.Module):
             x = block(torch.cat([x, _condition_maps(conditions, x.shape[2], x.shape[3]).to(x.dtype)], dim=1))
         return torch.tanh(x[:, :, : self.height, : self.width])
 
-    # ---- dB scaling stored in the config -------------------------------------------------
-    @property
-    def db_range(self) -> tuple[float, float]:
-        if self.config.get("db_min") is None or self.config.get("db_max") is None:
-            raise ValueError("this generator has no db_min/db_max in its config; it cannot map to dB")
-        return float(self.config["db_min"]), float(self.config["db_max"])
+    SOURCE = "gan"  # names its samples (`gan-000001`) and their `source` in the synthetic set's metadata
 
-    def to_unit(self, db: torch.Tensor) -> torch.Tensor:
-        """dB -> [-1, 1] with the stored range (values outside the range are clipped)."""
-        low, high = self.db_range
-        return (2.0 * (db - low) / (high - low) - 1.0).clamp(-1.0, 1.0)
-
-    def to_db(self, unit: torch.Tensor) -> torch.Tensor:
-        """[-1, 1] -> dB with the stored range."""
-        low, high = self.db_range
-        return (unit.clamp(-1.0, 1.0) + 1.0) * 0.5 * (high - low) + low
+    def sample_into(self, conditions: np.ndarray, out: np.ndarray, seed: int, batch_size: int) -> None:
+        """Fill `out` with samples for `conditions`, the noise drawn from `seed` (the same whatever the batch)."""
+        noise = torch.randn(len(conditions), self.latent_dim, generator=torch.Generator().manual_seed(seed))
+        self.generate(conditions, noise=noise, batch_size=batch_size, out=out)
 
     @torch.no_grad()
     def generate(
@@ -121,13 +112,7 @@ class SpectrogramGenerator(PretrainedModelMixin, nn.Module):
         Noise is drawn on the CPU from `generator` (all of it up front), so a seed gives the same
         samples whatever the batch size or device. `out` (preallocated float32) is filled in place.
         """
-        # a copy: callers may pass read-only arrays
-        conditions = torch.from_numpy(np.array(conditions, dtype=np.float32))
-        if conditions.ndim != 2 or conditions.shape[1] != self.condition_dim:
-            raise ValueError(f"conditions must have shape (n, {self.condition_dim}), got {tuple(conditions.shape)}")
-        if not torch.isfinite(conditions).all() or conditions.abs().max() > 1.0:
-            bad = conditions[~((conditions.abs() <= 1.0).all(dim=1))][:3].tolist()
-            raise ValueError(f"conditions (valence, arousal) must lie in [-1, 1]; got e.g. {bad}")
+        conditions = checked_conditions(conditions, self.condition_dim)
         n = conditions.shape[0]
         if noise is None:
             noise = torch.randn(n, self.latent_dim, generator=generator)

@@ -14,7 +14,7 @@ from kedro.pipeline import Node, Pipeline
 
 from music_emotion.framework.bound_function import BoundFunction
 from music_emotion.framework.run_parameters import run_parameters
-from music_emotion.study.arms import Arm, parse_arms
+from music_emotion.study.arms import GENERATED, Arm, parse_arms
 
 SYNTHETIC_INPUTS = ("synthetic_spectrograms", "synthetic_labels")
 
@@ -41,7 +41,6 @@ def arm_pipeline(
     fit: Callable[..., Any],
     splits: str = "song_splits",
     seed: str = "params:seed",
-    synthetic: tuple[str, str] = SYNTHETIC_INPUTS,
     outputs: Mapping[str, str] = SINGLE_SPLIT_OUTPUTS,
     namespace: str | None = None,
     vit_params: str = "params:training",
@@ -53,7 +52,8 @@ def arm_pipeline(
         inputs = {**shared, "arm": f"params:arms.{arm.name}", "params": vit_params, "seed": seed,
                   "device": "params:device"}
         if arm.synthetic:
-            inputs.update(zip(SYNTHETIC_INPUTS, synthetic, strict=True))
+            generated = GENERATED[arm.synthetic]
+            inputs.update(zip(SYNTHETIC_INPUTS, (generated.spectrograms, generated.labels), strict=True))
         node = Node(BoundFunction(fit, arm_name=arm.name), inputs=inputs,
                     outputs=[outputs["model"], outputs["history"]], name=fit.__name__)
     elif arm.model == "mean_baseline":

@@ -138,12 +138,14 @@ def summarise_experiment(
                       f"(min {gan['gan_conditioning_ccc_arousal'].min():.2f})."]
     if "gan_reader_ccc_valence" in experiment_metrics:
         read = (experiment_metrics[experiment_metrics.fold != "pooled"].dropna(subset=["gan_reader_ccc_valence"])
-                .drop_duplicates(["seed", "fold"]))
+                .drop_duplicates(["arm", "seed", "fold"]))
         if not read.empty:
-            lines += ["", "Read by the independent reader (never used to train or select a generator): samples "
-                      + ", ".join(f"{t} {read[f'gan_reader_ccc_{t}'].mean():.2f} (min "
-                                  f"{read[f'gan_reader_ccc_{t}'].min():.2f}) against real songs "
-                                  f"{read[f'gan_reader_real_ccc_{t}'].mean():.2f}" for t in TARGETS) + "."]
+            per_arm = [f"{arm}'s samples " + ", ".join(
+                f"{t} {folds[f'gan_reader_ccc_{t}'].mean():.2f} (min {folds[f'gan_reader_ccc_{t}'].min():.2f}) "
+                f"against real songs {folds[f'gan_reader_real_ccc_{t}'].mean():.2f}" for t in TARGETS)
+                for arm, folds in read.groupby("arm", sort=False)]
+            lines += ["", "Read by the independent reader (never used to train or select a generator): "
+                      + "; ".join(per_arm) + "."]
     lines += ["", "## Verdicts (CCC of the pooled out-of-fold predictions, arm minus reference, mean over seeds; 95 % "
               "paired-bootstrap CI over songs of that difference; its range over seeds; corrected resampled t-test "
               "over folds x seeds, raw and Holm-adjusted over arms x targets)", ""]

@@ -13,11 +13,13 @@ from music_emotion.data.splits import SPLITS
 from music_emotion.gan.reader import generator_verdict
 from music_emotion.report import figure_style
 from music_emotion.report.tables import format_number, format_with_ci, markdown_table
+from music_emotion.study.arms import GENERATED, generator_of
 from music_emotion.study.metrics import flatten_numeric
 
 logger = logging.getLogger(__name__)
 
 
+GENERATOR_TITLES = {"gan": "GAN", "diffusion": "Diffusion"}
 METRIC_LABELS = {"ccc": "CCC", "pearson": "r", "r2": "R²", "rmse": "RMSE", "mae": "MAE"}
 
 
@@ -67,39 +69,64 @@ def _dataset_rows(song_splits: Mapping[str, Any], synthetic_labels: pd.DataFrame
     ]
 
 
-def _generator_check(gan_quality: Mapping[str, Any], arms: Mapping[str, Any]) -> list[str]:
-    """Markdown lines: for the arms trained on synthetic samples, whether those samples carry their labels."""
-    synthetic = [name for name, spec in arms.items() if (spec or {}).get("synthetic")]
-    reading = gan_quality.get("independent_reader")
-    if not synthetic or not reading:
-        return []
-    return ["## Generator check", "", f"{', '.join(synthetic)}: {generator_verdict(reading)}.", ""]
+def _generator_check(qualities: Mapping[str, Mapping[str, Any]], arms: Mapping[str, Any]) -> list[str]:
+    """Markdown lines: per generator that arms train on, whether its samples carry their labels."""
+    lines = []
+    for generator, quality in qualities.items():
+        trained_on = [name for name, spec in arms.items()
+                      if generator_of(name, (spec or {}).get("synthetic")) == generator]
+        if trained_on and (reading := quality.get("independent_reader")):
+            lines.append(f"{', '.join(trained_on)}: {generator_verdict(reading)}.")
+    return ["## Generator check", "", *lines, ""] if lines else []
+
+
+def _quality_section(generator: str, rows: list[dict[str, Any]], labels: Mapping[str, str],
+                     decimals: int) -> list[str]:
+    title = GENERATOR_TITLES.get(generator, generator)
+    return [
+        f"## {title} quality",
+        "",
+        f"Figures from `{GENERATED[generator].quality}` (features: pooled mel statistics, and the independent "
+        "reader's; see the gan_augmentation docs).",
+        "",
+        markdown_table(
+            ["figure", "value"],
+            [[labels.get(r["name"], r["name"]),
+              r["value"] if isinstance(r["value"], str)
+              else format_with_ci(r["value"], r["ci_low"], r["ci_high"], decimals)]
+             for r in rows] or [[f"({GENERATED[generator].quality} holds no scalar figures)", "n/a"]],
+        ),
+        "",
+    ]
 
 
 def summarise_metrics(
     test_metrics: Mapping[str, Any],
-    gan_quality: Mapping[str, Any],
     song_splits: Mapping[str, Any],
     synthetic_labels: pd.DataFrame,
     params: Mapping[str, Any],
     arms: Mapping[str, Any],
+    **qualities: Mapping[str, Any],
 ) -> tuple[pd.DataFrame, str]:
     """One tidy table (CSV) and one markdown report of every number the run produced.
 
-    Test metrics per model and target with 95 % bootstrap intervals, every scalar of `gan_quality`,
-    and the dataset counts. The markdown puts the test metrics in one row per model and target.
+    Test metrics per model and target with 95 % bootstrap intervals, every scalar of each generator's quality
+    report (`qualities`: generator family -> report, e.g. gan=gan_quality), and the dataset counts. The markdown
+    puts the test metrics in one row per model and target.
     """
     decimals = int(params["decimals"])
     model_order = list(arms)
-    gan_labels = params["gan_quality_labels"]
+    quality_labels = params["gan_quality_labels"]
     metric_rows = _metric_rows(test_metrics, model_order)
-    gan_rows = [
-        {"section": "gan_quality", "name": key, "target": None, "metric": None,
-         "value": value, "ci_low": low, "ci_high": high, "n_songs": None}
-        for key, value, low, high in flatten_numeric(gan_quality)
-    ]
+    quality_rows = {
+        generator: [{"section": GENERATED[generator].quality, "name": key, "target": None, "metric": None,
+                     "value": value, "ci_low": low, "ci_high": high, "n_songs": None}
+                    for key, value, low, high in flatten_numeric(quality)]
+        for generator, quality in qualities.items()
+    }
     dataset_rows = _dataset_rows(song_splits, synthetic_labels)
-    table = pd.DataFrame(metric_rows + gan_rows + dataset_rows, columns=SUMMARY_COLUMNS)
+    table = pd.DataFrame(metric_rows + [r for rows in quality_rows.values() for r in rows] + dataset_rows,
+                         columns=SUMMARY_COLUMNS)
     # Mixed leaves (numbers, flags, short strings) stay readable in one CSV column.
     table["value"] = table["value"].astype(object)
 
@@ -122,23 +149,14 @@ def summarise_metrics(
         "",
         markdown_table(["model", "target", "n songs", *METRIC_LABELS.values()], metrics_table),
         "",
-        *_generator_check(gan_quality, arms),
-        "## GAN quality",
-        "",
-        "Figures from `gan_quality` (features: pooled mel statistics; see the gan_augmentation docs).",
-        "",
-        markdown_table(
-            ["figure", "value"],
-            [[gan_labels.get(r["name"], r["name"]),
-              r["value"] if isinstance(r["value"], str)
-              else format_with_ci(r["value"], r["ci_low"], r["ci_high"], decimals)]
-             for r in gan_rows] or [["(gan_quality holds no scalar figures)", "n/a"]],
-        ),
-        "",
+        *_generator_check(qualities, arms),
+        *(line for generator, rows in quality_rows.items()
+          for line in _quality_section(generator, rows, quality_labels, decimals)),
         "## Dataset",
         "",
         markdown_table(["count", "value"], [[r["name"], format_number(r["value"], decimals)] for r in dataset_rows]),
         "",
     ]
-    logger.info("Metrics summary: %d models, %d GAN figures", len(metrics_table) // len(TARGETS), len(gan_rows))
+    logger.info("Metrics summary: %d models, %s", len(metrics_table) // len(TARGETS),
+                ", ".join(f"{len(rows)} {generator} figures" for generator, rows in quality_rows.items()))
     return table, "\n".join(lines)

@@ -256,15 +256,17 @@ class ProjectRecords:
     def export(self, arm: str, directory: Path) -> Path:
         from music_emotion.serving.model_card import card_facts, model_card
         from music_emotion.serving.model_folder import write_model_folder
+        from music_emotion.study.arms import GENERATED, parse_arms
 
         arms = self.params["arms"]
         self.trained_arm(arm, "the arm")
         model = self._load(f"{arm}.trained_model", f"the '{arm}' arm")
         check = None
-        if (arms[arm] or {}).get("synthetic"):
+        if generator := parse_arms(arms, [arm], "--model")[arm].synthetic:
             from music_emotion.gan.reader import generator_verdict
 
-            reading = self._load("gan_quality", "gan_quality").get("independent_reader")
+            quality = GENERATED[generator].quality
+            reading = self._load(quality, quality).get("independent_reader")
             check = generator_verdict(reading) if reading else None
         facts = card_facts(arm, arms[arm], model, self._load("test_metrics", "test_metrics"),
                            self._load("song_splits", "song_splits"), self.params["seed"],

@@ -2,28 +2,52 @@
 
 An arm is a name plus: which model family fits it (`mean_baseline`, `ridge_baseline`, `vit` = the ImageNet ViT
 on log-mel spectrograms, `ast` = the AudioSet Audio Spectrogram Transformer on Kaldi filter banks), whether it
-also trains on that split's GAN samples (`synthetic: true`, log-mel arms only: the GAN learns log-mel
-spectrograms), which training-time augmentations it uses (names of `training.augmentations` entries) and
-how figures show it
-(`label`, `colour`). The single-split `training` pipeline, the `experiment` folds, evaluation,
-figures and the report archive are all generated from this map, so adding an arm is a YAML edit::
+also trains on that split's generated samples (`synthetic: gan` or `synthetic: diffusion`, the generator family;
+`true` means `gan`; log-mel arms only: both generators learn log-mel spectrograms), which training-time
+augmentations it uses (names of `training.augmentations` entries) and how figures show it (`label`, `colour`).
+The single-split `training` pipeline, the `experiment` folds, evaluation, figures and the report archive are
+all generated from this map, so adding an arm is a YAML edit::
 
     arms:
-      specaugment_gan: {model: vit, synthetic: true, augmentations: [specaugment], label: "ViT, GAN + masking"}
+      specaugment_gan: {model: vit, synthetic: gan, augmentations: [specaugment], label: "ViT, GAN + masking"}
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 MODEL_FAMILIES = ("mean_baseline", "ridge_baseline", "vit", "ast")
 TRANSFORMERS = ("vit", "ast")
 # The catalog entry each family reads its input from (the ridge baseline pools log-mel statistics).
 FEATURES = {"mean_baseline": "mel_spectrograms", "ridge_baseline": "mel_spectrograms", "vit": "mel_spectrograms",
             "ast": "ast_features"}
-# The feature set the GAN learns, so the only one its samples can be added to.
+# The generator families (`synthetic: <family>`) and the feature set they learn, the only one their samples can be
+# added to.
+GENERATORS = ("gan", "diffusion")
+
+
+class GeneratedSet(NamedTuple):
+    """The catalog entries a generator family writes in the single-split run."""
+
+    spectrograms: str
+    labels: str
+    quality: str
+    history: str
+    models: tuple[str, ...]
+
+
+GENERATED = {"gan": GeneratedSet("synthetic_spectrograms", "synthetic_labels", "gan_quality", "gan_history",
+                                 ("generator", "discriminator")),
+             "diffusion": GeneratedSet("diffusion_synthetic_spectrograms", "diffusion_synthetic_labels",
+                                       "diffusion_quality", "diffusion_history", ("diffusion_generator",))}
+
+
+def reported_generators(arms: Mapping[str, Arm]) -> list[str]:
+    """The generators a single-split report shows: the GAN (its pipeline is always part of the run) and every
+    other family an arm trains on."""
+    return ["gan", *sorted({arm.synthetic for arm in arms.values() if arm.synthetic} - {"gan"})]
 GAN_FEATURES = "mel_spectrograms"
 _ARM_KEYS = {"model", "synthetic", "augmentations", "label", "colour"}
 # Arm names become keyword arguments of the evaluation nodes next to these.
@@ -35,7 +59,7 @@ _RESERVED = {"mel_spectrograms", "ast_features", "emotion_labels", "song_splits"
 class Arm:
     name: str
     model: str
-    synthetic: bool = False
+    synthetic: str | None = None  # the generator family whose samples it also trains on
     augmentations: tuple[str, ...] = field(default_factory=tuple)
     label: str = ""
     colour: str | None = None
@@ -84,14 +108,26 @@ def parse_arms(arms: Mapping[str, Any], selected: Sequence[str] | None, paramete
             raise ValueError(f"arms.{name}: synthetic data and augmentations apply to `model: vit` / `ast` arms only")
         if spec.get("synthetic") and FEATURES[model] != GAN_FEATURES:
             raise ValueError(
-                f"arms.{name}: `synthetic: true` is not available for `model: {model}`. The GAN generates "
-                f"{GAN_FEATURES} (the ViT's log-mel input); a {model} arm reads {FEATURES[model]}, and no GAN is "
-                "trained in that feature space. Remove `synthetic: true`, or use `model: vit` for a GAN arm "
+                f"arms.{name}: `synthetic:` is not available for `model: {model}`. Both generators generate "
+                f"{GAN_FEATURES} (the ViT's log-mel input); a {model} arm reads {FEATURES[model]}, and no generator "
+                "is trained in that feature space. Remove `synthetic:`, or use `model: vit` for a generator's arm "
                 "(docs/ast.md#the-gan-question)."
             )
-        parsed[name] = Arm(name, model, bool(spec.get("synthetic", False)), augmentations,
+        parsed[name] = Arm(name, model, generator_of(name, spec.get("synthetic")), augmentations,
                            str(spec.get("label") or name), spec.get("colour"))
     return parsed
+
+
+def generator_of(name: str, synthetic: Any) -> str | None:
+    """`synthetic:` -> the generator family: `true` is the GAN (the setting's meaning before the second family)."""
+    if synthetic is None or synthetic is False:
+        return None
+    if synthetic is True:
+        return "gan"
+    if synthetic not in GENERATORS:
+        raise ValueError(f"arms.{name}.synthetic must be one of {list(GENERATORS)} (the generator whose samples the "
+                         f"arm trains on), true (= gan) or false, got {synthetic!r}")
+    return synthetic
 
 
 def check_augmentations(arms: Mapping[str, Arm], augmentations: Mapping[str, Any], parameter: str) -> None:

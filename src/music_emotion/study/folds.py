@@ -72,16 +72,20 @@ def assign_folds(
 
 
 def experiment_parameters(
-    training: dict[str, Any], gan_augmentation: dict[str, Any], params: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """`training` and `gan_augmentation` with `experiment.overrides` applied (e.g. a shorter demo budget):
-    every fold and arm of the experiment trains with the same, visible settings."""
+    training: dict[str, Any], gan_augmentation: dict[str, Any], diffusion_augmentation: dict[str, Any],
+    params: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """`training` and each generator's section (as {family: section}) with `experiment.overrides` applied (e.g. a
+    shorter demo budget): every fold and arm of the experiment trains with the same, visible settings."""
     overrides = params.get("overrides") or {}
-    unknown = sorted(set(overrides) - {"training", "gan_augmentation"})
+    sections = {"gan": gan_augmentation, "diffusion": diffusion_augmentation}
+    allowed = ["training", *(f"{family}_augmentation" for family in sections)]
+    unknown = sorted(set(overrides) - set(allowed))
     if unknown:
-        raise ValueError(f"experiment.overrides may hold training and gan_augmentation only, not {unknown}")
-    return (_deep_merge(training, overrides.get("training") or {}, "training"),
-            _deep_merge(gan_augmentation, overrides.get("gan_augmentation") or {}, "gan_augmentation"))
+        raise ValueError(f"experiment.overrides may hold {', '.join(allowed)} only, not {unknown}")
+    generators = {family: _deep_merge(section, overrides.get(f"{family}_augmentation") or {},
+                                      f"{family}_augmentation") for family, section in sections.items()}
+    return _deep_merge(training, overrides.get("training") or {}, "training"), generators
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any], path: str) -> dict[str, Any]:

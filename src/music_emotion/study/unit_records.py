@@ -70,8 +70,9 @@ def content_fingerprint(artefact: SpectrogramSet | pd.DataFrame) -> str:
 
 
 def arm_dependencies(arm: Arm, arm_spec: dict[str, Any], training: dict[str, Any], ridge: dict[str, Any],
-                     gan_augmentation: dict[str, Any], generation: dict[str, Any]) -> dict[str, Any]:
-    """The settings an arm's result depends on: the sections its fitting and scoring nodes read, narrowed to it."""
+                     generators: dict[str, dict[str, Any]], generation: dict[str, Any]) -> dict[str, Any]:
+    """The settings an arm's result depends on: the sections its fitting and scoring nodes read, narrowed to it
+    (`generators`: family -> its section, e.g. gan -> gan_augmentation)."""
     spec = {k: v for k, v in arm_spec.items() if k not in _DISPLAY_KEYS}
     if arm.model == "mean_baseline":
         return {"arm": spec}
@@ -81,7 +82,7 @@ def arm_dependencies(arm: Arm, arm_spec: dict[str, Any], training: dict[str, Any
     sections["augmentations"] = {name: training["augmentations"][name] for name in arm.augmentations}
     dependencies = {"arm": spec, "training": sections}
     if arm.synthetic:
-        dependencies.update(gan_augmentation=gan_augmentation, generation=generation)
+        dependencies.update({f"{arm.synthetic}_augmentation": generators[arm.synthetic], "generation": generation})
     return dependencies
 
 

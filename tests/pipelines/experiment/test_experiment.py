@@ -27,6 +27,7 @@ from music_emotion.study.statistics import corrected_resampled_t_test, holm
 from music_emotion.study.unit_records import UnitRecord
 from tests.catalog_config import catalog_entries_for
 from tests.conf_params import mel_config, parameters
+from tests.pipelines.diffusion_augmentation.conftest import tiny_flow_parameters
 from tests.pipelines.gan_augmentation.conftest import TINY_OVERRIDES as GAN_OVERRIDES
 from tests.pipelines.training.conftest import TINY_OVERRIDES as VIT_OVERRIDES
 from tests.pipelines.training.conftest import brightness_spectrograms
@@ -149,6 +150,7 @@ def experiment_runner(monkeypatch, arms: list[str]):
     values = {
         "params:training": parameters("training", **VIT_OVERRIDES),
         "params:gan_augmentation": parameters("gan_augmentation", **GAN_OVERRIDES),
+        "params:diffusion_augmentation": tiny_flow_parameters(**{"training.steps": 40}),
         "params:experiment": params["experiment"], "params:seed": 42, "params:device": "cpu",
         "params:reporting": parameters("reporting"), "params:arms": parameters("arms"),
         **{f"params:arms.{name}": spec for name, spec in parameters("arms").items()},
@@ -216,7 +218,40 @@ def test_progress_names_the_fold_and_arm_of_every_fitting_node():
 
     assert unit_and_step("seed0_fold3.real_only.fit_and_record_arm") == ("seed0_fold3", "real_only")
     assert unit_and_step("seed1_fold0.fit_gan_and_record_arms") == ("seed1_fold0", "GAN + its arms")
+    assert unit_and_step("seed1_fold0.fit_diffusion_and_record_arms") == ("seed1_fold0", "diffusion + its arms")
     assert unit_and_step("seed0_fold0.fold_splits") is None and unit_and_step("real_only.train_arm") is None
+
+
+def test_a_diffusion_arm_trains_its_folds_generator_on_train_songs_only_and_is_read_like_the_gan(monkeypatch,
+                                                                                                   tmp_path):
+    """`synthetic: diffusion` gets its own node per fold (the flow-matching generator + its arms); poisoning fold 0's
+    test songs leaves fold 0's generator and arm bit-identical; the records carry the independent reader's facts."""
+    from music_emotion.models.flow import SpectrogramFlow
+
+    pipeline, run = experiment_runner(monkeypatch, ["real_only", "diffusion"])
+    names = {n.name for n in pipeline.nodes}
+    assert "seed0_fold0.fit_diffusion_and_record_arms" in names and "seed0_fold0.fit_gan_and_record_arms" not in names
+    torch.set_num_threads(1)
+    mel, labels = corpus(36)
+    clean = run(tmp_path / "clean", mel_spectrograms=mel, emotion_labels=labels)
+    predictions = clean.load("experiment_predictions")
+    assert sorted(predictions.loc[predictions.arm == "diffusion", "song_id"]) == sorted(mel.ids)
+    metrics = clean.load("experiment_metrics")
+    read = metrics[(metrics.arm == "diffusion") & (metrics.fold != "pooled")]
+    assert read["gan_reader_ccc_valence"].notna().all() and "gan_step" not in metrics
+    assert "diffusion's samples valence" in clean.load("experiment_summary")
+
+    test_ids = clean.load("seed0_fold0.song_splits")["test"]
+    poisoned_values = np.array(mel.values)
+    poisoned_values[mel.indices_of(test_ids)] = np.random.default_rng(9).uniform(-80, 0, (len(test_ids), 16, 40))
+    run(tmp_path / "poisoned", mel_spectrograms=SpectrogramSet(mel.ids, poisoned_values, mel.meta),
+        emotion_labels=labels)
+    for arm in ("diffusion_generator", "diffusion"):
+        before, after = (kept_model(tmp_path / "clean", "seed0_fold0", arm),
+                         kept_model(tmp_path / "poisoned", "seed0_fold0", arm))
+        for key, tensor in before.state_dict().items():
+            assert torch.equal(tensor, after.state_dict()[key]), f"{arm}: {key} changed"
+    assert isinstance(kept_model(tmp_path / "clean", "seed0_fold0", "diffusion_generator"), SpectrogramFlow)
 
 
 def test_an_ast_arm_runs_in_every_fold_on_its_own_features_and_never_sees_a_test_song(monkeypatch, tmp_path):
@@ -316,10 +351,13 @@ def test_every_envs_experiment_overrides_apply_to_its_own_parameters(env):
     node."""
     from music_emotion.study.folds import experiment_parameters
 
-    training, gan = experiment_parameters(parameters("training", env), parameters("gan_augmentation", env),
-                                          parameters("experiment", env))
+    training, generators = experiment_parameters(parameters("training", env), parameters("gan_augmentation", env),
+                                                 parameters("diffusion_augmentation", env),
+                                                 parameters("experiment", env))
     overrides = parameters("experiment", env)["overrides"]
-    for section, budget, merged in (("training", "optimisation", training), ("gan_augmentation", "training", gan)):
+    for section, budget, merged in (("training", "optimisation", training),
+                                    ("gan_augmentation", "training", generators["gan"]),
+                                    ("diffusion_augmentation", "training", generators["diffusion"])):
         for key, value in overrides.get(section, {}).get(budget, {}).items():
             assert merged[budget][key] == value
 

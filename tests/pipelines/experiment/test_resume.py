@@ -116,9 +116,10 @@ def test_a_changed_arm_retrains_that_arm_only_and_display_settings_retrain_nothi
 def plan_for(store, mel, labels, n_folds=3, resume=True):
     params = {**EXPERIMENT, "n_folds": n_folds, "arms": ARMS, "resume": resume, "keep_models": False}
     folds = assign_folds(mel, labels, params, 42, 8, 8)
-    training, gan = experiment_parameters(parameters("training"), parameters("gan_augmentation"), params)
-    return plan_experiment(folds, training, gan, parameters("arms"), training["baselines"]["ridge"],
-                           gan["generation"], params, store, mel, labels, arms=tuple(ARMS))
+    training, generators = experiment_parameters(parameters("training"), parameters("gan_augmentation"),
+                                                 parameters("diffusion_augmentation"), params)
+    return plan_experiment(folds, training, generators, parameters("arms"), training["baselines"]["ridge"],
+                           generators["gan"]["generation"], params, store, mel, labels, arms=tuple(ARMS))
 
 
 def record_everything(store, plan):

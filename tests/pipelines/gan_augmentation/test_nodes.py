@@ -13,9 +13,9 @@ from music_emotion.gan.quality import (
     frechet_distance,
     mean_pairwise_distance,
 )
+from music_emotion.gan.quality_report import assess_synthetic_quality
 from music_emotion.gan.training import GanTrainingConfig, update_ema
 from music_emotion.models.gan import SpectrogramDiscriminator, SpectrogramGenerator
-from music_emotion.pipelines.gan_augmentation.nodes import assess_gan_quality
 from music_emotion.study.metrics import ccc
 from tests.conf_params import parameters
 
@@ -296,7 +296,8 @@ def test_quality_report_figures(toy_data, tiny_params):
     generator, _, _ = train_gan(spectrograms, labels, splits, tiny_params, 42, "cpu")
     synthetic, synthetic_labels = generate_synthetic_spectrograms(generator, labels, splits, tiny_params["generation"],
                                                                   42, "cpu")
-    report = assess_gan_quality(spectrograms, labels, splits, synthetic, synthetic_labels, tiny_params["quality"], 42)
+    report = assess_synthetic_quality(spectrograms, labels, splits, synthetic, synthetic_labels,
+                                      tiny_params["quality"], 42)
     assert report["feature"]["dim"] == 32
     assert (report["n_real_train"], report["n_real_val"], report["n_synthetic"]) == (16, 4, 20)
     assert report["n_real_train_windows"] == 16 * 3  # 64 frames, 32-frame windows 16 apart

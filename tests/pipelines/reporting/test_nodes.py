@@ -214,8 +214,8 @@ def test_flatten_numeric_handles_any_nesting():
 
 def test_summarise_metrics_table_and_markdown(test_metrics, gan_quality, song_splits, synthetic_labels,
                                               reporting_params):
-    table, markdown = summarise_metrics(test_metrics, gan_quality, song_splits, synthetic_labels, reporting_params,
-                                        ARMS)
+    table, markdown = summarise_metrics(test_metrics, song_splits, synthetic_labels, reporting_params, ARMS,
+                                        gan=gan_quality)
     metric_rows = table[table["section"] == "test_metrics"]
     assert len(metric_rows) == len(MODELS) * 2 * 5
     assert set(metric_rows["metric"]) == {"ccc", "pearson", "r2", "rmse", "mae"}
@@ -249,11 +249,11 @@ def test_summarise_metrics_names_incomplete_test_metrics(test_metrics, gan_quali
                                                          reporting_params):
     del test_metrics["gan"]["arousal"]["rmse"]
     with pytest.raises(ValueError, match=r"test_metrics\['gan'\]\['arousal'\].*rmse"):
-        summarise_metrics(test_metrics, gan_quality, song_splits, synthetic_labels, reporting_params, ARMS)
+        summarise_metrics(test_metrics, song_splits, synthetic_labels, reporting_params, ARMS, gan=gan_quality)
 
 
 def test_summarise_metrics_with_empty_gan_quality(test_metrics, song_splits, synthetic_labels, reporting_params):
-    table, markdown = summarise_metrics(test_metrics, {}, song_splits, synthetic_labels, reporting_params, ARMS)
+    table, markdown = summarise_metrics(test_metrics, song_splits, synthetic_labels, reporting_params, ARMS, gan={})
     assert (table["section"] == "gan_quality").sum() == 0
     assert "gan_quality holds no scalar figures" in markdown
 
@@ -342,7 +342,11 @@ def test_the_single_split_summary_says_when_the_generator_failed():
     reading = {"valence": {"conditioning_ccc": 0.85, "real_ccc": 0.9, "carried": True},
                "arousal": {"conditioning_ccc": 0.1, "real_ccc": 0.9, "carried": False}}
     arms = {"real_only": {"model": "vit"}, "gan": {"model": "vit", "synthetic": True}}
-    lines = _generator_check({"independent_reader": reading}, arms)
+    carried = {t: {"conditioning_ccc": 0.9, "real_ccc": 0.95, "carried": True} for t in ("valence", "arousal")}
+    arms["diffusion"] = {"model": "vit", "synthetic": "diffusion"}
+    lines = _generator_check({"gan": {"independent_reader": reading}, "diffusion": {"independent_reader": carried}},
+                             arms)
     assert lines[0] == "## Generator check"
     assert lines[2].startswith("gan: inconclusive: the generator's samples do not carry arousal (0.10 vs 0.90")
-    assert _generator_check({"independent_reader": reading}, {"real_only": {"model": "vit"}}) == []
+    assert lines[3].startswith("diffusion: the generator's samples carry their labels")
+    assert _generator_check({"gan": {"independent_reader": reading}}, {"real_only": {"model": "vit"}}) == []

@@ -70,8 +70,12 @@ def test_an_ast_arm_refuses_log_mel_input(real_data, tiny_params):
 
 def test_a_gan_arm_on_ast_features_is_explicitly_unavailable():
     """The GAN learns log-mel spectrograms; its samples are not AST input, so `ast + synthetic` is refused in YAML."""
-    with pytest.raises(ValueError, match=r"arms.ast_gan: `synthetic: true` is not available for `model: ast`"):
-        parse_arms({"ast_gan": {"model": "ast", "synthetic": True}}, None, "arms")
+    for generator in (True, "gan", "diffusion"):
+        with pytest.raises(ValueError, match=r"arms.ast_gan: `synthetic:` is not available for `model: ast`"):
+            parse_arms({"ast_gan": {"model": "ast", "synthetic": generator}}, None, "arms")
+    with pytest.raises(ValueError, match=r"arms.vit_x.synthetic must be one of \['gan', 'diffusion'\]"):
+        parse_arms({"vit_x": {"model": "vit", "synthetic": "difusion"}}, None, "arms")
+    assert parse_arms({"vit_g": {"model": "vit", "synthetic": True}}, None, "arms")["vit_g"].synthetic == "gan"
     assert parse_arms({"ast_masked": {"model": "ast", "augmentations": ["specaugment"]}}, None, "arms")
 
 

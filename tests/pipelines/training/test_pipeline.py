@@ -28,11 +28,15 @@ def _catalog_in(tmp_path: Path) -> DataCatalog:
 def test_one_namespace_per_arm_and_only_synthetic_arms_read_synthetic_data():
     nodes = {node.name: node for node in create_pipeline().nodes}
     assert set(nodes) == {"mean.fit_mean_baseline", "ridge.fit_ridge_baseline", "real_only.train_arm", "gan.train_arm",
-                          "specaugment.train_arm", "mixup.train_arm", "cmixup.train_arm", "ast.train_arm",
-                          "evaluate_test_set"}
+                          "diffusion.train_arm", "specaugment.train_arm", "mixup.train_arm", "cmixup.train_arm",
+                          "ast.train_arm", "evaluate_test_set"}
     for arm in ("real_only", "specaugment", "mixup", "cmixup"):
         assert not any(name.startswith("synthetic") for name in nodes[f"{arm}.train_arm"].inputs)
     assert {"synthetic_spectrograms", "synthetic_labels"} <= set(nodes["gan.train_arm"].inputs)
+    # each generator's arm reads that generator's samples, and only those
+    diffusion_inputs = set(nodes["diffusion.train_arm"].inputs)
+    assert {"diffusion_synthetic_spectrograms", "diffusion_synthetic_labels"} <= diffusion_inputs
+    assert "synthetic_spectrograms" not in diffusion_inputs
     shared = {"mel_spectrograms", "song_splits", "params:training", "params:seed", "params:device"}
     assert all(shared <= set(nodes[f"{arm}.train_arm"].inputs) for arm in ("real_only", "gan", "mixup"))
     assert set(nodes["evaluate_test_set"].inputs) >= {"real_only.trained_model", "gan.trained_model",
@@ -77,6 +81,8 @@ def test_full_pipeline_trains_every_arm_and_tests_once(tmp_path, real_data, synt
         "song_splits": splits,
         "synthetic_spectrograms": synthetic_data[0],
         "synthetic_labels": synthetic_data[1],
+        "diffusion_synthetic_spectrograms": synthetic_data[0],  # the same toy samples stand in for the flow's
+        "diffusion_synthetic_labels": synthetic_data[1],
         "params:training": tiny_params,
         "params:training.baselines.ridge": tiny_params["baselines"]["ridge"],
         "params:seed": 42,
@@ -88,7 +94,7 @@ def test_full_pipeline_trains_every_arm_and_tests_once(tmp_path, real_data, synt
 
     SequentialRunner().run(create_pipeline(), catalog)
 
-    for arm in ("real_only", "gan", "specaugment", "mixup"):
+    for arm in ("real_only", "gan", "diffusion", "specaugment", "mixup"):
         saved = list((tmp_path / "data/06_models" / arm / "trained_model").glob("*/trained_model/config.json"))
         assert len(saved) == 1  # versioned directory written by the factory entry
         history = catalog.load(f"{arm}.training_history")

@@ -16,6 +16,7 @@ import pandas as pd
 
 from music_emotion.data import TARGETS
 from music_emotion.data.spectrograms import SpectrogramSet
+from music_emotion.diffusion.fitting import train_diffusion
 from music_emotion.gan.fitting import generate_synthetic_spectrograms, train_gan
 from music_emotion.gan.reader import ReaderParams, independent_reading
 from music_emotion.pipelines.experiment.resume import recorded, save_model, score_and_record
@@ -36,10 +37,19 @@ from music_emotion.study.unit_records import (
 logger = logging.getLogger(__name__)
 
 
+def _fit_gan(*args: Any) -> tuple[Any, pd.DataFrame]:
+    generator, _, history = train_gan(*args)
+    return generator, history
+
+
+# How each generator family is fitted on a fold's TRAIN songs: (network with `sample_into`, its training history).
+FIT_GENERATOR = {"gan": _fit_gan, "diffusion": train_diffusion}
+
+
 def plan_experiment(
     experiment_folds: pd.DataFrame,
     training: dict[str, Any],
-    gan_augmentation: dict[str, Any],
+    generators: dict[str, dict[str, Any]],
     arm_specs: dict[str, Any],
     ridge: dict[str, Any],
     generation: dict[str, Any],
@@ -70,7 +80,7 @@ def plan_experiment(
         units[unit] = {}
         for name, arm in parsed.items():
             inputs = {k: v for k, v in fingerprints.items() if k in ("emotion_labels", arm.features)}
-            dependencies = arm_dependencies(arm, arm_specs[name] or {}, training, ridge, gan_augmentation, generation)
+            dependencies = arm_dependencies(arm, arm_specs[name] or {}, training, ridge, generators, generation)
             material = record_material(splits, seed, dependencies, inputs)
             key = record_key(material)
             done = bool(params["resume"]) and store.find(unit, name, key, material) is not None
@@ -119,36 +129,39 @@ def fit_and_record_arm(
                              song_splits, training, seed, device)
 
 
-def fit_gan_and_record_arms(
+def fit_generator_and_record_arms(
     experiment_plan: dict[str, Any],
     store: UnitRecordStore,
     mel_spectrograms: SpectrogramSet,
     emotion_labels: pd.DataFrame,
     song_splits: dict[str, Any],
     training: dict[str, Any],
-    gan_augmentation: dict[str, Any],
+    generators: dict[str, dict[str, Any]],
     generation: dict[str, Any],
     arm_specs: dict[str, Any],
     seed: int,
     device: str,
     *,
     unit: str,
+    generator: str,
     arms: tuple[str, ...],
 ) -> tuple[UnitRecord, ...]:
-    """The fold's GAN, its synthetic windows, and every `synthetic: true` arm trained on them, scored and recorded,
-    in one node: the GAN is trained only when one of its arms has no record, and its samples (a memory map) and
-    weights live only while this node runs."""
+    """The fold's `generator` (gan or diffusion), its synthetic windows, and every arm with `synthetic: <generator>`
+    trained on them, scored and recorded, in one node: the generator is trained only when one of its arms has no
+    record, and its samples (a memory map) and weights live only while this node runs. The samples are read by the
+    same independent reader for either family (`gan_augmentation.quality.reader`)."""
     entries = {arm: experiment_plan["units"][unit][arm] for arm in arms}
     if all(entry["done"] for entry in entries.values()):
         return tuple(recorded(store, unit, arm, entries[arm]) for arm in arms)
-    generator, _, gan_history = train_gan(mel_spectrograms, emotion_labels, song_splits, gan_augmentation, seed, device)
-    synthetic, synthetic_labels = generate_synthetic_spectrograms(generator, emotion_labels, song_splits, generation,
+    network, generator_history = FIT_GENERATOR[generator](mel_spectrograms, emotion_labels, song_splits,
+                                                          generators[generator], seed, device)
+    synthetic, synthetic_labels = generate_synthetic_spectrograms(network, emotion_labels, song_splits, generation,
                                                                   seed, device)
     if experiment_plan["keep_models"]:
-        save_model(generator, store.model_folder(unit, "gan_generator", entries[arms[0]]["key"]))
+        save_model(network, store.model_folder(unit, f"{generator}_generator", entries[arms[0]]["key"]))
     asked = synthetic_labels.set_index("sample_id").loc[synthetic.ids, list(TARGETS)].to_numpy(dtype=np.float64)
     reading = independent_reading(mel_spectrograms, emotion_labels, song_splits, synthetic.values, asked,
-                                  ReaderParams.from_params(gan_augmentation["quality"]["reader"]), seed)
+                                  ReaderParams.from_params(generators["gan"]["quality"]["reader"]), seed)
     records = []
     for arm in arms:
         if entries[arm]["done"]:
@@ -156,7 +169,7 @@ def fit_gan_and_record_arms(
             continue
         model, history = train_arm(mel_spectrograms, emotion_labels, song_splits, arm_specs[arm], training, seed,
                                    device, arm, synthetic, synthetic_labels)
-        records.append(score_and_record(experiment_plan, store, unit, arm, model, history, gan_history,
+        records.append(score_and_record(experiment_plan, store, unit, arm, model, history, generator_history,
                                          mel_spectrograms, emotion_labels, song_splits, training, seed, device,
                                          reading))
     return tuple(records)

@@ -18,14 +18,14 @@ from music_emotion.pipelines.arm_wiring import configured_arms, cross_namespace_
 from music_emotion.pipelines.experiment.nodes import (
     aggregate_experiment,
     fit_and_record_arm,
-    fit_gan_and_record_arms,
+    fit_generator_and_record_arms,
     plan_experiment,
 )
 from music_emotion.pipelines.experiment.resume import PLAN, STORE
 from music_emotion.report.archive import build_report_archive
 from music_emotion.report.comparison import summarise_experiment
 from music_emotion.report.figures.experiment import plot_experiment_deltas
-from music_emotion.study.arms import Arm
+from music_emotion.study.arms import GENERATORS, Arm
 from music_emotion.study.folds import (
     assign_folds,
     experiment_parameters,
@@ -40,8 +40,9 @@ SHARED = {PLAN, STORE, "experiment_folds", "mel_spectrograms", "emotion_labels",
 
 def unit_pipeline(seed_index: int, fold: int, arms: dict[str, Arm]) -> Pipeline:
     """One fold x seed from one template, namespaced `seed<s>_fold<f>` (collapsed per unit in kedro-viz): its
-    splits and seed, then one node per arm that fits, scores and records it, and one for the fold's GAN with the
-    `synthetic: true` arms trained on its samples (`resume.py`: recorded results are read back, not refitted)."""
+    splits and seed, then one node per arm that fits, scores and records it, and one per generator family (the
+    fold's GAN or flow-matching generator) with the arms trained on its samples (`resume.py`: recorded results are
+    read back, not refitted)."""
     unit = unit_name(seed_index, fold)
     shared = {"experiment_plan": PLAN, "store": STORE, "emotion_labels": "emotion_labels",
               "song_splits": "song_splits", "training": "experiment_training", "seed": "seed",
@@ -54,17 +55,19 @@ def unit_pipeline(seed_index: int, fold: int, arms: dict[str, Arm]) -> Pipeline:
             inputs={**shared, "features": arm.features, "ridge": "params:training.baselines.ridge",
                     "arm_spec": f"params:arms.{arm.name}"},
             outputs=f"{arm.name}_record", name=f"{arm.name}.fit_and_record_arm"))
-    gan_arms = tuple(name for name, arm in arms.items() if arm.synthetic)
-    if gan_arms:
-        template.append(Node(
-            BoundFunction(fit_gan_and_record_arms, unit=unit, arms=gan_arms),
-            inputs={**shared, "mel_spectrograms": "mel_spectrograms", "gan_augmentation": "experiment_gan_augmentation",
-                    "generation": "params:gan_augmentation.generation", "arm_specs": "params:arms"},
-            outputs=[f"{name}_record" for name in gan_arms], name="fit_gan_and_record_arms"))
+    for generator in GENERATORS:
+        trained_on = tuple(name for name, arm in arms.items() if arm.synthetic == generator)
+        if trained_on:
+            template.append(Node(
+                BoundFunction(fit_generator_and_record_arms, unit=unit, generator=generator, arms=trained_on),
+                inputs={**shared, "mel_spectrograms": "mel_spectrograms", "generators": "experiment_generators",
+                        "generation": "params:gan_augmentation.generation", "arm_specs": "params:arms"},
+                outputs=[f"{name}_record" for name in trained_on], name=f"fit_{generator}_and_record_arms"))
+    uses_generators = any(arm.synthetic for arm in arms.values())
     template = Pipeline(template)
     parameters = {name for name in template.inputs() if name.startswith("params:")}
     return Pipeline(template, namespace=unit,
-                    inputs={*SHARED, *(["experiment_gan_augmentation"] if gan_arms else []), *feature_inputs(arms)},
+                    inputs={*SHARED, *(["experiment_generators"] if uses_generators else []), *feature_inputs(arms)},
                     parameters=parameters, tags=["experiment"])
 
 
@@ -78,11 +81,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                                        "params:gan_augmentation.training.batch_size"],
                  outputs="experiment_folds", name="assign_folds")
     settings = Node(experiment_parameters,
-                    inputs=["params:training", "params:gan_augmentation", "params:experiment"],
-                    outputs=["experiment_training", "experiment_gan_augmentation"], name="experiment_parameters")
+                    inputs=["params:training", "params:gan_augmentation", "params:diffusion_augmentation",
+                            "params:experiment"],
+                    outputs=["experiment_training", "experiment_generators"], name="experiment_parameters")
     plan = Node(BoundFunction(plan_experiment, arms=tuple(arms)),
                 inputs={"experiment_folds": "experiment_folds", "training": "experiment_training",
-                        "gan_augmentation": "experiment_gan_augmentation", "arm_specs": "params:arms",
+                        "generators": "experiment_generators", "arm_specs": "params:arms",
                         "ridge": "params:training.baselines.ridge", "generation": "params:gan_augmentation.generation",
                         "params": "params:experiment", "store": STORE, "mel_spectrograms": "mel_spectrograms",
                         "emotion_labels": "emotion_labels", **feature_inputs(arms)},

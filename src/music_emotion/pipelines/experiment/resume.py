@@ -75,8 +75,8 @@ def score_and_record(
 
 def kept_gan_evaluation(gan_history: Any) -> dict[str, float]:
     """The fold's GAN at its kept step: how well its samples carried their labels (facts of the GAN arm)."""
-    if not isinstance(gan_history, pd.DataFrame) or gan_history.empty:
-        return {}
+    if not isinstance(gan_history, pd.DataFrame) or gan_history.empty or "is_best" not in gan_history:
+        return {}  # none, or the flow-matching generator's history: it keeps its last step, selected by nothing
     kept = gan_history[gan_history["is_best"].astype(bool)].iloc[0]
     return {"gan_step": int(kept["step"]), "gan_conditioning_ccc_valence": float(kept["conditioning_ccc_valence"]),
             "gan_conditioning_ccc_arousal": float(kept["conditioning_ccc_arousal"])}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from kedro.pipeline import Node, Pipeline
 
 from music_emotion.gan.fitting import generate_synthetic_spectrograms, train_gan
-from music_emotion.pipelines.gan_augmentation.nodes import assess_gan_quality
+from music_emotion.gan.quality_report import assess_synthetic_quality
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -26,7 +26,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="generate_synthetic_spectrograms",
             ),
             Node(
-                func=assess_gan_quality,
+                func=assess_synthetic_quality,
                 inputs=["mel_spectrograms", "emotion_labels", "song_splits", "synthetic_spectrograms",
                         "synthetic_labels", "params:gan_augmentation.quality", "params:seed"],
                 outputs="gan_quality",

@@ -21,7 +21,7 @@ from music_emotion.pipelines.reporting.nodes import (
 )
 from music_emotion.report.archive import build_report_archive
 from music_emotion.report.summary import summarise_metrics
-from music_emotion.study.arms import Arm
+from music_emotion.study.arms import GENERATED, Arm, reported_generators
 
 FIGURES = (
     "spectrogram_examples",
@@ -43,21 +43,21 @@ ARCHIVE_CONTENTS = (
     "test_predictions",
     "song_splits",
     "extraction_report",
-    "gan_quality",
-    "gan_history",
-    "generator",
-    "discriminator",
 )
 
 
 def archive_contents(arms: dict[str, Arm]) -> list[str]:
-    """Every catalog entry the archive holds: the fixed ones + each arm's fitted model (and ViT history)."""
+    """Every catalog entry the archive holds: the fixed ones, each reported generator's quality report, history and
+    networks, and each arm's fitted model (and ViT history)."""
+    per_generator = [name for generator in reported_generators(arms)
+                     for name in (GENERATED[generator].quality, GENERATED[generator].history,
+                                  *GENERATED[generator].models)]
     per_arm = []
     for arm in arms.values():
         per_arm.append(f"{arm.name}.{arm_output(arm, SINGLE_SPLIT_OUTPUTS)}")
         if arm.is_transformer:
             per_arm.append(f"{arm.name}.{SINGLE_SPLIT_OUTPUTS['history']}")
-    return [*ARCHIVE_CONTENTS, *per_arm]
+    return [*ARCHIVE_CONTENTS, *per_generator, *per_arm]
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -118,8 +118,9 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 summarise_metrics,
-                inputs=["test_metrics", "gan_quality", "song_splits", "synthetic_labels", "params:reporting",
-                        "params:arms"],
+                inputs={"test_metrics": "test_metrics", "song_splits": "song_splits",
+                        "synthetic_labels": "synthetic_labels", "params": "params:reporting", "arms": "params:arms",
+                        **{generator: GENERATED[generator].quality for generator in reported_generators(arms)}},
                 outputs=["metrics_summary_table", "metrics_summary"],
                 name="summarise_metrics",
             ),

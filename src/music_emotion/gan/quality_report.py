@@ -1,5 +1,6 @@
-"""Nodes of the `gan_augmentation` pipeline: train a conditional GAN on windows of the TRAIN songs only,
-generate labelled synthetic windows, and measure whether they look real and carry their labels."""
+"""The quality report of a generator's samples (either family): do they look like real windows, and do they carry
+their labels? Wired by `gan_augmentation` and `diffusion_augmentation` alike, so both generators are judged by the
+same measures and the same independent reader."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from music_emotion.study.lineage import fingerprint
 logger = logging.getLogger(__name__)
 
 
-def assess_gan_quality(
+def assess_synthetic_quality(
     mel_spectrograms: SpectrogramSet,
     emotion_labels: pd.DataFrame,
     song_splits: dict[str, Any],
