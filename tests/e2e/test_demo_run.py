@@ -65,7 +65,8 @@ def test_demo_metrics_summary_lists_every_model(demo_project, outputs):
     assert re.search(r"\| -?\d\.\d{3} \[-?\d\.\d{3}, -?\d\.\d{3}\] \|", markdown), "cells carry 95 % CIs"
     table = pd.read_csv(demo_project.path / outputs["metrics_summary_table"]["load_path"])
     assert set(table.loc[table["section"] == "test_metrics", "name"]) == MODELS
-    assert (table["section"] == "gan_quality").sum() > 0
+    assert (table["section"] == "gan_quality").sum() > 0 and (table["section"] == "diffusion_quality").sum() > 0
+    assert "## Diffusion quality" in markdown and "diffusion: " in markdown.split("## Generator check")[1]
 
 
 def test_demo_report_archive_holds_this_runs_artefacts(demo_project, outputs):
@@ -76,7 +77,8 @@ def test_demo_report_archive_holds_this_runs_artefacts(demo_project, outputs):
             assert archive.read(f"figures/{figure}.png") == stored, figure
         metrics = json.loads(archive.read("metrics/test_metrics.json"))
     assert set(metrics) == MODELS
-    for model in ("generator", "discriminator", "real_only/trained_model", "gan/trained_model"):
+    for model in ("generator", "discriminator", "diffusion_generator", "real_only/trained_model",
+                  "gan/trained_model", "diffusion/trained_model"):
         assert {f"models/{model}/config.json", f"models/{model}/weights.json"} <= names  # weights by SHA-256
     assert {"tables/metrics_summary.md", "tables/metrics_summary_table.csv", "MANIFEST.json"} <= names
 

@@ -67,7 +67,8 @@ def train_arm(
     arrays, sources = [mel_spectrograms.values], [(train.rows, train.targets, train.valid_frames)]
     if spec.synthetic:
         if synthetic_spectrograms is None or synthetic_labels is None:
-            raise ValueError(f"arm {arm_name!r} has synthetic: true but no synthetic_spectrograms were given")
+            raise ValueError(f"arm {arm_name!r} has synthetic: {spec.synthetic} but no synthetic_spectrograms were "
+                             "given")
         arrays.append(synthetic_spectrograms.values)
         sources.append(synthetic_training_samples(synthetic_spectrograms, synthetic_labels, mel_spectrograms,
                                                   song_splits, window))
