@@ -53,7 +53,8 @@ def test_the_demo_run_is_one_mlflow_run_with_curves_metrics_figures_and_models(d
     figures = {a.path.split("/")[-1].removesuffix(".png") for a in client.list_artifacts(run.info.run_id, "figures")}
     assert figures == FIGURES
     models = {a.path.split("/")[-1] for a in client.list_artifacts(run.info.run_id, "models")}
-    assert models == {"generator", "diffusion_generator"}  # arms' weights stay in data/06_models; the catalog tags below name them
+    # arms' weights stay in data/06_models; the catalog tags below name them
+    assert models == {"generator", "diffusion_generator"}
     references = {k: v for k, v in run.data.tags.items() if k.startswith("catalog.")}
     assert references and all(v.startswith("data/demo/") for v in references.values())  # relative catalog paths
 

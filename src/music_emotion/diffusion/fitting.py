@@ -10,14 +10,12 @@ from typing import Any
 
 import pandas as pd
 
-from music_emotion.data import TARGETS
-from music_emotion.data.corpus import Corpus
-from music_emotion.data.spectrograms import SpectrogramSet, db_range
-from music_emotion.data.windows import frames_for_seconds
+from music_emotion.data.spectrograms import SpectrogramSet
 from music_emotion.diffusion.training import FlowTrainingConfig, train_flow
+from music_emotion.gan.fitting import generator_data
 from music_emotion.gan.training import TrainSet
 from music_emotion.models.flow import SpectrogramFlow
-from music_emotion.models.runtime import resolve_device, seed_everything, torch_threads
+from music_emotion.models.runtime import resolve_device, torch_threads
 
 logger = logging.getLogger(__name__)
 
@@ -34,20 +32,13 @@ def train_diffusion(
     synthetic data."""
     config = FlowTrainingConfig.from_params(params["training"])
     check_sampling(params["sampling"])
-    train = Corpus(mel_spectrograms, emotion_labels, song_splits).train
-    extraction = mel_spectrograms.meta.get("extraction") or {}
-    window = frames_for_seconds(params["window_seconds"], extraction, "diffusion_augmentation.window_seconds")
-    low, high, source = db_range(mel_spectrograms, train.rows, params["db_range"], "diffusion_augmentation.db_range")
-    seed_everything(int(seed))
-    model = SpectrogramFlow({
-        "n_mels": mel_spectrograms.shape[0], "n_frames": window, "condition_dim": len(TARGETS),
-        **params["network"], **params["sampling"], "db_min": low, "db_max": high, "db_range_source": source,
-        "extraction": extraction, "window_seconds": float(params["window_seconds"]),
-        "trained_on": {"split": "train", "n_songs": len(train), "seed": int(seed), "song_ids": sorted(train.ids)},
-    })
+    setup = generator_data(mel_spectrograms, emotion_labels, song_splits, params, "diffusion_augmentation", seed)
+    train, window = setup.train, setup.window
+    model = SpectrogramFlow({**setup.config, **params["network"], **params["sampling"]})
     logger.info("Training the flow-matching generator on %d-frame windows of %d TRAIN songs (%d mels, dB range "
                 "[%g, %g] from %s): %.2fM parameters, %d steps; sampling: %d Euler steps, guidance %g",
-                window, len(train), mel_spectrograms.shape[0], low, high, source,
+                window, len(train), mel_spectrograms.shape[0], setup.config["db_min"], setup.config["db_max"],
+                setup.config["db_range_source"],
                 sum(p.numel() for p in model.parameters()) / 1e6, config.steps, params["sampling"]["sampling_steps"],
                 params["sampling"]["guidance"])
     data = TrainSet(mel_spectrograms.values, train.rows, train.targets, train.valid_frames, window)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ import pandas as pd
 import torch
 
 from music_emotion.data import TARGETS
-from music_emotion.data.corpus import Corpus
+from music_emotion.data.corpus import Corpus, Part
 from music_emotion.data.features import window_features
 from music_emotion.data.spectrograms import SpectrogramSet, db_range
 from music_emotion.data.splits import split_ids, targets_for_ids
@@ -44,6 +45,33 @@ logger = logging.getLogger(__name__)
 CONDITION_SAMPLINGS = ("uniform", "train_labels")
 
 
+@dataclass(frozen=True)
+class GeneratorData:
+    """What either generator family trains on: the TRAIN songs, the window in frames, and the dB range mapped to
+    [-1, 1] (and where it came from)."""
+
+    train: Part
+    window: int
+    config: dict[str, Any]  # what the generator keeps in its own config: scaling, extraction, window, provenance
+
+
+def generator_data(mel_spectrograms: SpectrogramSet, emotion_labels: pd.DataFrame, song_splits: dict[str, Any],
+                   params: dict[str, Any], section: str, seed: int) -> GeneratorData:
+    """The TRAIN songs and the scaling a generator trains with (`section`: the conf section, for error messages);
+    seeds torch, numpy and random with `seed` so the network built next is initialised from it."""
+    train = Corpus(mel_spectrograms, emotion_labels, song_splits).train
+    extraction = mel_spectrograms.meta.get("extraction") or {}
+    window = frames_for_seconds(params["window_seconds"], extraction, f"{section}.window_seconds")
+    low, high, source = db_range(mel_spectrograms, train.rows, params["db_range"], f"{section}.db_range")
+    seed_everything(int(seed))
+    return GeneratorData(train, window, {
+        "n_mels": mel_spectrograms.shape[0], "n_frames": window, "condition_dim": len(TARGETS), "db_min": low,
+        "db_max": high, "db_range_source": source, "extraction": extraction,
+        "window_seconds": float(params["window_seconds"]),
+        "trained_on": {"split": "train", "n_songs": len(train), "seed": int(seed), "song_ids": sorted(train.ids)},
+    })
+
+
 def train_gan(
     mel_spectrograms: SpectrogramSet,
     emotion_labels: pd.DataFrame,
@@ -55,18 +83,11 @@ def train_gan(
     """Train the conditional GAN on windows of the TRAIN songs only, so val/test songs never leak into synthetic
     data."""
     config = GanTrainingConfig.from_params(params["training"])
-    train = Corpus(mel_spectrograms, emotion_labels, song_splits).train
-    extraction = mel_spectrograms.meta.get("extraction") or {}
-    window = frames_for_seconds(params["window_seconds"], extraction, "gan_augmentation.window_seconds")
-    n_mels = mel_spectrograms.shape[0]
-    low, high, source = db_range(mel_spectrograms, train.rows, params["db_range"], "gan_augmentation.db_range")
-    seed_everything(int(seed))
-    generator = SpectrogramGenerator({
-        "n_mels": n_mels, "n_frames": window, "channels": 1, "latent_dim": int(params["latent_dim"]),
-        "condition_dim": len(TARGETS), **params["generator"], "db_min": low, "db_max": high,
-        "db_range_source": source, "extraction": extraction, "window_seconds": float(params["window_seconds"]),
-        "trained_on": {"split": "train", "n_songs": len(train), "seed": int(seed), "song_ids": sorted(train.ids)},
-    })
+    setup = generator_data(mel_spectrograms, emotion_labels, song_splits, params, "gan_augmentation", seed)
+    train, window, n_mels = setup.train, setup.window, mel_spectrograms.shape[0]
+    low, high, source = setup.config["db_min"], setup.config["db_max"], setup.config["db_range_source"]
+    generator = SpectrogramGenerator({**setup.config, "channels": 1, "latent_dim": int(params["latent_dim"]),
+                                      **params["generator"]})
     discriminator = SpectrogramDiscriminator(
         {"n_mels": n_mels, "n_frames": window, "channels": 1, "condition_dim": len(TARGETS), **params["discriminator"]}
     )
