@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}\.\d{2}\.\d{2}\.\d{3}Z$")
 PIPELINES = ("data_processing", "gan_augmentation", "training", "reporting")
 MODELS = set(parameters("arms", "demo"))  # the arms of conf/base/parameters.yml (the ViT and AST arms, baselines)
-FIGURES = ("spectrogram_examples", "gan_training_curves", "real_vs_synthetic", "augmented_dataset_comparison",
+FIGURES = ("spectrogram_examples", "generator_training_curves", "real_vs_synthetic", "augmented_dataset_comparison",
            "training_curves", "prediction_scatter", "va_space_comparison")
 
 

@@ -18,7 +18,7 @@ from .conftest import PROJECT, run_kedro
 pytestmark = pytest.mark.slow
 
 PIPELINES = {"__default__", "data_processing", "gan_augmentation", "training", "reporting"}
-FIGURES = ("spectrogram_examples", "gan_training_curves", "real_vs_synthetic", "augmented_dataset_comparison",
+FIGURES = ("spectrogram_examples", "generator_training_curves", "real_vs_synthetic", "augmented_dataset_comparison",
            "training_curves", "prediction_scatter", "va_space_comparison")
 NAMED_DATASETS = {
     "mel_spectrograms", "song_splits", "generator", "synthetic_spectrograms", "real_only.trained_model",

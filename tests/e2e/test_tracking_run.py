@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 ARMS = parameters("arms", "demo")
 VIT_ARMS = tuple(name for name, arm in ARMS.items() if arm["model"] in ("vit", "ast"))  # trained networks
-FIGURES = {"spectrogram_examples", "gan_training_curves", "real_vs_synthetic", "augmented_dataset_comparison",
+FIGURES = {"spectrogram_examples", "generator_training_curves", "real_vs_synthetic", "augmented_dataset_comparison",
            "training_curves", "prediction_scatter", "va_space_comparison"}
 EPOCHS = int(dict(item.split("=") for item in SHORT_TRAINING.split(","))["training.optimisation.epochs"])
 

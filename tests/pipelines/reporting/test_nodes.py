@@ -83,9 +83,8 @@ def test_spectrogram_examples(mel_spectrograms, emotion_labels, song_splits, rep
 def test_real_vs_synthetic_pairs_nearest_conditions(
     mel_spectrograms, emotion_labels, song_splits, synthetic_spectrograms, synthetic_labels, reporting_params
 ):
-    figure = nodes.plot_real_vs_synthetic(
-        mel_spectrograms, emotion_labels, song_splits, synthetic_spectrograms, synthetic_labels, reporting_params
-    )
+    figure = nodes.plot_real_vs_synthetic(mel_spectrograms, emotion_labels, song_splits, reporting_params,
+                                          gan_spectrograms=synthetic_spectrograms, gan_labels=synthetic_labels)
     titles = _titles(figure)
     n = reporting_params["n_real_vs_synthetic"]
     assert sum(t.startswith("real song") for t in titles) == n
@@ -95,32 +94,69 @@ def test_real_vs_synthetic_pairs_nearest_conditions(
     assert set(real_ids) <= set(song_splits["train"])
 
 
+def test_real_vs_synthetic_shows_every_generator_at_its_nearest_condition(
+    mel_spectrograms, emotion_labels, song_splits, synthetic_spectrograms, synthetic_labels, reporting_params
+):
+    # a second generator whose conditions are the GAN's mirrored: its partner of a real song is its own nearest
+    flow_labels = synthetic_labels.assign(sample_id=synthetic_labels["sample_id"].str.replace("gan", "diffusion"),
+                                          valence=-synthetic_labels["valence"])
+    flow = type(synthetic_spectrograms)(ids=list(flow_labels["sample_id"]), values=synthetic_spectrograms.values,
+                                        meta=synthetic_spectrograms.meta)
+    figure = nodes.plot_real_vs_synthetic(mel_spectrograms, emotion_labels, song_splits, reporting_params,
+                                          gan_spectrograms=synthetic_spectrograms, gan_labels=synthetic_labels,
+                                          diffusion_spectrograms=flow, diffusion_labels=flow_labels)
+    titles = _titles(figure)
+    assert len(titles) == 3 * reporting_params["n_real_vs_synthetic"]  # real | gan | diffusion per row
+    assert "gan, diffusion" in figure.get_suptitle()
+    real = [int(t.split()[2].rstrip(":")) for t in titles[0::3]]
+    points = emotion_labels.drop_duplicates("song_id").set_index("song_id").loc[real, ["valence", "arousal"]]
+    assert [t.split()[1].rstrip(":") for t in titles[1::3]] == nearest_synthetic(points, synthetic_labels)
+    shown = [t.split()[1].rstrip(":") for t in titles[2::3]]
+    assert shown == nearest_synthetic(points, flow_labels)
+    assert shown != [i.replace("gan", "diffusion") for i in nearest_synthetic(points, synthetic_labels)]
+
+
 def test_real_vs_synthetic_refuses_empty_synthetic_set(
     mel_spectrograms, emotion_labels, song_splits, synthetic_spectrograms, synthetic_labels, reporting_params
 ):
-    with pytest.raises(ValueError, match="synthetic_labels"):
-        nodes.plot_real_vs_synthetic(mel_spectrograms, emotion_labels, song_splits, synthetic_spectrograms,
-                                     synthetic_labels.iloc[:0], reporting_params)
+    with pytest.raises(ValueError, match="synthetic_labels.*empty"):
+        nodes.plot_real_vs_synthetic(mel_spectrograms, emotion_labels, song_splits, reporting_params,
+                                     gan_spectrograms=synthetic_spectrograms, gan_labels=synthetic_labels.iloc[:0])
 
 
-def test_gan_training_curves_show_conditioning_beside_the_losses(gan_history, reporting_params):
-    figure = nodes.plot_gan_training_curves(gan_history, reporting_params)
+def test_generator_training_curves_show_conditioning_beside_the_losses(gan_history, reporting_params):
+    figure = nodes.plot_generator_training_curves(reporting_params, gan=gan_history)
     losses, aux, conditioning, realism = figure.axes
     labels = [line.get_label() for line in losses.get_lines() if not line.get_label().startswith("_")]
     assert labels == ["generator (adversarial + auxiliary)", "discriminator"]
     np.testing.assert_allclose(losses.get_lines()[0].get_ydata(), gan_history["generator_loss"])
     curves = [line for line in conditioning.get_lines() if line.get_label() in ("valence", "arousal")]
     np.testing.assert_allclose(curves[0].get_ydata(), gan_history["conditioning_ccc_valence"])
-    assert conditioning.get_xlabel() == "optimiser step" and "kept step 400" in figure.get_suptitle()
+    assert conditioning.get_xlabel() == "optimiser step" and "kept step 400" in losses.get_title()
     # the notebook recipe has no auxiliary head: its history lacks those columns and the panel is left out
-    without_aux = nodes.plot_gan_training_curves(gan_history.drop(columns=["aux_mse_real", "aux_mse_fake"]),
-                                                 reporting_params)
+    without_aux = nodes.plot_generator_training_curves(
+        reporting_params, gan=gan_history.drop(columns=["aux_mse_real", "aux_mse_fake"]))
     assert len(without_aux.axes) == 3
 
 
-def test_gan_training_curves_names_missing_column(gan_history, reporting_params):
+def test_generator_training_curves_give_the_flow_its_own_row(gan_history, reporting_params):
+    steps = np.arange(1, 4) * 50
+    flow_history = pd.DataFrame({"step": steps, "epoch": steps / 10, "flow_loss": 1.0 / steps,
+                                 "learning_rate": 1e-3 * np.ones(3)})
+    figure = nodes.plot_generator_training_curves(reporting_params, gan=gan_history, diffusion=flow_history)
+    visible = [ax for ax in figure.axes if ax.get_visible()]
+    assert len(figure.axes) == 8 and len(visible) == 4 + 2  # the GAN's four panels, the flow's two
+    flow_loss = next(ax for ax in visible if "flow matching: Flow-matching loss" in ax.get_title())
+    np.testing.assert_allclose(flow_loss.get_lines()[0].get_ydata(), flow_history["flow_loss"])
+    assert "conditional flow matching 150 steps" in figure.get_suptitle()
+    with pytest.raises(ValueError, match="'diffusion_history' lacks column.*flow_loss"):
+        nodes.plot_generator_training_curves(reporting_params, gan=gan_history,
+                                             diffusion=flow_history.drop(columns="flow_loss"))
+
+
+def test_generator_training_curves_names_missing_column(gan_history, reporting_params):
     with pytest.raises(ValueError, match="'gan_history' lacks column.*discriminator_loss"):
-        nodes.plot_gan_training_curves(gan_history.drop(columns="discriminator_loss"), reporting_params)
+        nodes.plot_generator_training_curves(reporting_params, gan=gan_history.drop(columns="discriminator_loss"))
 
 
 def test_augmented_dataset_comparison_shows_expansion(emotion_labels, song_splits, synthetic_labels, reporting_params):

@@ -23,6 +23,7 @@ from music_emotion.data.tables import require_columns, rerun
 from music_emotion.report.figure_style import figure_style_of
 from music_emotion.report.figures import results as figures
 from music_emotion.report.figures import spectrograms as spectrogram_figures
+from music_emotion.study.arms import GENERATED
 
 logger = logging.getLogger(__name__)
 
@@ -90,31 +91,45 @@ def plot_real_vs_synthetic(
     mel_spectrograms: SpectrogramSet,
     emotion_labels: pd.DataFrame,
     song_splits: Mapping[str, Any],
-    synthetic_spectrograms: SpectrogramSet,
-    synthetic_labels: pd.DataFrame,
     params: Mapping[str, Any],
+    **generated: Any,
 ) -> Figure:
-    """Real train songs next to synthetic samples generated for the nearest (valence, arousal)."""
-    require_columns(synthetic_labels, ["sample_id", *TARGETS], "synthetic_labels", rerun("gan_augmentation"))
-    if len(synthetic_labels) == 0:
-        raise ValueError("'synthetic_labels' is empty: the GAN generated nothing; check gan_augmentation.n_synthetic")
+    """Real train songs next to each generator's sample generated for the nearest (valence, arousal).
+
+    `generated` holds `<generator>_spectrograms` and `<generator>_labels` for every reported generator (`gan`,
+    `diffusion`), so the figure shows whichever generators the run has."""
+    sets = {}
+    for generator in [key.removesuffix("_labels") for key in generated if key.endswith("_labels")]:
+        name = GENERATED[generator].labels
+        synthetic_labels = generated[f"{generator}_labels"]
+        require_columns(synthetic_labels, ["sample_id", *TARGETS], name, rerun(f"{generator}_augmentation"))
+        if len(synthetic_labels) == 0:
+            raise ValueError(f"'{name}' is empty: the {generator} generator generated nothing; check "
+                             "gan_augmentation.generation.n_synthetic")
+        sets[generator] = (generated[f"{generator}_spectrograms"], synthetic_labels)
     labels = _labels_by_id(emotion_labels)
     train = [i for i in split_ids(song_splits, "train", allow_empty=True) if i in labels.index]
     chosen = pick_spread_ids(labels.loc[train, list(TARGETS)], int(params["n_real_vs_synthetic"]),
                              float(params["anchor_radius"]))
-    partners = nearest_synthetic(labels.loc[chosen, list(TARGETS)], synthetic_labels)
+    partners = [nearest_synthetic(labels.loc[chosen, list(TARGETS)], synthetic_labels)
+                for _, synthetic_labels in sets.values()]
     return spectrogram_figures.real_vs_synthetic_figure(
-        mel_spectrograms, labels.reset_index(), synthetic_spectrograms, synthetic_labels,
-        list(zip(chosen, partners, strict=True)), dpi=int(params["dpi"]),
+        mel_spectrograms, labels.reset_index(), sets, list(zip(chosen, zip(*partners, strict=True), strict=True)),
+        dpi=int(params["dpi"]),
     )
 
 
-def plot_gan_training_curves(gan_history: pd.DataFrame, params: Mapping[str, Any]) -> Figure:
-    """Losses, auxiliary MSEs, conditioning CCC and Fréchet ratio per evaluation: whether the samples came to
-    carry their labels, and which step was kept."""
-    require_columns(gan_history, ["epoch", "generator_loss", "discriminator_loss"], "gan_history",
-                    rerun("gan_augmentation"))
-    return figures.gan_training_curves_figure(gan_history, dpi=int(params["dpi"]))
+# The columns each generator family's training history must have for its row of `generator_training_curves`.
+HISTORY_COLUMNS = {"gan": ["epoch", "generator_loss", "discriminator_loss"], "diffusion": ["step", "flow_loss"]}
+
+
+def plot_generator_training_curves(params: Mapping[str, Any], **histories: pd.DataFrame) -> Figure:
+    """Per generator (keyword = family, value = its history): losses per evaluation; the GAN's also its auxiliary
+    MSEs, conditioning CCC and Fréchet ratio, and which step was kept."""
+    for generator, history in histories.items():
+        require_columns(history, HISTORY_COLUMNS[generator], GENERATED[generator].history,
+                        rerun(f"{generator}_augmentation"))
+    return figures.generator_training_curves_figure(histories, dpi=int(params["dpi"]))
 
 
 def plot_augmented_dataset_comparison(

@@ -12,7 +12,7 @@ from music_emotion.pipelines.arm_wiring import (
 )
 from music_emotion.pipelines.reporting.nodes import (
     plot_augmented_dataset_comparison,
-    plot_gan_training_curves,
+    plot_generator_training_curves,
     plot_prediction_scatter,
     plot_real_vs_synthetic,
     plot_spectrogram_examples,
@@ -25,7 +25,7 @@ from music_emotion.study.arms import GENERATED, Arm, reported_generators
 
 FIGURES = (
     "spectrogram_examples",
-    "gan_training_curves",
+    "generator_training_curves",
     "real_vs_synthetic",
     "augmented_dataset_comparison",
     "training_curves",
@@ -73,21 +73,18 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="plot_spectrogram_examples",
             ),
             Node(
-                plot_gan_training_curves,
-                inputs=["gan_history", "params:reporting"],
-                outputs="gan_training_curves",
-                name="plot_gan_training_curves",
+                plot_generator_training_curves,
+                inputs={"params": "params:reporting",
+                        **{generator: GENERATED[generator].history for generator in reported_generators(arms)}},
+                outputs="generator_training_curves",
+                name="plot_generator_training_curves",
             ),
             Node(
                 plot_real_vs_synthetic,
-                inputs=[
-                    "mel_spectrograms",
-                    "emotion_labels",
-                    "song_splits",
-                    "synthetic_spectrograms",
-                    "synthetic_labels",
-                    "params:reporting",
-                ],
+                inputs={"mel_spectrograms": "mel_spectrograms", "emotion_labels": "emotion_labels",
+                        "song_splits": "song_splits", "params": "params:reporting",
+                        **{f"{generator}_{part}": getattr(GENERATED[generator], part)
+                           for generator in reported_generators(arms) for part in ("spectrograms", "labels")}},
                 outputs="real_vs_synthetic",
                 name="plot_real_vs_synthetic",
             ),

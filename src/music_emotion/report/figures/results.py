@@ -28,43 +28,59 @@ from music_emotion.report.figure_style import (
 )
 from music_emotion.study.metrics import ccc
 
-# ----------------------------------------------------------------------------------- GAN
-GAN_PANELS = (
-    ("Adversarial losses", "loss per step (mean since the last evaluation)",
-     (("generator_loss", "generator (adversarial + auxiliary)"), ("discriminator_loss", "discriminator"))),
-    ("Auxiliary V/A regression on D", "MSE of D's V/A reading",
-     (("aux_mse_real", "real windows vs their labels"), ("aux_mse_fake", "generated windows vs their conditions"))),
-    ("Conditioning: do samples carry their V/A?", "CCC, conditions vs V/A read back",
-     (("conditioning_ccc_valence", "valence"), ("conditioning_ccc_arousal", "arousal"))),
-    ("Realism", "Fréchet ratio (1 = as close as real windows)",
-     (("frechet_ratio", "synthetic vs real TRAIN windows"),)),
-)
+# ----------------------------------------------------------------------------- generators
+# Per generator family, its panels: (title, y label, ((history column, curve label), ...)). A panel whose columns
+# the history lacks (e.g. no auxiliary head in the Kaggle reference GAN) is left out.
+GENERATOR_PANELS = {
+    "gan": (
+        ("Adversarial losses", "loss per step (mean since the last evaluation)",
+         (("generator_loss", "generator (adversarial + auxiliary)"), ("discriminator_loss", "discriminator"))),
+        ("Auxiliary V/A regression on D", "MSE of D's V/A reading",
+         (("aux_mse_real", "real windows vs their labels"),
+          ("aux_mse_fake", "generated windows vs their conditions"))),
+        ("Conditioning: do samples carry their V/A?", "CCC, conditions vs V/A read back",
+         (("conditioning_ccc_valence", "valence"), ("conditioning_ccc_arousal", "arousal"))),
+        ("Realism", "Fréchet ratio (1 = as close as real windows)",
+         (("frechet_ratio", "synthetic vs real TRAIN windows"),)),
+    ),
+    "diffusion": (
+        ("Flow-matching loss", "velocity MSE per step (mean since the last log)", (("flow_loss", "training loss"),)),
+        ("Learning rate", "learning rate", (("learning_rate", "AdamW: warm-up, then cosine"),)),
+    ),
+}
+GENERATOR_TITLES = {"gan": "conditional GAN", "diffusion": "conditional flow matching"}
 
 
-def gan_training_curves_figure(history: pd.DataFrame, dpi: int) -> Figure:
-    """Losses, auxiliary MSEs, conditioning CCC and Fréchet ratio per evaluation step; the kept step starred.
-
-    Panels whose columns the history lacks (e.g. no auxiliary head in the Kaggle reference recipe) are left out.
-    """
-    x = history["step"] if "step" in history else history["epoch"]
-    panels = [p for p in GAN_PANELS if any(column in history for column, _ in p[2])]
-    figure = new_figure(5.0 * len(panels), 4.2, dpi)
-    axes = figure.subplots(1, len(panels), squeeze=False)[0]
-    kept = history[history["is_best"].astype(bool)] if "is_best" in history else history.iloc[:0]
-    for ax, (title, ylabel, curves) in zip(axes, panels, strict=True):
-        for column, label in curves:
-            if column in history:
-                line, = ax.plot(x, history[column], marker="o", ms=3, label=label)
-                if not kept.empty:
-                    ax.plot(kept[x.name], kept[column], ls="none", marker="*", ms=12, color=line.get_color(),
-                            markeredgecolor="black", markeredgewidth=0.5)
-        ax.set_title(title)
-        ax.set_xlabel("optimiser step" if x.name == "step" else "epoch")
-        ax.set_ylabel(ylabel)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    step = f", kept step {int(kept[x.name].iloc[0])} (star)" if not kept.empty else ""
-    figure.suptitle(f"Conditional GAN training: {int(x.iloc[-1])} {x.name}s{step}")
+def generator_training_curves_figure(histories: Mapping[str, pd.DataFrame], dpi: int) -> Figure:
+    """One row per generator family: its losses per evaluation step (the GAN's also its auxiliary MSEs,
+    conditioning CCC and Fréchet ratio, the kept step starred), so both generators' training reads in one place."""
+    rows = {generator: [p for p in GENERATOR_PANELS[generator] if any(c in history for c, _ in p[2])]
+            for generator, history in histories.items()}
+    n_cols = max(len(panels) for panels in rows.values())
+    figure = new_figure(5.0 * n_cols, 4.2 * len(rows), dpi)
+    grid = figure.subplots(len(rows), n_cols, squeeze=False)
+    for axes, (generator, panels) in zip(grid, rows.items(), strict=True):
+        history = histories[generator]
+        x = history["step"] if "step" in history else history["epoch"]
+        kept = history[history["is_best"].astype(bool)] if "is_best" in history else history.iloc[:0]
+        for ax in axes[len(panels):]:
+            ax.set_visible(False)
+        for ax, (title, ylabel, curves) in zip(axes, panels, strict=False):
+            for column, label in curves:
+                if column in history:
+                    line, = ax.plot(x, history[column], marker="o", ms=3, label=label)
+                    if not kept.empty:
+                        ax.plot(kept[x.name], kept[column], ls="none", marker="*", ms=12, color=line.get_color(),
+                                markeredgecolor="black", markeredgewidth=0.5)
+            step = f", kept step {int(kept[x.name].iloc[0])} (star)" if not kept.empty else ""
+            ax.set_title(f"{GENERATOR_TITLES[generator]}: {title}{step if ax is axes[0] else ''}", fontsize=10)
+            ax.set_xlabel("optimiser step" if x.name == "step" else "epoch")
+            ax.set_ylabel(ylabel)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8)
+    figure.suptitle("Generator training: " + ", ".join(
+        f"{GENERATOR_TITLES[g]} {int((h['step'] if 'step' in h else h['epoch']).iloc[-1])} "
+        f"{'steps' if 'step' in h else 'epochs'}" for g, h in histories.items()))
     return figure
 
 

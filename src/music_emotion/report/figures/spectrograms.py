@@ -107,31 +107,32 @@ def spectrogram_examples_figure(
 def real_vs_synthetic_figure(
     real: SpectrogramSet,
     real_labels: pd.DataFrame,
-    synthetic: SpectrogramSet,
-    synthetic_labels: pd.DataFrame,
-    pairs: Sequence[tuple[Any, Any]],
+    generated: Mapping[str, tuple[SpectrogramSet, pd.DataFrame]],
+    rows: Sequence[tuple[Any, Sequence[Any]]],
     dpi: int,
 ) -> Figure:
-    """Rows of (real song, synthetic sample generated for the nearest valence/arousal condition)."""
+    """Rows of (real song, then each generator's sample generated for the nearest valence/arousal condition), on
+    one dB colour scale: `generated` maps a generator to its (spectrograms, labels), `rows` is (song id, one
+    sample id per generator, in `generated`'s order)."""
     real_by_id = real_labels.set_index("song_id")
-    synthetic_by_id = synthetic_labels.set_index("sample_id")
-    n = len(pairs)
-    figure = new_figure(12.0, 2.6 * n + 0.8, dpi)
-    axes = figure.subplots(n, 2, squeeze=False)
-    vmin, vmax = _db_range(real, synthetic)
+    n, n_cols = len(rows), 1 + len(generated)
+    figure = new_figure(6.0 * n_cols, 2.6 * n + 0.8, dpi)
+    axes = figure.subplots(n, n_cols, squeeze=False)
+    vmin, vmax = _db_range(real, *(spectrograms for spectrograms, _ in generated.values()))
     image = None
-    for (ax_real, ax_synthetic), (song_id, sample_id) in zip(axes, pairs, strict=True):
-        image = draw_spectrogram(ax_real, real.values[real.indices_of([song_id])[0]], real, vmin, vmax)
+    for row_axes, (song_id, sample_ids) in zip(axes, rows, strict=True):
+        image = draw_spectrogram(row_axes[0], real.values[real.indices_of([song_id])[0]], real, vmin, vmax)
         v, a = real_by_id.loc[song_id, ["valence", "arousal"]]
-        ax_real.set_title(f"real song {song_id}: V {v:+.2f}, A {a:+.2f}", fontsize=10)
-        draw_spectrogram(
-            ax_synthetic, synthetic.values[synthetic.indices_of([sample_id])[0]], synthetic, vmin, vmax
-        )
-        sv, sa = synthetic_by_id.loc[sample_id, ["valence", "arousal"]]
-        ax_synthetic.set_title(f"synthetic {sample_id}: V {sv:+.2f}, A {sa:+.2f} (condition)", fontsize=10)
+        row_axes[0].set_title(f"real song {song_id}: V {v:+.2f}, A {a:+.2f}", fontsize=10)
+        for ax, (spectrograms, labels), sample_id in zip(row_axes[1:], generated.values(), sample_ids, strict=True):
+            draw_spectrogram(ax, spectrograms.values[spectrograms.indices_of([sample_id])[0]], spectrograms,
+                             vmin, vmax)
+            sv, sa = labels.set_index("sample_id").loc[sample_id, ["valence", "arousal"]]
+            ax.set_title(f"synthetic {sample_id}: V {sv:+.2f}, A {sa:+.2f} (condition)", fontsize=10)
     if image is not None:
         figure.colorbar(image, ax=axes.ravel().tolist(), label="power (dB re clip max)", shrink=0.9)
-    figure.suptitle("Real (left) vs GAN-generated (right) spectrograms at the nearest valence/arousal condition")
+    figure.suptitle(f"Real (left) vs generated ({', '.join(generated)}) spectrograms at the nearest "
+                    "valence/arousal condition")
     return figure
 
 
