@@ -59,10 +59,13 @@ def generator_training_curves_figure(histories: Mapping[str, pd.DataFrame], dpi:
     n_cols = max(len(panels) for panels in rows.values())
     figure = new_figure(5.0 * n_cols, 4.2 * len(rows), dpi)
     grid = figure.subplots(len(rows), n_cols, squeeze=False)
+    lengths = []
     for axes, (generator, panels) in zip(grid, rows.items(), strict=True):
         history = histories[generator]
         x = history["step"] if "step" in history else history["epoch"]
+        lengths.append(f"{GENERATOR_TITLES[generator]} {int(x.iloc[-1])} {x.name}s")
         kept = history[history["is_best"].astype(bool)] if "is_best" in history else history.iloc[:0]
+        step = f", kept step {int(kept[x.name].iloc[0])} (star)" if not kept.empty else ""
         for ax in axes[len(panels):]:
             ax.set_visible(False)
         for ax, (title, ylabel, curves) in zip(axes, panels, strict=False):
@@ -72,15 +75,12 @@ def generator_training_curves_figure(histories: Mapping[str, pd.DataFrame], dpi:
                     if not kept.empty:
                         ax.plot(kept[x.name], kept[column], ls="none", marker="*", ms=12, color=line.get_color(),
                                 markeredgecolor="black", markeredgewidth=0.5)
-            step = f", kept step {int(kept[x.name].iloc[0])} (star)" if not kept.empty else ""
             ax.set_title(f"{GENERATOR_TITLES[generator]}: {title}{step if ax is axes[0] else ''}", fontsize=10)
             ax.set_xlabel("optimiser step" if x.name == "step" else "epoch")
             ax.set_ylabel(ylabel)
             ax.grid(alpha=0.3)
             ax.legend(fontsize=8)
-    figure.suptitle("Generator training: " + ", ".join(
-        f"{GENERATOR_TITLES[g]} {int((h['step'] if 'step' in h else h['epoch']).iloc[-1])} "
-        f"{'steps' if 'step' in h else 'epochs'}" for g, h in histories.items()))
+    figure.suptitle("Generator training: " + ", ".join(lengths))
     return figure
 
 

@@ -119,15 +119,17 @@ def real_vs_synthetic_figure(
     figure = new_figure(6.0 * n_cols, 2.6 * n + 0.8, dpi)
     axes = figure.subplots(n, n_cols, squeeze=False)
     vmin, vmax = _db_range(real, *(spectrograms for spectrograms, _ in generated.values()))
+    conditions = [labels.set_index("sample_id")[["valence", "arousal"]] for _, labels in generated.values()]
     image = None
     for row_axes, (song_id, sample_ids) in zip(axes, rows, strict=True):
         image = draw_spectrogram(row_axes[0], real.values[real.indices_of([song_id])[0]], real, vmin, vmax)
         v, a = real_by_id.loc[song_id, ["valence", "arousal"]]
         row_axes[0].set_title(f"real song {song_id}: V {v:+.2f}, A {a:+.2f}", fontsize=10)
-        for ax, (spectrograms, labels), sample_id in zip(row_axes[1:], generated.values(), sample_ids, strict=True):
+        for ax, (spectrograms, _), by_id, sample_id in zip(row_axes[1:], generated.values(), conditions, sample_ids,
+                                                            strict=True):
             draw_spectrogram(ax, spectrograms.values[spectrograms.indices_of([sample_id])[0]], spectrograms,
                              vmin, vmax)
-            sv, sa = labels.set_index("sample_id").loc[sample_id, ["valence", "arousal"]]
+            sv, sa = by_id.loc[sample_id]
             ax.set_title(f"synthetic {sample_id}: V {sv:+.2f}, A {sa:+.2f} (condition)", fontsize=10)
     if image is not None:
         figure.colorbar(image, ax=axes.ravel().tolist(), label="power (dB re clip max)", shrink=0.9)
