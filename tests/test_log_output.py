@@ -12,7 +12,7 @@ import pytest
 from kedro.logging import RichHandler
 from rich.console import Console
 
-from music_emotion.framework.log_output import plain_when_not_a_terminal
+from music_emotion.framework.log_output import drop_task_counts, plain_when_not_a_terminal
 
 LONG = "a message longer than eighty columns " * 5
 
@@ -43,6 +43,19 @@ def test_a_terminal_keeps_the_rich_handler():
     assert isinstance(logger.handlers[0], RichHandler)
     logger.info(LONG)
     assert len(stream.getvalue().splitlines()) > 1  # rich wraps in a terminal, as it should
+
+
+def test_kedros_task_counter_is_dropped_and_everything_else_kept():
+    logger, stream = _logger("test.log_output.counts", Console(file=io.StringIO(), force_terminal=False))
+    plain_when_not_a_terminal(logger)
+    assert drop_task_counts(logger) == 1 and drop_task_counts(logger) == 0  # once per handler
+    runner = logging.Logger("kedro.runner.sequential_runner")  # named as Kedro's runner, unregistered ...
+    runner.parent = logger  # ... and propagating to the test's handler
+    runner.info("Completed %d out of %d tasks", 3, 30)
+    runner.info("Completed node: %s", "train_gan")
+    logger.info("Completed 3 out of 30 tasks")  # the same words from anyone else are kept
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2 and lines[0].endswith("Completed node: train_gan")
 
 
 @pytest.mark.slow  # a LocalCluster in a fresh interpreter: ~5 s

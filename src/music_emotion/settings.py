@@ -19,6 +19,8 @@ from music_emotion.framework.user_errors import UserErrorHook
 dependency_warnings.silence()
 # Plain, unwrapped log lines when Kedro's output goes to a file or a pipe (rich wraps them at 80 columns).
 log_output.plain_when_not_a_terminal()
+# ... without Kedro's "Completed N out of M tasks" after every node ("Running node"/"Completed node" stay).
+log_output.drop_task_counts()
 
 # Check every external input of a run before any node runs (clear message instead of a stack trace).
 # RunParametersHook first: pipelines are built from the run's parameters (arms, folds, seeds).

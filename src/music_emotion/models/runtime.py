@@ -17,6 +17,9 @@ AUGMENTATION_SEED_OFFSET = 1  # SpecAugment / mixup while fine-tuning, DiffAugme
 PROBE_CONDITIONS_SEED_OFFSET = 2  # the GAN conditioning probe's fixed V/A conditions ...
 PROBE_NOISE_SEED_OFFSET = 3  # ... and its fixed latent noise
 
+# Every training, sampling and evaluation node resolves the device; a run says which one once, not 18 times.
+_announced_devices: set[str] = set()
+
 
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch (all devices) and return a CPU generator for data order."""
@@ -39,7 +42,9 @@ def resolve_device(requested: str | None = "auto") -> torch.device:
             raise RuntimeError(
                 f"device '{requested}' was asked for but CUDA is not available; set device: auto or cpu"
             )
-    logger.info("Using device %s", device)
+    if str(device) not in _announced_devices:
+        _announced_devices.add(str(device))
+        logger.info("Using device %s", device)
     return device
 
 
