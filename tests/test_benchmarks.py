@@ -32,7 +32,7 @@ def test_ast_benchmark_smoke(tmp_path):
     assert list(document["ratios"]) == ["demo: AST / ViT windows per s (b2)"]
 
 
-@pytest.mark.slow
+@pytest.mark.bench_smoke  # five Dask clusters in subprocesses and a kill: ~100 s (the library's paths: test_library)
 def test_library_benchmark_smoke(tmp_path):
     import bench_library
 
@@ -41,7 +41,7 @@ def test_library_benchmark_smoke(tmp_path):
     assert document["ratios"]["files re-processed after a kill at ~50% (batch = 16)"] <= 16
 
 
-@pytest.mark.slow
+@pytest.mark.bench_smoke  # four kedro runs in subprocesses: ~60 s (tracking itself: test_tracking, e2e)
 def test_tracking_benchmark_smoke(tmp_path):
     import bench_tracking
 

@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from .conftest import PROJECT, SHORT_TRAINING, run_kedro, subprocess_env
+from .conftest import PROJECT, subprocess_env
 from .test_kedro_viz import CHROMIUM, _chromium
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser,
@@ -29,10 +29,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def two_runs(demo_project):
+def two_runs(second_demo_run):
     """The demo's default run (seed 42) and a second one with seed 7, as a user comparing seeds would have."""
-    run_kedro(demo_project.path, "run", "--env", "demo", "--params", f"{SHORT_TRAINING},seed=7",
-              log_name="default_run_seed7")
+    demo_project = second_demo_run
     from mlflow import MlflowClient
 
     client = MlflowClient(f"sqlite:///{demo_project.path / 'mlruns' / 'mlflow.db'}")

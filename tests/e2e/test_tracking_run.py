@@ -63,7 +63,10 @@ def test_the_experiment_under_parallel_runner_is_one_parent_with_a_child_per_uni
     tiny = ("experiment.n_folds=2,experiment.n_resamples=50,"
             "experiment.overrides.training.optimisation.epochs=2,"
             "experiment.overrides.gan_augmentation.training.steps=20,"
-            "experiment.overrides.gan_augmentation.training.eval_every_steps=10")
+            "experiment.overrides.gan_augmentation.training.eval_every_steps=10,"
+            "experiment.overrides.diffusion_augmentation.training.steps=20,"
+            "experiment.overrides.diffusion_augmentation.training.eval_every_steps=10,"
+            "experiment.overrides.diffusion_augmentation.sampling.sampling_steps=2")
     run_kedro(demo_project.path, "run", "--env", "demo", "--pipelines", "experiment", "--runner", "ParallelRunner",
               "--params", tiny, log_name="experiment_tracked", extra_env={"KEDRO_MP_CONTEXT": "fork"})
     client = _client(demo_project.path)
