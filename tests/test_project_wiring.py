@@ -27,7 +27,7 @@ def test_registry_has_every_pipeline_and_default_excludes_demo_and_inference():
     bootstrap_project(PROJECT)
     assert {"data_processing", "gan_augmentation", "training", "reporting", "inference", "demo_data"} <= set(pipelines)
     default_nodes = {n.name for n in pipelines["__default__"].nodes}
-    assert "synthesise_demo_dataset" not in default_nodes and "predict_audio_files" not in default_nodes
+    assert "synthesise_demo_dataset" not in default_nodes and "predict_library" not in default_nodes
     assert {"extract_mel_spectrograms", "train_gan", "evaluate_test_set", "build_report_archive"} <= default_nodes
 
 

@@ -18,7 +18,6 @@ import torch
 import yaml
 
 from music_emotion import EmotionModel
-from music_emotion.pipelines.inference.nodes import predict_audio_files
 from music_emotion.serving import cli
 from music_emotion.serving.model_card import card_facts, model_card
 from music_emotion.serving.model_folder import (
@@ -29,7 +28,7 @@ from music_emotion.serving.model_folder import (
 from music_emotion.serving.web_app import analyse
 from music_emotion.study.lineage import fingerprint
 from tests.audio_fixtures import tone, write_audio
-from tests.pipelines.inference.test_inference import PARAMS, tiny_model
+from tests.pipelines.inference.test_inference import pipeline_windows, tiny_model
 
 SETTINGS = PredictionSettings(min_window_fraction=0.5, batch_size=4, files_per_batch=2, rating_scale=(1.0, 9.0))
 CARD = {"training_data": "three synthetic tones", "dataset_id": "tones", "dataset_name": "tones", "datasets": [],
@@ -65,7 +64,7 @@ def exported(tmp_path):
 def test_emotion_model_equals_the_inference_pipeline_path(songs, exported):
     model, folder = exported
     files = {p.name: str(p) for p in sorted(songs.rglob("*")) if p.is_file()}
-    pipeline = predict_audio_files(files, model, PARAMS, "cpu")
+    pipeline = pipeline_windows(files, model, songs)
     api = EmotionModel.from_pretrained(folder, device="cpu")
     predicted = api.predict_many(list(files.values()))
     assert [s.file for s in predicted] == list(files.values())

@@ -10,15 +10,15 @@ the model to them on the client, with the same `predict_songs` code path as vali
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import islice
 from typing import Any
 
 import numpy as np
 
 from music_emotion.audio.decoding import FeatureConfig, iter_windows, skip_reason
-from music_emotion.audio.engine import EngineFailure
-from music_emotion.audio.file_tasks import STREAM_ABOVE_CHUNKS, Decoded, Deferred
+from music_emotion.audio.engine import EngineFailure, FileEngine
+from music_emotion.audio.file_tasks import STREAM_ABOVE_CHUNKS, Decoded, Deferred, decode_file
 from music_emotion.audio.log_mel import feature_config
 from music_emotion.models.regression_head import WindowedRegressor
 from music_emotion.models.song_prediction import predict_songs
@@ -83,6 +83,22 @@ def window_rows(file_name: str, decoded: Decoded | Deferred | str | EngineFailur
     for row in rows:
         row["file_valence"], row["file_arousal"] = float(file_mean[0]), float(file_mean[1])
     return rows
+
+
+def predict_batches(engine: FileEngine, paths: Sequence[Sequence[str]], names: Sequence[Sequence[str]],
+                    model: WindowedRegressor, config: FeatureConfig, min_window_fraction: float, batch_size: int,
+                    device: Any, problems: Sequence[Sequence[str | None]] | None = None,
+                    ) -> Iterator[list[list[dict[str, Any]]]]:
+    """The one prediction loop of every way in: each batch of `paths` is decoded on `engine` (the next batch
+    decodes while this one is predicted; a long file streams in this process on the one-process engine) and
+    yields, per file, its window rows named by `names`. A file with a known `problems` entry (e.g. it could not be
+    opened when listed) gets a skipped row with that reason whatever its decoding said."""
+    decoded_batches = engine.map_batches(decode_file, [list(batch) for batch in paths], config, min_window_fraction,
+                                         engine.kind == "single")
+    for k, (batch_names, decoded) in enumerate(zip(names, decoded_batches, strict=True)):
+        if problems is not None:
+            decoded = [problem or result for problem, result in zip(problems[k], decoded, strict=True)]
+        yield batch_rows(list(batch_names), decoded, model, batch_size, device)
 
 
 def batch_rows(names: list[str], decoded: list[Decoded | Deferred | str | EngineFailure], model: WindowedRegressor,

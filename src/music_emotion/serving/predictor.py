@@ -19,11 +19,10 @@ from typing import Any
 import pandas as pd
 
 from music_emotion.audio.engine import EngineParams, FileEngine, whole_files_seconds
-from music_emotion.audio.file_tasks import decode_file
 from music_emotion.serving.file_prediction import (
     WINDOW_COLUMNS,
-    batch_rows,
     model_feature_config,
+    predict_batches,
     quadrant_of,
 )
 from music_emotion.serving.model_folder import (
@@ -93,16 +92,13 @@ class EmotionModel:
         paths = [str(p) for p in paths]
         names = list(names) if names is not None else paths
         size = self.settings.files_per_batch
-        batches = [paths[i : i + size] for i in range(0, len(paths), size)]
+        starts = range(0, len(paths), size)
         audio = whole_files_seconds(paths, self.engine.min_audio_seconds)
         with FileEngine(self.engine, len(paths), self.feature_config.duration, audio) as engine:
-            decoded = engine.map_batches(decode_file, batches, self.feature_config, self.settings.min_window_fraction,
-                                         engine.kind == "single")  # a long file streams in this process
-            position = 0
-            for results in decoded:
-                batch_names = names[position : position + len(results)]
-                position += len(results)
-                for rows in batch_rows(batch_names, results, self.model, self.settings.batch_size, self.device):
+            for per_file in predict_batches(engine, [paths[i : i + size] for i in starts],
+                                            [names[i : i + size] for i in starts], self.model, self.feature_config,
+                                            self.settings.min_window_fraction, self.settings.batch_size, self.device):
+                for rows in per_file:
                     yield self._song(rows, scale)
 
     def window_table(self, songs: Iterable[SongEmotion]) -> pd.DataFrame:

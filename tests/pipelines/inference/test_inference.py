@@ -15,7 +15,8 @@ from music_emotion.datasets import TorchModelDataset
 from music_emotion.models.song_prediction import predict_songs
 from music_emotion.models.vit_regression import ViTModelParams, build_vit_regressor
 from music_emotion.pipelines.inference import create_pipeline
-from music_emotion.pipelines.inference.nodes import predict_audio_files
+from music_emotion.audio.listing import AudioListing
+from music_emotion.pipelines.inference.nodes import predict_library, summarise_library
 from music_emotion.serving.file_prediction import quadrant_of
 from tests.audio_fixtures import tone, write_audio
 from tests.conf_params import mel_config, parameters
@@ -38,6 +39,14 @@ def tiny_model(mode="resize", extraction=MEL):
         "checkpoint": None, "vit_config": TINY_VIT, "input_mode": mode, "head_hidden_size": 16, "patch_stride": 8}))
     stats = {"db_mean": -40.0, "db_std": 15.0, "db_range": [-80.0, 0.0], "pad_db": -80.0}
     return build_vit_regressor(params, extraction.to_dict(), stats, (WINDOW, STRIDE)).eval()
+
+
+def pipeline_windows(files: dict[str, str], model, root) -> pd.DataFrame:
+    """Window rows of `files` (under `root`) as the inference pipeline's node writes them: one process, parts in
+    memory, concatenated in order (the one prediction loop that the command, the API and the page share)."""
+    parts = predict_library(AudioListing(files, root), model, {}, PARAMS, SINGLE, "cpu",
+                            {"run": None, "input_versions": {}})
+    return pd.concat([table for part in parts for table in part.values()], ignore_index=True)
 
 
 @pytest.fixture
@@ -115,7 +124,7 @@ def test_preprocessing_comes_from_the_model(music_folder):
     other = mel_config(sample_rate=8000, duration=1.0, n_fft=256, hop_length=128, n_mels=8)
     model = tiny_model(mode="native", extraction=other)
     files = {"hifi": str(music_folder / "hifi.flac")}
-    table = predict_audio_files(files, model, PARAMS, "cpu")
+    table = pipeline_windows(files, model, music_folder)
     # 1 s chunks of 63 frames (hop 128): windows of 31 frames 16 apart -> 0, 16, 32 in each chunk
     assert table["segment_start_s"].tolist() == [0.0, 0.256, 0.512, 1.0, 1.256, 1.512]
 
@@ -139,7 +148,7 @@ def test_model_without_extraction_settings_is_refused(music_folder):
     model = tiny_model()
     model.config["extraction"] = {}
     with pytest.raises(ValueError, match="retrain"):
-        predict_audio_files({"hifi": str(music_folder / "hifi.flac")}, model, PARAMS, "cpu")
+        pipeline_windows({"hifi": str(music_folder / "hifi.flac")}, model, music_folder)
 
 
 def test_missing_model_says_which_pipeline_to_run(tmp_path):
@@ -183,7 +192,9 @@ def test_va_plot_of_a_large_folder_numbers_the_points_and_lists_the_names():
 def test_hostile_file_names_are_neutralised_in_the_csv(tmp_path, music_folder):
     hostile = music_folder / '=HYPERLINK("evil","click").wav'
     write_audio(hostile, tone(1.0, 8000, 1, 440), 8000)
-    table = predict_audio_files({"h": str(hostile)}, tiny_model(), PARAMS, "cpu")
+    listing, model = AudioListing({"h": str(hostile)}, music_folder), tiny_model()
+    parts = dict(next(predict_library(listing, model, {}, PARAMS, SINGLE, "cpu", {"run": None, "input_versions": {}})))
+    table, _ = summarise_library({key: (lambda t=t: t) for key, t in parts.items()}, listing, model)
     path = tmp_path / "out.csv"
     table.to_csv(path, index=False)
     stored = pd.read_csv(path)["file"].unique().tolist()
@@ -214,8 +225,8 @@ def test_an_ast_model_gets_its_own_fbank_input_and_the_log_says_which_family(tmp
     model = dataset.load()
     assert model.family == "ast"
 
-    with caplog.at_level(logging.INFO, logger="music_emotion.pipelines.inference.nodes"):
-        table = predict_audio_files({"hifi": str(music_folder / "hifi.flac")}, model, PARAMS, "cpu")
+    with caplog.at_level(logging.INFO, logger="music_emotion.pipelines.inference.nodes"):  # names the family
+        table = pipeline_windows({"hifi": str(music_folder / "hifi.flac")}, model, music_folder)
     # a 2 s chunk = 198 frames of 10 ms: 64-frame windows 50 frames apart, plus one ending at the last frame
     assert table["segment_start_s"].tolist() == [0.0, 0.5, 1.0, 1.34]
     assert "AST (random init) on kaldi_fbank features at 16000 Hz" in caplog.text

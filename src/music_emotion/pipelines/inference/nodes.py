@@ -17,16 +17,14 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from music_emotion.audio.engine import EngineParams, FileEngine, whole_files_seconds
-from music_emotion.audio.file_tasks import decode_file
-from music_emotion.audio.listing import relative_name
 from music_emotion.console import progress_bar
 from music_emotion.models.regression_head import WindowedRegressor
 from music_emotion.models.runtime import resolve_device, torch_threads
 from music_emotion.serving.file_prediction import (
     QUADRANTS,
     WINDOW_COLUMNS,
-    batch_rows,
     model_feature_config,
+    predict_batches,
     spreadsheet_safe,
 )
 from music_emotion.serving.library import (
@@ -75,13 +73,11 @@ def predict_library(
     audio = whole_files_seconds([f.path for f in todo], engine_params.min_audio_seconds)
     with FileEngine(engine_params, len(todo), config.duration, audio) as engine, torch_threads(
             engine.client_threads if torch_device.type == "cpu" else None):
-        decoded_batches = engine.map_batches(decode_file, [[f.path for f in b] for b in work], config,
-                                             float(params["min_window_fraction"]), engine.kind == "single")
-        for number, (batch, decoded) in enumerate(zip(work, decoded_batches, strict=True), start=first_part):
+        predicted = predict_batches(engine, [[f.path for f in b] for b in work], [[f.name for f in b] for b in work],
+                                    inference_model, config, float(params["min_window_fraction"]),
+                                    int(params["batch_size"]), torch_device, [[f.problem for f in b] for b in work])
+        for number, (batch, per_file) in enumerate(zip(work, predicted, strict=True), start=first_part):
             rows = []
-            results = [f.problem or r for f, r in zip(batch, decoded, strict=True)]
-            per_file = batch_rows([f.name for f in batch], results, inference_model, int(params["batch_size"]),
-                                  torch_device)
             for file, file_rows in zip(batch, per_file, strict=True):
                 counts["failed" if file_rows[0]["status"] == "skipped" else "ok"] += 1
                 rows += [{**row, "size": file.size, "mtime_ns": file.mtime_ns} for row in file_rows]
@@ -138,25 +134,6 @@ def summarise_library(
     for table in (files, errors):  # file names are the user's: never formulas in a spreadsheet
         table["file"] = table["file"].map(spreadsheet_safe)
     return files, errors
-
-
-def predict_audio_files(audio_files: Mapping[str, str], trained_model: WindowedRegressor,
-                        params: dict[str, Any], device: str) -> pd.DataFrame:
-    """Window rows of a few files in this process, in memory (notebooks and scripts; the pipeline uses
-    `predict_library`, which runs the same per-file code in batches on the engine)."""
-    config, torch_device = model_feature_config(trained_model), resolve_device(device)
-    logger.info("Model: the '%s' arm's %s", params["model"], trained_model.description)
-    paths, size = list(audio_files.values()), int(params["files_per_batch"])
-    rows = []
-    for start in range(0, len(paths), size):  # the files of a batch are predicted together, as the engine's are
-        batch = paths[start : start + size]
-        decoded = [decode_file(path, config, float(params["min_window_fraction"])) for path in batch]
-        for file_rows in batch_rows([relative_name(audio_files, path) for path in batch], decoded, trained_model,
-                                    int(params["batch_size"]), torch_device):
-            rows += file_rows
-    table = pd.DataFrame(rows).reindex(columns=WINDOW_COLUMNS).assign(model=params["model"])
-    table["file"] = table["file"].map(spreadsheet_safe)
-    return table
 
 
 def plot_va_plane(inference_predictions: pd.DataFrame, params: dict[str, Any]) -> Figure:
