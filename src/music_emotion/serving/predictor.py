@@ -4,8 +4,9 @@
     model = EmotionModel.from_pretrained("my_model")      # an exported folder, or a hub id (owner/name)
     song = model.predict("song.mp3")                       # song.valence, song.arousal in [-1, 1], song.windows
 
-Every file goes the inference pipeline's way — `decode_file` on the engine (this process, or Dask for many files),
-then `batch_rows` through `predict_songs` — so the numbers equal the pipeline's and the `music-emotion` command's.
+Every file goes through the inference pipeline's own loop, `file_prediction.predict_batches` (`decode_file` on the
+engine — this process, or Dask for many files — then `batch_rows` through `predict_songs`), so the numbers equal the
+pipeline's, the `music-emotion` command's and the page's.
 """
 
 from __future__ import annotations
