@@ -1,7 +1,7 @@
 """Inference latency: one 45 s 44.1 kHz stereo mp3 -> valence/arousal on CPU with ViT-B/16.
 
-Times the inference pipeline's node, `inference.nodes.predict_audio_files`, on a one-file dict with
-`n_jobs=1` (the other parameters from conf/base/parameters_inference.yml), end to end: decode + resample
+Times `EmotionModel.predict` on one process (the prediction loop the inference node, the command and the page
+share; `min_window_fraction` and `batch_size` from conf/base/parameters_inference.yml), end to end: decode + resample
 + log-mel of every stored-span chunk (conf/base: 45 s, so a 45 s file is one chunk) + every model window
 of it (conf/base: 10 s windows 5 s apart = 9 windows) through the batched ViT forward and the song-level
 average (`predict_songs`). The model is ViT-B/16 (hidden 768, 12 layers, 12 heads, MLP 3072, patch 16, 224)
@@ -39,7 +39,8 @@ from music_emotion.audio.log_mel import MelConfig
 from music_emotion.models.runtime import resolve_device, seed_everything  # noqa: E402
 from music_emotion.models.song_prediction import predict_songs  # noqa: E402
 from music_emotion.models.vit_regression import ViTModelParams, build_vit_regressor  # noqa: E402
-from music_emotion.pipelines.inference.nodes import predict_audio_files  # noqa: E402
+from music_emotion.serving.model_folder import PredictionSettings  # noqa: E402
+from music_emotion.serving.predictor import EmotionModel  # noqa: E402
 
 TINY_VIT = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
             "patch_size": 16, "image_size": 64}
@@ -79,22 +80,23 @@ def main(argv: list[str] | None = None) -> dict:
     if args.input_mode:
         model_conf["input_mode"] = args.input_mode
     model_params = ViTModelParams.from_params(model_conf)
-    inference = {**params["inference"], "n_jobs": 1, "model": "random ViT-B/16"}
+    inference = params["inference"]
     seed_everything(args.seed)
     model = build_vit_regressor(model_params, extraction.to_dict(),
                                 input_normalisation(model_params, (extraction.floor_db, 0.0)), window).eval()
     (_, path), = make_clips(args.cache_dir / f"1x{args.seconds:g}s", 1, args.seconds)
-    files = {"clip": path}
     cpu = resolve_device("cpu")
+    settings = PredictionSettings(min_window_fraction=float(inference["min_window_fraction"]),
+                                  batch_size=int(inference["batch_size"]), files_per_batch=1, rating_scale=(1.0, 9.0))
+    emotion = EmotionModel(model, settings, name="random ViT-B/16", device="cpu")  # one process: ONE_PROCESS
 
-    table = predict_audio_files(files, model, inference, "cpu")  # also the warm-up
-    n_windows = int((table["status"] != "skipped").sum())
+    n_windows = emotion.predict(path).n_windows  # also the warm-up
     chunks = list(iter_windows(path, extraction, inference["min_window_fraction"]))
     spectrograms = np.stack([chunk[1] for chunk in chunks])
     valid_frames = np.asarray([chunk[3] for chunk in chunks])
 
     end_to_end = measure(f"end to end: {args.seconds:g} s mp3 -> V/A ({n_windows} windows)",
-                         lambda: predict_audio_files(files, model, inference, "cpu"), 1, "files", args.repeats)
+                         lambda: emotion.predict(path), 1, "files", args.repeats)
     decode = measure("  decode + log-mel (iter_windows)",
                      lambda: list(iter_windows(path, extraction, inference["min_window_fraction"])), 1, "files",
                      args.repeats)
