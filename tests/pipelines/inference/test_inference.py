@@ -10,12 +10,12 @@ from kedro.io import DataCatalog, DatasetError, Version
 from kedro.runner import SequentialRunner
 
 from music_emotion.audio.decoding import iter_windows
+from music_emotion.audio.listing import AudioListing
 from music_emotion.data.windows import window_starts
 from music_emotion.datasets import TorchModelDataset
 from music_emotion.models.song_prediction import predict_songs
 from music_emotion.models.vit_regression import ViTModelParams, build_vit_regressor
 from music_emotion.pipelines.inference import create_pipeline
-from music_emotion.audio.listing import AudioListing
 from music_emotion.pipelines.inference.nodes import predict_library, summarise_library
 from music_emotion.serving.file_prediction import quadrant_of
 from tests.audio_fixtures import tone, write_audio
@@ -26,6 +26,7 @@ PARAMS = {"model": "gan", "min_window_fraction": 0.5, "batch_size": 4, "files_pe
           "plot": {"dpi": 50, "max_labels": 20, "max_label_chars": 12}}
 SINGLE = {"engine": "single", "scheduler_address": None, "n_workers": None, "connect_timeout_s": 5,
           "min_audio_seconds": 0.0}
+NO_RUN = {"run": None, "input_versions": {}}  # run_lineage of a run Kedro did not start
 TINY_VIT = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
             "patch_size": 8, "image_size": 32}
 
@@ -41,12 +42,21 @@ def tiny_model(mode="resize", extraction=MEL):
     return build_vit_regressor(params, extraction.to_dict(), stats, (WINDOW, STRIDE)).eval()
 
 
+def pipeline_parts(listing: AudioListing, model) -> dict[str, pd.DataFrame]:
+    """{part name: window rows} as the inference pipeline's node yields them: one process, in memory, in order (the
+    one prediction loop that the command, the API and the page share)."""
+    return {key: table for part in predict_library(listing, model, {}, PARAMS, SINGLE, "cpu", NO_RUN)
+            for key, table in part.items()}
+
+
+def as_loaders(parts: dict[str, pd.DataFrame]) -> dict:
+    """Parts as the catalog hands them to `summarise_library`: a loader per part."""
+    return {key: (lambda table=table: table) for key, table in parts.items()}
+
+
 def pipeline_windows(files: dict[str, str], model, root) -> pd.DataFrame:
-    """Window rows of `files` (under `root`) as the inference pipeline's node writes them: one process, parts in
-    memory, concatenated in order (the one prediction loop that the command, the API and the page share)."""
-    parts = predict_library(AudioListing(files, root), model, {}, PARAMS, SINGLE, "cpu",
-                            {"run": None, "input_versions": {}})
-    return pd.concat([table for part in parts for table in part.values()], ignore_index=True)
+    """Window rows of `files` (under `root`) as the inference pipeline's node writes them, concatenated."""
+    return pd.concat(pipeline_parts(AudioListing(files, root), model).values(), ignore_index=True)
 
 
 @pytest.fixture
@@ -130,18 +140,13 @@ def test_preprocessing_comes_from_the_model(music_folder):
 
 
 def test_empty_folder_and_all_broken_are_clear_errors(tmp_path):
-    from music_emotion.audio.listing import AudioListing
-    from music_emotion.pipelines.inference.nodes import predict_library, summarise_library
-
-    no_run = {"run": None, "input_versions": {}}
     with pytest.raises(ValueError, match="no audio file"):
-        next(predict_library(AudioListing({}, tmp_path), tiny_model(), {}, PARAMS, SINGLE, "cpu", no_run))
+        pipeline_parts(AudioListing({}, tmp_path), tiny_model())
     (tmp_path / "x.mp3").write_bytes(b"")
     listing = AudioListing({"x": str(tmp_path / "x.mp3")}, tmp_path)
-    parts = dict(predict_library(listing, tiny_model(), {}, PARAMS, SINGLE, "cpu", no_run).__next__())
-    loaders = {key: (lambda table=table: table) for key, table in parts.items()}
+    parts = pipeline_parts(listing, tiny_model())
     with pytest.raises(ValueError, match="could be decoded"):
-        summarise_library(loaders, listing, tiny_model())
+        summarise_library(as_loaders(parts), listing, tiny_model())
 
 
 def test_model_without_extraction_settings_is_refused(music_folder):
@@ -193,8 +198,7 @@ def test_hostile_file_names_are_neutralised_in_the_csv(tmp_path, music_folder):
     hostile = music_folder / '=HYPERLINK("evil","click").wav'
     write_audio(hostile, tone(1.0, 8000, 1, 440), 8000)
     listing, model = AudioListing({"h": str(hostile)}, music_folder), tiny_model()
-    parts = dict(next(predict_library(listing, model, {}, PARAMS, SINGLE, "cpu", {"run": None, "input_versions": {}})))
-    table, _ = summarise_library({key: (lambda t=t: t) for key, t in parts.items()}, listing, model)
+    table, _ = summarise_library(as_loaders(pipeline_parts(listing, model)), listing, model)
     path = tmp_path / "out.csv"
     table.to_csv(path, index=False)
     stored = pd.read_csv(path)["file"].unique().tolist()

@@ -19,10 +19,9 @@ from music_emotion.audio.engine import (
 from music_emotion.datasets import AudioFolderDataset, ParquetPartsDataset
 from music_emotion.pipelines.inference.nodes import predict_library, summarise_library
 from tests.audio_fixtures import tone, write_audio
-from tests.pipelines.inference.test_inference import PARAMS, SINGLE, tiny_model
+from tests.pipelines.inference.test_inference import NO_RUN, PARAMS, SINGLE, tiny_model
 
 DASK = {**SINGLE, "engine": "dask", "n_workers": 2}
-NO_RUN = {"run": None, "input_versions": {}}
 
 
 @pytest.fixture
