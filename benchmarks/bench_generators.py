@@ -12,6 +12,8 @@ VAL songs, and the Fréchet ratio. Medians and ranges over seeds.
 
     python benchmarks/bench_generators.py                 # both generators x 2 corpora x seeds 42, 1, 2 (~40 min)
     python benchmarks/bench_generators.py --generators diffusion --seeds 42
+    python benchmarks/bench_generators.py --generators gan --label film \
+        --params gan_augmentation.generator.conditioning=film   # a variant, on both corpora and every seed
 
 Runs in temporary copies of the project (tracking off), so the checkout's data and conf are untouched.
 """
@@ -59,7 +61,7 @@ def reading(quality: dict[str, Any]) -> dict[str, float]:
     return row
 
 
-def corpus_runs(corpus: str, seeds: list[int], generators: list[str]) -> list[dict[str, Any]]:
+def corpus_runs(corpus: str, seeds: list[int], generators: list[str], params: str = "") -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix=f"bench_generators_{corpus}_") as folder:
         project = Path(folder)
         bench_tracking.copy_project(project)
@@ -71,7 +73,8 @@ def corpus_runs(corpus: str, seeds: list[int], generators: list[str]) -> list[di
         for generator in generators:
             for seed in seeds:
                 seconds = bench_tracking.kedro(project, "run", "--env", "demo", "--from-nodes", "split_songs",
-                                               "--to-nodes", f"assess_{generator}_quality", "--params", f"seed={seed}")
+                                               "--to-nodes", f"assess_{generator}_quality", "--params",
+                                               ",".join(filter(None, [f"seed={seed}", params])))
                 rows.append({"generator": generator, "corpus": corpus, "seed": seed, "seconds": round(seconds, 1),
                              **reading(newest(project, quality_path(generator)))})
                 print(json.dumps(rows[-1]), flush=True)
@@ -102,11 +105,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 1, 2])
     parser.add_argument("--corpora", nargs="+", default=list(CORPORA), choices=list(CORPORA))
     parser.add_argument("--generators", nargs="+", default=list(GENERATORS), choices=list(GENERATORS))
+    parser.add_argument("--params", default="", help="extra kedro --params for every generator run (a variant)")
+    parser.add_argument("--label", default="", help="names the variant in the results file")
     args = parser.parse_args(argv)
-    rows = [row for corpus in args.corpora for row in corpus_runs(corpus, args.seeds, args.generators)]
-    result = {"machine": machine(), "rows": rows, "table": summary(rows)}
+    rows = [row for corpus in args.corpora for row in corpus_runs(corpus, args.seeds, args.generators, args.params)]
+    result = {"machine": machine(), "params": args.params, "rows": rows, "table": summary(rows)}
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    (RESULTS_DIR / f"bench_generators_{'_'.join(args.generators)}.json").write_text(json.dumps(result, indent=2))
+    name = "_".join(filter(None, ["bench_generators", *args.generators, args.label]))
+    (RESULTS_DIR / f"{name}.json").write_text(json.dumps(result, indent=2))
     print("\n".join(result["table"]))
     return result
 

@@ -32,6 +32,40 @@ def test_generator_output_has_exactly_the_configured_shape(n_mels, n_frames, n_u
     assert out.min() >= -1 and out.max() <= 1
 
 
+@pytest.mark.parametrize(("n_mels", "n_frames", "n_upsample"), [(16, 64, 1), (64, 431, 4)])
+def test_a_film_generator_has_the_configured_shape_and_its_samples_follow_the_label(n_mels, n_frames, n_upsample):
+    generator = _generator(n_mels, n_frames, n_upsample=n_upsample, base_channels=8, min_channels=4,
+                           conditioning="film", embedding_dim=8)
+    noise = torch.randn(1, 8).expand(2, -1)
+    out = generator(noise, torch.tensor([[0.5, -0.5], [-1.0, 1.0]]))
+    assert out.shape == (2, 1, n_mels, n_frames)
+    assert out.min() >= -1 and out.max() <= 1
+    assert not torch.allclose(out[0], out[1])  # the label reaches the output through the projection at init
+
+
+def test_film_blocks_are_the_identity_at_initialisation():
+    """The FiLM layers start at zero, so training starts from the unconditional block and learns how far to steer."""
+    generator = _generator(conditioning="film", embedding_dim=8)
+    x = torch.randn(2, 16, 4, 16)
+    block = generator.blocks[0]
+    plain = torch.relu(block.norm(block.conv(x)))
+    assert torch.equal(block(x, torch.randn(2, 8)), plain)
+
+
+def test_an_unknown_conditioning_is_refused_naming_the_choices():
+    with pytest.raises(ValueError, match=r"conditioning must be one of \('channels', 'film'\)"):
+        _generator(conditioning="concat")
+
+
+def test_a_saved_film_generator_reloads_identically(tmp_path):
+    generator = _generator(conditioning="film", embedding_dim=8)
+    generator.save_pretrained(tmp_path / "g")
+    loaded = load_pretrained_model(tmp_path / "g")
+    conditions = [[0.3, -0.2], [-0.7, 0.9]]
+    np.testing.assert_array_equal(generator.generate(conditions, generator=torch.Generator().manual_seed(0)),
+                                  loaded.generate(conditions, generator=torch.Generator().manual_seed(0)))
+
+
 def test_discriminator_gives_one_logit_and_a_va_reading_per_sample_for_any_size():
     discriminator = _discriminator(base_channels=4, n_layers=3, max_channels=8)
     for shape in [(16, 64), (64, 431)]:

@@ -47,6 +47,8 @@ class GanTrainingConfig:
     aux_weight_real: float
     aux_weight_fake: float
     r1_gamma: float
+    vicinal_radius: float
+    vicinal_label_sigma: float
     diffaugment: list[str]
     diffaugment_time_shift_fraction: float
     diffaugment_cutout_fraction: float
@@ -69,6 +71,9 @@ class GanTrainingConfig:
             raise ValueError("gan_augmentation.training.ema_decay must be in (0, 1), or null for no EMA")
         if (config.steps is not None and config.steps < 1) or config.epochs < 1 or config.eval_every_steps < 1:
             raise ValueError("gan_augmentation.training: steps (or null), epochs and eval_every_steps must be >= 1")
+        if config.vicinal_radius < 0 or config.vicinal_label_sigma < 0:
+            raise ValueError("gan_augmentation.training: vicinal_radius and vicinal_label_sigma must be >= 0 "
+                             "(vicinal_radius 0 turns vicinal real samples off)")
         return config
 
     def total_steps(self, n_train: int) -> int:
@@ -94,6 +99,18 @@ class TrainSet:
         positions = positions[np.argsort(self.rows[positions], kind="stable")]  # row order: fast on a memory map
         starts = random_crop_starts(self.valid_frames[positions], self.window, rng)
         return read_crops(self.values, self.rows[positions], starts, self.window), self.conditions[positions]
+
+    def vicinal_positions(self, positions: np.ndarray, sigma: float, radius: float,
+                          rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """CcGAN's hard vicinity: target labels = the songs' labels + N(0, sigma) (clipped to [-1, 1]), and for
+        each a song drawn from those whose label lies within `radius` (the original song when none does).
+        Returns (targets, chosen positions), both in the row order `batch` reads in, so they stay aligned."""
+        targets = np.clip(self.conditions[positions] + rng.normal(0.0, sigma, size=(len(positions), 2)), -1.0, 1.0)
+        distances = np.linalg.norm(self.conditions[None, :, :] - targets[:, None, :], axis=2)
+        chosen = np.array([rng.choice(near) if len(near := np.flatnonzero(row <= radius)) else position
+                           for row, position in zip(distances, positions, strict=True)])
+        order = np.argsort(self.rows[chosen], kind="stable")
+        return targets[order].astype(np.float32), chosen[order]
 
 
 def make_gan_optimizers(generator: nn.Module, discriminator: nn.Module, config: GanTrainingConfig,
@@ -127,8 +144,13 @@ def gan_train_step(
     config: GanTrainingConfig,
     augment_generator: torch.Generator,
     device: torch.device,
+    real_labels: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
-    """One D step then one G step; returns the step's losses and D outputs (device tensors, no sync)."""
+    """One D step then one G step; returns the step's losses and D outputs (device tensors, no sync).
+
+    `cond` conditions D and G; `real_labels` are the real windows' own labels for D's V/A head (they differ from
+    `cond` under vicinal sampling; None: the same)."""
+    real_labels = cond if real_labels is None else real_labels
     policy = config.diffaugment or []
 
     def augment(x: torch.Tensor) -> torch.Tensor:
@@ -143,7 +165,7 @@ def gan_train_step(
         fake_logits, _ = discriminator(augment(fake.detach()), cond)
         loss_d = adversarial_losses(config.adversarial_loss, real_logits.float(), fake_logits.float(),
                                     config.real_label)
-        aux_real = F.mse_loss(real_va.float(), cond) if real_va is not None else torch.zeros((), device=device)
+        aux_real = F.mse_loss(real_va.float(), real_labels) if real_va is not None else torch.zeros((), device=device)
     loss_d = loss_d + config.aux_weight_real * aux_real
     if config.r1_gamma > 0:
         (grad,) = torch.autograd.grad(real_logits.float().sum(), real_in, create_graph=True)
@@ -200,13 +222,19 @@ def train_conditional_gan(
     for step in range(1, total + 1):
         if cursor + config.batch_size > len(data):  # a new pass: full batches only
             permutation, cursor = batch_rng.permutation(len(data)), 0
-        db, cond = data.batch(permutation[cursor : cursor + config.batch_size], batch_rng)
+        positions = permutation[cursor : cursor + config.batch_size]
         cursor += config.batch_size
+        targets = None
+        if config.vicinal_radius > 0:
+            targets, positions = data.vicinal_positions(positions, config.vicinal_label_sigma, config.vicinal_radius,
+                                                        batch_rng)
+        db, labels = data.batch(positions, batch_rng)
         real = generator.to_unit(db.to(device).unsqueeze(1))
-        cond_t = torch.from_numpy(cond).to(device)
-        noise = torch.randn(len(cond), generator.latent_dim, generator=noise_generator).to(device)
+        labels_t = torch.from_numpy(labels).to(device)
+        cond_t = labels_t if targets is None else torch.from_numpy(targets).to(device)
+        noise = torch.randn(len(cond_t), generator.latent_dim, generator=noise_generator).to(device)
         out = gan_train_step(generator, discriminator, opt_g, opt_d, real, cond_t, noise, config, augment_generator,
-                             device)
+                             device, real_labels=labels_t)
         if ema is not generator:
             update_ema(ema, generator, config.ema_decay, step)
         for key, value in out.items():

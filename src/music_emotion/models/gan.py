@@ -34,17 +34,57 @@ def _condition_maps(conditions: torch.Tensor, height: int, width: int) -> torch.
     return conditions[:, :, None, None].expand(-1, -1, height, width)
 
 
+CONDITIONINGS = ("channels", "film")
+
+
+class LabelEmbedding(nn.Module):
+    """(B, 2) V/A -> (B, dim): Fourier features of the label (sin/cos at octave frequencies) through a small MLP.
+
+    A continuous label seen at ~90 points needs an embedding that varies smoothly between them; the raw two numbers
+    as constant channels leave every block to learn that on its own (CcGAN's label embedding serves the same end)."""
+
+    def __init__(self, condition_dim: int, dim: int, n_frequencies: int = 4) -> None:
+        super().__init__()
+        self.register_buffer("frequencies", torch.pi * 2.0 ** torch.arange(n_frequencies, dtype=torch.float32),
+                             persistent=False)
+        width = condition_dim * (1 + 2 * n_frequencies)
+        self.mlp = nn.Sequential(nn.Linear(width, dim), nn.SiLU(), nn.Linear(dim, dim))
+
+    def forward(self, conditions: torch.Tensor) -> torch.Tensor:
+        angles = conditions[:, :, None] * self.frequencies.to(conditions.dtype)
+        return self.mlp(torch.cat([conditions, angles.sin().flatten(1), angles.cos().flatten(1)], dim=1))
+
+
+class FilmUpBlock(nn.Module):
+    """Transposed conv x2, GroupNorm without its own affine, then a scale and shift computed from the label
+    embedding (conditional normalisation, as BigGAN's conditional batch norm): the label steers every block's
+    features instead of being one more input channel. The FiLM layer starts at zero: identity at initialisation."""
+
+    def __init__(self, c_in: int, c_out: int, embedding_dim: int) -> None:
+        super().__init__()
+        self.conv = nn.ConvTranspose2d(c_in, c_out, kernel_size=4, stride=2, padding=1)
+        self.norm = nn.GroupNorm(min(8, c_out), c_out, affine=False)
+        self.film = nn.Linear(embedding_dim, 2 * c_out)
+        nn.init.zeros_(self.film.weight)
+        nn.init.zeros_(self.film.bias)
+
+    def forward(self, x: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
+        scale, shift = self.film(embedding).to(x.dtype)[:, :, None, None].chunk(2, dim=1)
+        return torch.relu(self.norm(self.conv(x)) * (1 + scale) + shift)
+
+
 class SpectrogramGenerator(DbScalingMixin, PretrainedModelMixin, nn.Module):
     """(noise, condition) -> spectrogram in [-1, 1] of exactly (channels, n_mels, n_frames).
 
     A linear layer projects [noise, condition] to a (C, h0, w0) map with h0 = ceil(n_mels / 2^k),
-    w0 = ceil(n_frames / 2^k); k transposed-convolution blocks double both sides (the condition
-    is re-injected as constant channels before each block); the result is cropped to the exact
-    shape (1292 is not a power of two) and squashed by tanh.
+    w0 = ceil(n_frames / 2^k); k transposed-convolution blocks double both sides; the result is cropped to the
+    exact shape (1292 is not a power of two) and squashed by tanh. `conditioning` says how the label reaches the
+    blocks: `channels` re-injects V/A as constant channels before each block (the reference design); `film`
+    projects [noise, label embedding] and scales/shifts every block's normalised features from the embedding.
 
     Config keys: n_mels, n_frames (required), channels, latent_dim, condition_dim,
-    base_channels, n_upsample, min_channels, db_min, db_max (the dB range that maps to [-1, 1]),
-    plus anything JSON-able the pipeline wants to keep with the weights (e.g. `extraction`).
+    base_channels, n_upsample, min_channels, conditioning, embedding_dim, db_min, db_max (the dB range that maps
+    to [-1, 1]), plus anything JSON-able the pipeline wants to keep with the weights (e.g. `extraction`).
     """
 
     def __init__(self, config: dict[str, Any]) -> None:
@@ -68,6 +108,18 @@ class SpectrogramGenerator(DbScalingMixin, PretrainedModelMixin, nn.Module):
         self.w0 = -(-self.width // scale)
         widths = [max(int(cfg["min_channels"]), int(cfg["base_channels"]) // 2**i) for i in range(n_up)]
         self.c0 = widths[0]
+        # generators saved before `conditioning` existed have no key: they are `channels` generators
+        self.conditioning = cfg.get("conditioning", "channels")
+        if self.conditioning not in CONDITIONINGS:
+            raise ValueError(f"gan_augmentation.generator.conditioning must be one of {CONDITIONINGS}, "
+                             f"got {self.conditioning!r}")
+        if self.conditioning == "film":
+            embedding_dim = int(cfg["embedding_dim"])
+            self.embedding = LabelEmbedding(self.condition_dim, embedding_dim)
+            self.project = nn.Linear(self.latent_dim + embedding_dim, self.c0 * self.h0 * self.w0)
+            self.blocks = nn.ModuleList(FilmUpBlock(widths[i], widths[i + 1], embedding_dim) for i in range(n_up - 1))
+            self.last = nn.ConvTranspose2d(widths[-1], int(cfg["channels"]), kernel_size=4, stride=2, padding=1)
+            return
         self.project = nn.Linear(self.latent_dim + self.condition_dim, self.c0 * self.h0 * self.w0)
         blocks = []
         for i in range(n_up):
@@ -84,6 +136,12 @@ class SpectrogramGenerator(DbScalingMixin, PretrainedModelMixin, nn.Module):
 
     def forward(self, noise: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
         conditions = conditions.to(noise.dtype)
+        if self.conditioning == "film":
+            embedding = self.embedding(conditions)
+            x = torch.relu(self.project(torch.cat([noise, embedding], dim=1)).view(-1, self.c0, self.h0, self.w0))
+            for block in self.blocks:
+                x = block(x, embedding)
+            return torch.tanh(self.last(x)[:, :, : self.height, : self.width])
         x = self.project(torch.cat([noise, conditions], dim=1))
         x = torch.relu(x.view(-1, self.c0, self.h0, self.w0))
         for block in self.blocks:

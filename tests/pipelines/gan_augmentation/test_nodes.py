@@ -14,7 +14,7 @@ from music_emotion.gan.quality import (
     mean_pairwise_distance,
 )
 from music_emotion.gan.quality_report import assess_synthetic_quality
-from music_emotion.gan.training import GanTrainingConfig, update_ema
+from music_emotion.gan.training import GanTrainingConfig, TrainSet, update_ema
 from music_emotion.models.gan import SpectrogramDiscriminator, SpectrogramGenerator
 from music_emotion.study.metrics import ccc
 from tests.conf_params import parameters
@@ -69,6 +69,49 @@ def test_the_gan_carries_both_labels_for_every_seed(tiny_params, seed):
     tiny_params["training"].update(steps=600, eval_every_steps=600)
     generator, _, _ = train_gan(spectrograms, labels, splits, tiny_params, seed, "cpu")
     assert conditioning_ccc(generator) >= 0.7
+
+
+@pytest.mark.parametrize("seed", [0, pytest.param(1, marks=pytest.mark.slow)])
+def test_a_film_generator_with_vicinal_real_samples_carries_labels_and_a_shuffled_twin_does_not(tiny_params, seed):
+    """The stronger conditioning (FiLM label embedding in G, CcGAN's vicinal real samples for D) learns the toy
+    labels; trained on shuffled labels the same recipe cannot."""
+    spectrograms, labels, splits = make_toy_data(n_songs=64, n_train=48, seed=10 + seed)
+    tiny_params["generator"].update(conditioning="film", embedding_dim=16)
+    tiny_params["training"].update(steps=600, eval_every_steps=600, vicinal_radius=0.15, vicinal_label_sigma=0.05)
+    generator, _, _ = train_gan(spectrograms, labels, splits, tiny_params, seed, "cpu")
+    assert generator.conditioning == "film" and generator.config["conditioning"] == "film"
+    assert conditioning_ccc(generator) >= 0.7
+    if seed == 0:
+        shuffled = labels.copy()
+        shuffled[["valence", "arousal"]] = labels[["valence", "arousal"]].to_numpy()[
+            np.random.default_rng(1).permutation(64)]
+        ignorant, _, _ = train_gan(spectrograms, shuffled, splits, tiny_params, seed, "cpu")
+        assert conditioning_ccc(ignorant) < 0.3
+
+
+def test_vicinal_positions_draw_neighbours_of_jittered_labels_in_reading_order():
+    """Each target is a song's label + noise; the chosen song's label lies within the radius of its target (or is
+    the original song when none does); targets and songs come back aligned, in the row order `batch` reads."""
+    rng = np.random.default_rng(0)
+    conditions = rng.uniform(-1, 1, size=(40, 2)).astype(np.float32)
+    data = TrainSet(np.zeros((80, 4, 8), np.float32), rng.permutation(80)[:40], conditions, np.full(40, 8), 8)
+    positions = rng.permutation(40)[:16]
+    targets, chosen = data.vicinal_positions(positions, 0.05, 0.3, np.random.default_rng(1))
+    assert targets.shape == (16, 2) and targets.dtype == np.float32 and np.abs(targets).max() <= 1
+    assert list(data.rows[chosen]) == sorted(data.rows[chosen])
+    distance = np.linalg.norm(conditions[chosen] - targets, axis=1)
+    assert (distance <= 0.3).mean() > 0.8 and not (distance == 0).all()  # neighbours, not the songs themselves
+    assert len(set(chosen) - set(positions)) > 0
+    lonely, picked = data.vicinal_positions(positions, 0.0, 0.0, np.random.default_rng(1))
+    assert sorted(picked) == sorted(positions)  # radius 0: every song is its own vicinity
+    np.testing.assert_allclose(conditions[picked], lonely)
+
+
+def test_vicinal_settings_out_of_range_are_refused(toy_data, tiny_params):
+    spectrograms, labels, splits = toy_data
+    tiny_params["training"]["vicinal_radius"] = -0.1
+    with pytest.raises(ValueError, match="vicinal_radius"):
+        train_gan(spectrograms, labels, splits, tiny_params, 0, "cpu")
 
 
 @pytest.mark.parametrize("rule, kept", [("worst_target", 20), ("mean", 10)])
