@@ -23,6 +23,16 @@ def test_extraction_benchmark_smoke(tmp_path):
     assert json.loads((tmp_path / "extraction.json").read_text())["benchmark"] == "extraction"
 
 
+@pytest.mark.bench_smoke  # CLAP's full audio architecture on 4 clips of 45 s: ~60 s
+def test_embeddings_benchmark_smoke(tmp_path):
+    import bench_embeddings
+
+    document = bench_embeddings.main(["--clips", "4", "--cache-dir", str(tmp_path / "clips"), "--out-dir",
+                                      str(tmp_path)])
+    assert len(document["results"]) == 2 and all(row["peak_rss_mb"] > 0 for row in document["results"])
+    assert document["ratios"]["cached float16 MB for 1,802 songs"] > 0
+
+
 def test_ast_benchmark_smoke(tmp_path):
     import bench_ast
 

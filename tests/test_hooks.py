@@ -174,3 +174,33 @@ def test_the_experiments_arms_are_checked_for_their_checkpoints_too(monkeypatch,
     finally:
         set_run_parameters(params)
     assert len(problems) == 1 and "hf download MIT/ast-finetuned-audioset-10-10-0.4593 --local-dir" in problems[0]
+
+
+@pytest.mark.parametrize("pipeline_name", ["data_processing", "experiment"])
+def test_the_embedding_arms_encoder_checkpoint_is_checked_offline(monkeypatch, tmp_path, pipeline_name):
+    """The frozen encoder runs in data_processing; `--pipelines experiment` (which reads its embeddings) names it
+    too, so an offline machine learns before any node what to download."""
+    import copy
+    import importlib
+
+    from music_emotion.framework.hooks import checkpoint_problems
+    from music_emotion.framework.run_parameters import run_parameters, set_run_parameters
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    params = run_parameters()
+    offline = copy.deepcopy(params)
+    offline["data_processing"]["embeddings"]["checkpoint"] = "laion/larger_clap_music"
+    offline["training"]["model"]["checkpoint"] = None
+    offline["arms"] = {"real_only": {"model": "vit"}, "clap_probe": {"model": "embedding"}}
+    offline["training"]["arms"] = None
+    offline["experiment"].update(n_folds=2, n_seeds=1, arms=["real_only", "clap_probe"])
+    try:
+        set_run_parameters(offline)
+        module = importlib.import_module(f"music_emotion.pipelines.{pipeline_name}.pipeline")
+        problems = checkpoint_problems(module.create_pipeline())
+    finally:
+        set_run_parameters(params)
+    assert len(problems) == 1, problems
+    assert "data_processing.embeddings.checkpoint" in problems[0]
+    assert "hf download laion/larger_clap_music --local-dir data/06_models/pretrained/clap" in problems[0]

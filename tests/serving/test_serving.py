@@ -330,7 +330,8 @@ def test_an_arm_name_selects_that_arms_model_and_an_unknown_one_names_the_arms(m
         cli.load_model(arm, args)
     assert loaded["real_only"].endswith("real_only/trained_model")
     assert loaded["specaugment"].endswith("specaugment/trained_model")
-    for name, said in (("nosucharm", "not an arm of this project"), ("ridge", "a baseline without a saved network")):
+    for name, said in (("nosucharm", "not an arm of this project"), ("ridge", "a baseline without a saved network"),
+                       ("clap_probe", "an embedding probe, which `music-emotion` cannot serve yet")):
         with pytest.raises(cli.UsageError, match=said) as caught:
             cli.load_model(name, args)
         assert "'real_only'" in str(caught.value) and "'gan'" in str(caught.value)

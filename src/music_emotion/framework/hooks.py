@@ -122,7 +122,10 @@ def checkpoint_problems(pipeline: Pipeline) -> list[str]:
     from music_emotion.models.backbone_loading import BACKBONES, checkpoint_problem
 
     params = run_parameters()
-    families = {(params["arms"].get(arm) or {}).get("model") for arm in _arms_of(pipeline)} & set(BACKBONES)
+    families = {(params["arms"].get(arm) or {}).get("model") for arm in _arms_of(pipeline)}
+    if any("audio_embeddings" in node.outputs for node in pipeline.nodes):  # the frozen encoder runs there
+        families.add("embedding")
+    families &= set(BACKBONES)
     problems = []
     for family in sorted(families):
         section = params

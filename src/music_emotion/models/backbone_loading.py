@@ -52,6 +52,12 @@ BACKBONES = {
     "ast": Backbone("AST", "ASTConfig", "ASTModel", {}, "training.ast", "ast_config",
                     ("mean", "std", "sampling_rate", "num_mel_bins", "do_normalize"),
                     "data/06_models/pretrained/ast"),
+    # the frozen music encoder of `model: embedding` arms (CLAP's audio tower + projection, loaded natively)
+    "embedding": Backbone("CLAP audio encoder", "ClapAudioConfig", "ClapAudioModelWithProjection", {},
+                          "data_processing.embeddings", "clap_config",
+                          ("feature_size", "sampling_rate", "hop_length", "fft_window_size", "max_length_s",
+                           "frequency_min", "frequency_max", "truncation", "padding", "top_db"),
+                          "data/06_models/pretrained/clap"),
 }
 
 
@@ -61,7 +67,8 @@ class CheckpointUnavailableError(RuntimeError):
 
 def load_backbone(family: str, checkpoint: str | None, random_config: dict[str, Any] | None = None,
                   probe_timeout_s: float = 3.0):
-    """Return `(backbone model, the checkpoint's preprocessor settings or {})` for `family` (`vit` | `ast`)."""
+    """Return `(backbone model, the checkpoint's preprocessor settings or {})` for `family` (`vit` | `ast` |
+    `embedding`)."""
     import transformers
 
     spec = BACKBONES[family]

@@ -14,7 +14,7 @@ from kedro.pipeline import Node, Pipeline
 
 from music_emotion.framework.bound_function import BoundFunction
 from music_emotion.framework.run_parameters import run_parameters
-from music_emotion.study.arms import GENERATED, Arm, parse_arms
+from music_emotion.study.arms import GENERATED, READOUT_PARAMS, Arm, parse_arms
 
 SYNTHETIC_INPUTS = ("synthetic_spectrograms", "synthetic_labels")
 
@@ -46,7 +46,8 @@ def arm_pipeline(
     vit_params: str = "params:training",
 ) -> Pipeline:
     """The node that fits one arm on `splits` with `fit` (the caller's pipeline.py names it: `train_arm` for a
-    network, `fit_mean_baseline` / `fit_ridge_baseline`), in the namespace `<namespace>.<arm>` (or `<arm>`)."""
+    network, `fit_mean_baseline` / `fit_ridge_baseline` / `fit_embedding_probe`), in the namespace
+    `<namespace>.<arm>` (or `<arm>`)."""
     shared = {"mel_spectrograms": arm.features, "emotion_labels": "emotion_labels", "song_splits": splits}
     if arm.is_transformer:
         inputs = {**shared, "arm": f"params:arms.{arm.name}", "params": vit_params, "seed": seed,
@@ -59,7 +60,7 @@ def arm_pipeline(
     elif arm.model == "mean_baseline":
         node = Node(fit, inputs=[shared["emotion_labels"], splits], outputs=outputs["baseline"], name=fit.__name__)
     else:
-        node = Node(fit, inputs=[*shared.values(), "params:training.baselines.ridge"], outputs=outputs["baseline"],
+        node = Node(fit, inputs=[*shared.values(), READOUT_PARAMS[arm.model]], outputs=outputs["baseline"],
                     name=fit.__name__)
     free_inputs = {name for name in node.inputs if not name.startswith("params:")}
     parameters = {name for name in node.inputs if name.startswith("params:")}

@@ -281,7 +281,10 @@ class ProjectRecords:
         arms = self.params["arms"]
         trained = sorted(name for name, spec in arms.items() if (spec or {}).get("model") in TRANSFORMERS)
         if arm not in trained:
-            what = "a baseline without a saved network" if arm in arms else "not an arm of this project"
+            model = (arms.get(arm) or {}).get("model")
+            what = ("an embedding probe, which `music-emotion` cannot serve yet (its predictions are in the run's "
+                    "test_predictions)" if model == "embedding" else
+                    "a baseline without a saved network" if arm in arms else "not an arm of this project")
             env = f" (env '{self.env}')" if self.env else ""
             raise UsageError(f"{option} '{arm}' is {what}{env}; choose one of {trained}, or give a model folder "
                              "exported with `music-emotion export`")

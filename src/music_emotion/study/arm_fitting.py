@@ -19,10 +19,10 @@ from music_emotion.data.spectrograms import SpectrogramSet
 from music_emotion.data.splits import split_ids, targets_for_ids
 from music_emotion.models.families import build_regressor
 from music_emotion.models.runtime import resolve_device, seed_everything, torch_threads
-from music_emotion.study import metrics
 from music_emotion.study.arms import check_augmentations, parse_arms
 from music_emotion.study.augment import parse_augmentation
 from music_emotion.study.evaluation import warn_short_songs
+from music_emotion.study.probe import fit_ridge_on_val
 from music_emotion.study.synthetic import synthetic_training_samples
 from music_emotion.study.training_config import budget_steps
 from music_emotion.study.training_loop import (
@@ -114,37 +114,14 @@ def fit_ridge_baseline(
     With several `alphas`, the one with the best mean CCC on VAL songs is kept (the model stays fit on
     TRAIN). Stored as plain numbers (JSON), no pickle.
     """
-    from sklearn.linear_model import Ridge
-    from sklearn.preprocessing import StandardScaler
-
     corpus = Corpus(mel_spectrograms, emotion_labels, song_splits)
     train, val = corpus.train, corpus.val
     x_train = pooled_mel_statistics(mel_spectrograms.values, rows=train.rows)
     x_val = pooled_mel_statistics(mel_spectrograms.values, rows=val.rows)
-    scaler = StandardScaler().fit(x_train)
-    alphas = [float(a) for a in params["alphas"]]
-    if not alphas:
-        raise ValueError("training.baselines.ridge.alphas is empty: give at least one alpha")
-    val_ccc: dict[str, float] = {}
-    best: tuple[float, Any] | None = None
-    for alpha in alphas:
-        ridge = Ridge(alpha=alpha).fit(scaler.transform(x_train), train.targets)
-        pred = ridge.predict(scaler.transform(x_val))
-        score = float(np.mean([metrics.ccc(val.targets[:, i], pred[:, i]) for i in range(len(TARGETS))]))
-        val_ccc[str(alpha)] = score
-        if best is None or score > best[0]:
-            best = (score, ridge)
-    ridge = best[1]
-    logger.info("Ridge baseline: alpha %g (val mean CCC %.3f) on %d features", ridge.alpha, best[0], x_train.shape[1])
-    return {
-        "model": "ridge_baseline",
-        "feature": "pooled_mel_statistics",
-        "alpha": float(ridge.alpha),
-        "val_ccc_mean_by_alpha": val_ccc,
-        "n_train_songs": len(train),
-        "scaler_mean": scaler.mean_.tolist(),
-        "scaler_scale": scaler.scale_.tolist(),
-        "coef": ridge.coef_.tolist(),
-        "intercept": np.atleast_1d(ridge.intercept_).tolist(),
-        "targets": list(TARGETS),
-    }
+    fitted = fit_ridge_on_val(x_train, train.targets, x_val, val.targets, [float(a) for a in params["alphas"]],
+                              "training.baselines.ridge.alphas")
+    logger.info("Ridge baseline: alpha %g (val mean CCC %.3f) on %d features", fitted["alpha"], fitted["val_ccc_mean"],
+                x_train.shape[1])
+    return {"model": "ridge_baseline", "feature": "pooled_mel_statistics", "alpha": fitted["alpha"],
+            "val_ccc_mean_by_alpha": fitted["val_ccc_mean_by_alpha"], "n_train_songs": len(train),
+            **{k: fitted[k] for k in ("scaler_mean", "scaler_scale", "coef", "intercept")}, "targets": list(TARGETS)}

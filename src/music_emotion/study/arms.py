@@ -1,7 +1,8 @@
 """Arms are data: one map in `conf/` (`arms:`) says what each compared model trains on.
 
 An arm is a name plus: which model family fits it (`mean_baseline`, `ridge_baseline`, `vit` = the ImageNet ViT
-on log-mel spectrograms, `ast` = the AudioSet Audio Spectrogram Transformer on Kaldi filter banks), whether it
+on log-mel spectrograms, `ast` = the AudioSet Audio Spectrogram Transformer on Kaldi filter banks, `embedding` = a
+ridge probe on a frozen music encoder's song embeddings, `data_processing.embeddings`), whether it
 also trains on that split's generated samples (`synthetic: gan` or `synthetic: diffusion`, the generator family;
 `true` means `gan`; log-mel arms only: both generators learn log-mel spectrograms), which training-time
 augmentations it uses (names of `training.augmentations` entries) and how figures show it (`label`, `colour`).
@@ -18,11 +19,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-MODEL_FAMILIES = ("mean_baseline", "ridge_baseline", "vit", "ast")
+MODEL_FAMILIES = ("mean_baseline", "ridge_baseline", "vit", "ast", "embedding")
 TRANSFORMERS = ("vit", "ast")
 # The catalog entry each family reads its input from (the ridge baseline pools log-mel statistics).
 FEATURES = {"mean_baseline": "mel_spectrograms", "ridge_baseline": "mel_spectrograms", "vit": "mel_spectrograms",
-            "ast": "ast_features"}
+            "ast": "ast_features", "embedding": "audio_embeddings"}
+# The parameter section of each read-out family's fit (networks read `training`; the mean baseline nothing).
+READOUT_PARAMS = {"ridge_baseline": "params:training.baselines.ridge", "embedding": "params:training.probe"}
 # The generator families (`synthetic: <family>`) and the feature set they learn, the only one their samples can be
 # added to.
 GENERATORS = ("gan", "diffusion")

@@ -1,8 +1,8 @@
 """Scoring fitted arms on a part of the real songs: each model on the feature set it was trained on.
 
 `evaluate_test_set` (single split) and the experiment's `fit_and_record_arm` nodes share these, so every arm is
-predicted by the same code on the same songs: baselines from pooled log-mel statistics, ViT and AST arms window by
-window (`predict_songs`) on their own features.
+predicted by the same code on the same songs: baselines from pooled log-mel statistics, embedding probes from song
+embeddings, ViT and AST arms window by window (`predict_songs`) on their own features.
 """
 
 from __future__ import annotations
@@ -18,69 +18,76 @@ from torch import nn
 from music_emotion.audio.fbank import KIND as FBANK_KIND
 from music_emotion.data import TARGETS
 from music_emotion.data.corpus import Corpus, Part
+from music_emotion.data.embeddings import song_embeddings
 from music_emotion.data.features import pooled_mel_statistics
 from music_emotion.data.spectrograms import SpectrogramSet
 from music_emotion.models.runtime import resolve_device, torch_threads
 from music_emotion.models.song_prediction import predict_songs
-from music_emotion.study.training_loop import (
-    TrainingConfig,
-)
+from music_emotion.study.probe import predict_linear
+from music_emotion.study.training_loop import TrainingConfig
 
 logger = logging.getLogger(__name__)
 
 
-def predict_ridge_baseline(ridge_baseline: dict[str, Any], features: np.ndarray) -> np.ndarray:
-    """(n, 2) predictions of a stored ridge baseline."""
-    scaled = (features - np.asarray(ridge_baseline["scaler_mean"])) / np.asarray(ridge_baseline["scaler_scale"])
-    return scaled @ np.asarray(ridge_baseline["coef"]).T + np.asarray(ridge_baseline["intercept"])
+def feature_set_of(model: Any) -> str:
+    """The catalog entry a fitted model reads: its stored extraction `kind` for a network (AST filter banks or
+    log-mel), `feature` for a stored read-out (the embedding probe's song embeddings; baselines: log-mel)."""
+    if isinstance(model, nn.Module):
+        kind = (model.config.get("extraction") or {}).get("kind", "log_mel")
+        return "ast_features" if kind == FBANK_KIND else "mel_spectrograms"
+    return "audio_embeddings" if isinstance(model, dict) and model.get("model") == "embedding_probe" \
+        else "mel_spectrograms"
 
 
 def test_part_for(
-    model: Any, mel_spectrograms: SpectrogramSet, ast_features: SpectrogramSet | None, emotion_labels: pd.DataFrame,
+    model: Any, feature_sets: Mapping[str, SpectrogramSet | None], emotion_labels: pd.DataFrame,
     song_splits: dict[str, Any],
 ) -> tuple[SpectrogramSet, Part]:
-    """The feature set a fitted model reads (its stored extraction `kind`; baselines: log-mel) and its TEST part.
+    """The feature set a fitted model reads (`feature_set_of`) and its TEST part.
 
-    Both feature sets hold the same songs, so every arm is scored on the same TEST songs in the same order."""
-    kind = (model.config.get("extraction") or {}).get("kind", "log_mel") if isinstance(model, nn.Module) else "log_mel"
-    features = mel_spectrograms
-    if kind == FBANK_KIND:
-        if ast_features is None:
-            raise ValueError("an AST arm's model needs ast_features, which this evaluation was not given")
-        require_same_songs(mel_spectrograms, ast_features)
-        features = ast_features
-    part = Corpus(features, emotion_labels, song_splits).test
-    return features, part
+    Every feature set holds the same songs, so every arm is scored on the same TEST songs in the same order."""
+    name = feature_set_of(model)
+    features = feature_sets.get(name)
+    if features is None:
+        raise ValueError(f"a {name} arm's model needs {name}, which this evaluation was not given")
+    mel = feature_sets.get("mel_spectrograms")
+    if mel is not None and features is not mel:
+        require_same_songs(mel, features, name)
+    return features, Corpus(features, emotion_labels, song_splits).test
 
 
-def require_same_songs(mel_spectrograms: SpectrogramSet, ast_features: SpectrogramSet) -> None:
-    """`ast_features` must hold the songs of `mel_spectrograms` over the same span: otherwise (an older version of
-    one of them, from another data_processing run) the arms would not be compared on the same audio."""
-    mel, ast = (s.meta.get("extraction") or {} for s in (mel_spectrograms, ast_features))
-    span = [(float(e.get("duration", 0.0)), float(e.get("offset", 0.0))) for e in (mel, ast)]
-    if list(mel_spectrograms.ids) != list(ast_features.ids) or span[0] != span[1]:
+def require_same_songs(mel_spectrograms: SpectrogramSet, features: SpectrogramSet, name: str) -> None:
+    """`features` (AST filter banks, song embeddings) must hold the songs of `mel_spectrograms` over the same span:
+    otherwise (an older version of one of them, from another data_processing run) the arms would not be compared on
+    the same audio."""
+    mel, other = (s.meta.get("extraction") or {} for s in (mel_spectrograms, features))
+    span = [(float(e.get("duration", 0.0)), float(e.get("offset", 0.0))) for e in (mel, other)]
+    if list(mel_spectrograms.ids) != list(features.ids) or span[0] != span[1]:
         raise ValueError(
-            f"ast_features ({len(ast_features)} songs, span {span[1]}) were not made with mel_spectrograms "
+            f"{name} ({len(features)} songs, span {span[1]}) were not made with mel_spectrograms "
             f"({len(mel_spectrograms)} songs, span {span[0]}) in one data_processing run: re-run "
             "`kedro run --pipelines data_processing` so both are made from the same songs"
         )
 
 
-def predict_part(model: Any, spectrograms: SpectrogramSet, part: Part, params: dict[str, Any],
+def predict_part(model: Any, features: SpectrogramSet, part: Part, params: dict[str, Any],
                  device: str) -> np.ndarray:
     """(n, 2) song-level predictions of any arm's fitted model for the songs of `part`."""
     if isinstance(model, dict) and model.get("model") == "mean_baseline":
         return np.tile([model[t] for t in TARGETS], (len(part), 1)).astype(np.float64)
     if isinstance(model, dict) and model.get("model") == "ridge_baseline":
-        return predict_ridge_baseline(model, pooled_mel_statistics(spectrograms.values, rows=part.rows))
+        return predict_linear(model, pooled_mel_statistics(features.values, rows=part.rows))
+    if isinstance(model, dict) and model.get("model") == "embedding_probe":
+        return predict_linear(model, song_embeddings(features.values, part.rows, part.valid_frames))
     if isinstance(model, nn.Module):
         training = TrainingConfig.from_params(params["optimisation"])
         with torch_threads(training.cpu_threads):
-            predictions = predict_songs(model, spectrograms.values, part.rows, part.valid_frames,
+            predictions = predict_songs(model, features.values, part.rows, part.valid_frames,
                                         training.eval_batch_size, resolve_device(device), training.mixed_precision)
         model.to("cpu")
         return predictions.songs.astype(np.float64)
-    raise TypeError(f"cannot predict with a {type(model).__name__}: expected a baseline dict or a trained ViT/AST")
+    raise TypeError(f"cannot predict with a {type(model).__name__}: expected a baseline or probe dict or a trained "
+                    "ViT/AST")
 
 
 def prediction_frame(part: Part, arm: str, y_pred: np.ndarray) -> pd.DataFrame:
@@ -106,14 +113,14 @@ def warn_short_songs(part: Part, window: int) -> list:
 
 
 def score_arms(
-    models: Mapping[str, Any], mel_spectrograms: SpectrogramSet, ast_features: SpectrogramSet | None,
-    emotion_labels: pd.DataFrame, song_splits: dict[str, Any], params: dict[str, Any], device: str,
+    models: Mapping[str, Any], feature_sets: Mapping[str, SpectrogramSet | None], emotion_labels: pd.DataFrame,
+    song_splits: dict[str, Any], params: dict[str, Any], device: str,
 ) -> Iterator[tuple[str, Any, Part, np.ndarray]]:
     """The one scoring loop: each arm's fitted model on the TEST songs of `song_splits`, read from the feature set
     it was trained on -> (arm, model, TEST part, (n, 2) song predictions). Songs shorter than a model's window
     are named, never dropped."""
     for arm, model in models.items():
-        features, part = test_part_for(model, mel_spectrograms, ast_features, emotion_labels, song_splits)
+        features, part = test_part_for(model, feature_sets, emotion_labels, song_splits)
         if isinstance(model, nn.Module):
             warn_short_songs(part, model.window_frames)
         yield arm, model, part, predict_part(model, features, part, params, device)

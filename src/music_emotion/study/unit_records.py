@@ -78,7 +78,9 @@ def arm_dependencies(arm: Arm, arm_spec: dict[str, Any], training: dict[str, Any
         return {"arm": spec}
     if arm.model == "ridge_baseline":
         return {"arm": spec, "ridge": ridge}
-    sections = {k: v for k, v in training.items() if k not in ("arms", "baselines", "augmentations")}
+    if arm.model == "embedding":  # the encoder is in the embeddings' content fingerprint (the record's inputs)
+        return {"arm": spec, "probe": training["probe"]}
+    sections = {k: v for k, v in training.items() if k not in ("arms", "baselines", "augmentations", "probe")}
     sections["augmentations"] = {name: training["augmentations"][name] for name in arm.augmentations}
     dependencies = {"arm": spec, "training": sections}
     if arm.synthetic:

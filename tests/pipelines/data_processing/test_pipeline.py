@@ -10,6 +10,7 @@ from kedro.runner import SequentialRunner
 from music_emotion.pipelines.data_processing import create_pipeline
 from tests.audio_fixtures import tone, write_audio
 from tests.conf_params import parameters
+from tests.encoder_fixtures import encoder_params
 
 
 def write_deam_like(root, n=12):
@@ -50,6 +51,9 @@ def test_pipeline_runs_on_a_deam_layout(tmp_path):
         "extraction_report": {"type": "pandas.CSVDataset", "filepath": str(out / "report.csv"), "versioned": True},
         "ast_features": {"type": "music_emotion.datasets.SpectrogramDataset",
                          "filepath": str(out / "ast_features.npy"), "versioned": True},
+        "audio_embeddings": {"type": "music_emotion.datasets.SpectrogramDataset",
+                             "filepath": str(out / "audio_embeddings.npy"), "versioned": True,
+                             "storage_dtype": "float16"},
     })
     catalog["params:seed"] = 3
     catalog["params:data_processing.labels"] = {
@@ -58,6 +62,7 @@ def test_pipeline_runs_on_a_deam_layout(tmp_path):
     catalog["params:data_processing.extraction"] = parameters(
         "data_processing.extraction", sample_rate=8000, duration=3.0, offset=0.0, n_fft=512, hop_length=256, n_mels=16)
     catalog["params:data_processing.ast_features"] = parameters("data_processing.ast_features", n_mels=32)
+    catalog["params:data_processing.embeddings"] = encoder_params(None)  # a tiny random CLAP encoder
     catalog["params:dask"] = {"engine": "single", "scheduler_address": None, "n_workers": None,
                               "connect_timeout_s": 5, "min_audio_seconds": 0.0}
     catalog["params:data_processing.split"] = {"fractions": {"train": 0.5, "val": 0.25, "test": 0.25},
@@ -85,6 +90,24 @@ def test_pipeline_runs_on_a_deam_layout(tmp_path):
     real = dict(zip(ast.ids, ast.meta["valid_frames"], strict=True))
     assert real[2001] == ast.values.shape[2]  # the full-length song
     assert {real[song] for song in range(2, 14)} == {1 + (40000 - 400) // 160}  # 2.5 s of audio in a 3 s span
+    # conf/base has an arm with `model: embedding`: one embedding per 1 s encoder window of the same songs
+    embeddings = catalog.load("audio_embeddings")
+    assert embeddings.ids == spectrograms.ids and embeddings.values.shape == (13, 3, 8)
+    windows = dict(zip(embeddings.ids, embeddings.meta["valid_frames"], strict=True))
+    assert windows[2001] == 3 and {windows[song] for song in range(2, 14)} == {3}
+
+
+def test_embeddings_are_built_only_when_an_arm_needs_them(monkeypatch):
+    from music_emotion.pipelines.data_processing import pipeline as data_pipeline
+    from music_emotion.study.arms import parse_arms
+
+    vit_only = parse_arms({"real_only": {"model": "vit"}}, None, "arms")
+    monkeypatch.setattr(data_pipeline, "configured_arms", lambda parameter: vit_only)
+    assert "audio_embeddings" not in data_pipeline.create_pipeline().all_outputs()
+    with_probe = parse_arms({"clap_probe": {"model": "embedding"}}, None, "arms")
+    monkeypatch.setattr(data_pipeline, "configured_arms",
+                        lambda parameter: with_probe if "training" in parameter else vit_only)
+    assert "audio_embeddings" in data_pipeline.create_pipeline().all_outputs()
 
 
 def test_ast_features_are_built_only_when_an_arm_needs_them(monkeypatch):

@@ -156,6 +156,7 @@ def experiment_runner(monkeypatch, arms: list[str]):
         **{f"params:arms.{name}": spec for name, spec in parameters("arms").items()},
     }
     values["params:training.baselines.ridge"] = values["params:training"]["baselines"]["ridge"]
+    values["params:training.probe"] = values["params:training"]["probe"]
     values["params:training.optimisation.batch_size"] = values["params:training"]["optimisation"]["batch_size"]
     values["params:gan_augmentation.training.batch_size"] = values["params:gan_augmentation"]["training"]["batch_size"]
     values["params:gan_augmentation.generation"] = values["params:gan_augmentation"]["generation"]
@@ -287,6 +288,43 @@ def test_an_ast_arm_runs_in_every_fold_on_its_own_features_and_never_sees_a_test
         assert torch.equal(tensor, after.state_dict()[key]), key
     assert kept_model(tmp_path / "clean", "seed0_fold1", "ast").config["input"] != \
         kept_model(tmp_path / "poisoned", "seed0_fold1", "ast").config["input"]
+
+
+def test_an_embedding_arm_reads_the_cached_embeddings_in_every_fold_and_never_fits_on_a_test_song(monkeypatch,
+                                                                                                   tmp_path):
+    """The embedding probe reads the one shared `audio_embeddings` set (no encoder runs in the experiment: the
+    embeddings are computed once, by data_processing), is scored on each fold's test songs, and poisoning fold 0's
+    test songs' embeddings leaves fold 0's probe identical while fold 1 (where they are train/val songs) changes."""
+    from music_emotion.models import audio_encoder
+    from tests.pipelines.training.conftest import embedding_set
+
+    built = []
+    monkeypatch.setattr(audio_encoder.FrozenAudioEncoder, "__init__", lambda *a, **k: built.append(1))
+    pipeline, run = experiment_runner(monkeypatch, ["real_only", "clap_probe"])
+    (probe_node,) = [n for n in pipeline.nodes if n.name == "seed0_fold0.clap_probe.fit_and_record_arm"]
+    assert {"audio_embeddings", "params:training.probe"} <= set(probe_node.inputs)
+    assert "mel_spectrograms" not in probe_node.inputs
+    torch.set_num_threads(1)
+    mel, labels = corpus(36)
+    targets = labels[["valence", "arousal"]].to_numpy(np.float32)
+    embeddings = embedding_set(list(mel.ids), targets, 3, duration=float(mel.meta["extraction"]["duration"]))
+    clean = run(tmp_path / "clean", mel_spectrograms=mel, emotion_labels=labels, audio_embeddings=embeddings)
+    assert built == []
+    predictions = clean.load("experiment_predictions")
+    assert sorted(predictions.loc[predictions.arm == "clap_probe", "song_id"]) == sorted(mel.ids)
+    assert set(clean.load("experiment_comparison")["arm"]) == {"clap_probe"}
+
+    test_ids = clean.load("seed0_fold0.song_splits")["test"]
+    values = np.array(embeddings.values)
+    values[embeddings.indices_of(test_ids)] = np.random.default_rng(9).normal(0, 5, values[:len(test_ids)].shape)
+    run(tmp_path / "poisoned", mel_spectrograms=mel, emotion_labels=labels,
+        audio_embeddings=SpectrogramSet(embeddings.ids, values, embeddings.meta))
+
+    def probe(root, unit):
+        return kept_model(root, unit, "clap_probe")
+
+    assert probe(tmp_path / "clean", "seed0_fold0") == probe(tmp_path / "poisoned", "seed0_fold0")
+    assert probe(tmp_path / "clean", "seed0_fold1")["coef"] != probe(tmp_path / "poisoned", "seed0_fold1")["coef"]
 
 
 def test_holm_adjusts_a_family_of_p_values_step_down():

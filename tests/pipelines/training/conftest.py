@@ -97,6 +97,28 @@ def ast_features(real_data):
     return fbank_set(list(mel.ids), targets, 5)
 
 
+def embedding_set(ids: list, targets: np.ndarray, seed: int, duration: float = 1.0, dim: int = 8) -> SpectrogramSet:
+    """Song embeddings (3 windows x `dim`) whose mean over real windows holds the targets linearly, plus noise; the
+    last song has one real window (its other rows are zero, as for a short song)."""
+    rng = np.random.default_rng(seed)
+    mixing = rng.normal(size=(2, dim))
+    values = (targets @ mixing)[:, None, :] + rng.normal(0, 0.05, size=(len(ids), 3, dim))
+    valid = [3] * (len(ids) - 1) + [1]
+    values[-1, 1:] = 0.0
+    extraction = {"kind": "clap_embedding", "checkpoint": None, "sample_rate": 16000, "window_seconds": 0.5,
+                  "dim": dim, "duration": duration, "offset": 0.0}
+    return SpectrogramSet(ids=ids, values=values.astype(np.float32),
+                          meta={"extraction": extraction, "valid_frames": valid})
+
+
+@pytest.fixture
+def audio_embeddings(real_data):
+    """A frozen encoder's embeddings of real_data's songs: same ids, targets linearly readable."""
+    mel, labels, _ = real_data
+    targets = labels.set_index("song_id").loc[mel.ids, ["valence", "arousal"]].to_numpy(np.float32)
+    return embedding_set(list(mel.ids), targets, 6)
+
+
 @pytest.fixture
 def synthetic_data(real_data):
     """(synthetic_spectrograms, synthetic_labels): 24 GAN-like samples with the same shape and dB range."""

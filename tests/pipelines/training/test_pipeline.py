@@ -29,7 +29,11 @@ def test_one_namespace_per_arm_and_only_synthetic_arms_read_synthetic_data():
     nodes = {node.name: node for node in create_pipeline().nodes}
     assert set(nodes) == {"mean.fit_mean_baseline", "ridge.fit_ridge_baseline", "real_only.train_arm", "gan.train_arm",
                           "diffusion.train_arm", "specaugment.train_arm", "mixup.train_arm", "cmixup.train_arm",
-                          "ast.train_arm", "evaluate_test_set"}
+                          "ast.train_arm", "clap_probe.fit_embedding_probe", "evaluate_test_set"}
+    # the embedding arm's probe reads the cached song embeddings and its own parameter section
+    assert set(nodes["clap_probe.fit_embedding_probe"].inputs) == {"audio_embeddings", "emotion_labels", "song_splits",
+                                                                  "params:training.probe"}
+    assert {"audio_embeddings", "clap_probe.baseline_model"} <= set(nodes["evaluate_test_set"].inputs)
     for arm in ("real_only", "specaugment", "mixup", "cmixup"):
         assert not any(name.startswith("synthetic") for name in nodes[f"{arm}.train_arm"].inputs)
     assert {"synthetic_spectrograms", "synthetic_labels"} <= set(nodes["gan.train_arm"].inputs)
@@ -71,12 +75,15 @@ def test_unknown_arm_name_is_a_clear_error(monkeypatch):
         create_pipeline()
 
 
-def test_full_pipeline_trains_every_arm_and_tests_once(tmp_path, real_data, synthetic_data, ast_features, tiny_params):
+def test_full_pipeline_trains_every_arm_and_tests_once(tmp_path, real_data, synthetic_data, ast_features,
+                                                      audio_embeddings, tiny_params):
     mel, labels, splits = real_data
     catalog = _catalog_in(tmp_path)
     inputs = {
         "mel_spectrograms": mel,
         "ast_features": ast_features,
+        "audio_embeddings": audio_embeddings,
+        "params:training.probe": parameters("training.probe"),
         "emotion_labels": labels,
         "song_splits": splits,
         "synthetic_spectrograms": synthetic_data[0],
@@ -103,6 +110,8 @@ def test_full_pipeline_trains_every_arm_and_tests_once(tmp_path, real_data, synt
     ast = catalog.load("ast.trained_model")
     assert ast.family == "ast" and ast.config["extraction"] == ast_features.meta["extraction"]
     assert catalog.load("ridge.baseline_model")["model"] == "ridge_baseline"
+    probe = catalog.load("clap_probe.baseline_model")
+    assert probe["model"] == "embedding_probe" and probe["encoder"]["kind"] == "clap_embedding"
 
     predictions = catalog.load("test_predictions")
     metrics = catalog.load("test_metrics")

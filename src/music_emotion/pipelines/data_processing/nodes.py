@@ -1,4 +1,5 @@
-"""Nodes of `data_processing`: DEAM annotations + audio -> labels, log-mel spectrograms, report, split.
+"""Nodes of `data_processing`: DEAM annotations + audio -> labels, log-mel spectrograms (and AST features or audio
+embeddings when an arm reads them), report, split.
 
 Everything that is skipped or dropped is listed with its reason in `extraction_report`; nothing is
 lost silently. The song split happens here, before any augmentation, so later pipelines can only
@@ -22,6 +23,7 @@ from music_emotion.audio.log_mel import MelConfig
 from music_emotion.data.spectrograms import SpectrogramSet
 from music_emotion.data.splits import SPLITS, deal_by_stratum, song_strata
 from music_emotion.data.tables import require_columns
+from music_emotion.models.audio_encoder import EncoderParams, FrozenAudioEncoder, embed_songs
 
 logger = logging.getLogger(__name__)
 
@@ -188,26 +190,62 @@ def extract_ast_features(
     (a file changed or vanished in between) stops the run with its name: a silently smaller set would change the split.
     """
     config = FbankConfig.from_params(ast_features, extraction)
-    by_id: dict[int, tuple[str, str]] = {}
-    for stem, absolute in audio_files.items():  # the first file of an id, as extract_mel_spectrograms keeps it
-        if re.fullmatch(r"\d+", stem):
-            by_id.setdefault(int(stem), (stem, absolute))
-    missing = [song for song in mel_spectrograms.ids if int(song) not in by_id]
-    items = [by_id[int(song)] for song in mel_spectrograms.ids if int(song) in by_id]
+    items, missing = _song_files(audio_files, mel_spectrograms)
     values, results = extract_many(items, config, EngineParams.from_params(dask))
-    failed = [f"{relative_name(audio_files, by_id[int(r.key)][1])}: {r.reason}"
-              for r in results if r.status == "skipped"]
-    failed += [f"song {song}: no audio file any more" for song in missing]
-    if failed:
-        raise ValueError(
-            f"{len(failed)} song(s) of mel_spectrograms have no AST features ({failed[:5]}); the audio changed since "
-            "the log-mel extraction: re-run `kedro run --pipelines data_processing`"
-        )
+    _require_every_song(audio_files, items, results, missing, "AST features")
     valid_frames = [config.frames_for(r.audio_seconds) for r in results]
     logger.info("AST features: %d songs, %d mel bins x %d frames at %d Hz", len(results), config.n_mels,
                 config.n_frames, config.sample_rate)
     meta = {"extraction": config.to_dict(), "n_frames": config.n_frames, "valid_frames": valid_frames}
     return SpectrogramSet(ids=list(mel_spectrograms.ids), values=values, meta=meta)
+
+
+def extract_audio_embeddings(
+    audio_files: dict[str, str], mel_spectrograms: SpectrogramSet, embeddings: dict[str, Any],
+    extraction: dict[str, Any], dask: dict[str, Any], seed: int,
+) -> SpectrogramSet:
+    """A frozen encoder's embedding of every encoder window of exactly the songs `mel_spectrograms` kept, over the
+    same span, in the same row order (only built when an arm has `model: embedding`). The set's metadata names the
+    encoder, so another encoder makes another set. A song that decoded for the log-mel spectrograms but not now
+    stops the run with its name, as for the AST features."""
+    params = EncoderParams.from_params(embeddings)
+    encoder = FrozenAudioEncoder(params, seed)
+    items, missing = _song_files(audio_files, mel_spectrograms)
+    duration, offset = float(extraction["duration"]), float(extraction["offset"])
+    values, valid, results = embed_songs(items, encoder, duration, offset, str(extraction["resample_type"]),
+                                         params.songs_per_chunk, EngineParams.from_params(dask))
+    _require_every_song(audio_files, items, results, missing, "audio embeddings")
+    logger.info("Audio embeddings: %d songs x %d windows of %g s x %d dims (%s)", len(values), values.shape[1],
+                encoder.window_seconds, encoder.dim, params.checkpoint or "randomly initialised encoder")
+    meta = {"extraction": {**encoder.describe(), "duration": duration, "offset": offset},
+            "n_frames": int(values.shape[2]), "valid_frames": valid.tolist()}
+    return SpectrogramSet(ids=list(mel_spectrograms.ids), values=values, meta=meta)
+
+
+def _song_files(audio_files: dict[str, str],
+                mel_spectrograms: SpectrogramSet) -> tuple[list[tuple[str, str]], list[Any]]:
+    """(key, path) of each song of `mel_spectrograms` (the first file of an id, as extract_mel_spectrograms keeps
+    it), and the songs that have no file any more."""
+    by_id: dict[int, tuple[str, str]] = {}
+    for stem, absolute in audio_files.items():
+        if re.fullmatch(r"\d+", stem):
+            by_id.setdefault(int(stem), (stem, absolute))
+    missing = [song for song in mel_spectrograms.ids if int(song) not in by_id]
+    return [by_id[int(song)] for song in mel_spectrograms.ids if int(song) in by_id], missing
+
+
+def _require_every_song(audio_files: dict[str, str], items: list[tuple[str, str]], results: list,
+                         missing: list[Any], what: str) -> None:
+    """Stop, naming the songs, when a song of `mel_spectrograms` has no `what`: a silently smaller feature set
+    would change the split."""
+    paths = dict(items)
+    failed = [f"{relative_name(audio_files, paths[r.key])}: {r.reason}" for r in results if r.status == "skipped"]
+    failed += [f"song {song}: no audio file any more" for song in missing]
+    if failed:
+        raise ValueError(
+            f"{len(failed)} song(s) of mel_spectrograms have no {what} ({failed[:5]}); the audio changed since "
+            "the log-mel extraction: re-run `kedro run --pipelines data_processing`"
+        )
 
 
 def build_extraction_report(annotation_issues: pd.DataFrame, extraction_log: pd.DataFrame) -> pd.DataFrame:

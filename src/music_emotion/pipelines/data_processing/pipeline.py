@@ -1,5 +1,6 @@
 """`data_processing`: DEAM annotations and mp3s -> emotion_labels, mel_spectrograms, extraction_report, song_splits,
-and `ast_features` when an arm of the single-split run or of the experiment has `model: ast`."""
+`ast_features` when an arm of the single-split run or of the experiment has `model: ast`, `audio_embeddings` when
+one has `model: embedding`."""
 
 from kedro.pipeline import Node, Pipeline
 
@@ -7,6 +8,7 @@ from music_emotion.pipelines.arm_wiring import configured_arms, feature_inputs
 from music_emotion.pipelines.data_processing.nodes import (
     build_extraction_report,
     extract_ast_features,
+    extract_audio_embeddings,
     extract_mel_spectrograms,
     merge_annotations,
     split_songs,
@@ -19,12 +21,19 @@ def extra_feature_sets() -> set[str]:
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    needed = extra_feature_sets()
+    embeddings = [Node(extract_audio_embeddings,
+                       inputs=["deam_audio", "mel_spectrograms", "params:data_processing.embeddings",
+                               "params:data_processing.extraction", "params:dask", "params:seed"],
+                       outputs="audio_embeddings", name="extract_audio_embeddings")] \
+        if "audio_embeddings" in needed else []
     ast = [Node(extract_ast_features, inputs=["deam_audio", "mel_spectrograms", "params:data_processing.ast_features",
                         "params:data_processing.extraction", "params:dask"],
-                outputs="ast_features", name="extract_ast_features")] if "ast_features" in extra_feature_sets() else []
+                outputs="ast_features", name="extract_ast_features")] if "ast_features" in needed else []
     return Pipeline(
         [
             *ast,
+            *embeddings,
             Node(
                 merge_annotations,
                 inputs=["deam_annotations_1_2000", "deam_annotations_2000_2058", "params:data_processing.labels"],

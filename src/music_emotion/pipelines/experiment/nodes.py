@@ -25,6 +25,7 @@ from music_emotion.study import metrics
 from music_emotion.study.arm_fitting import fit_mean_baseline, fit_ridge_baseline, train_arm
 from music_emotion.study.arms import parse_arms
 from music_emotion.study.folds import fold_splits, unit_name
+from music_emotion.study.probe import fit_embedding_probe
 from music_emotion.study.unit_records import (
     UnitRecord,
     UnitRecordStore,
@@ -57,9 +58,9 @@ def plan_experiment(
     store: UnitRecordStore,
     mel_spectrograms: SpectrogramSet,
     emotion_labels: pd.DataFrame,
-    ast_features: SpectrogramSet | None = None,
     *,
     arms: tuple[str, ...],
+    **feature_sets: SpectrogramSet,
 ) -> dict[str, Any]:
     """Every (seed, fold, arm) of the run with its record key, and whether a record of it already exists.
 
@@ -71,8 +72,7 @@ def plan_experiment(
     fingerprints = {"emotion_labels": content_fingerprint(emotion_labels.sort_values("song_id", kind="stable")
                                                           .reset_index(drop=True)),
                     "mel_spectrograms": content_fingerprint(mel_spectrograms)}
-    if ast_features is not None:
-        fingerprints["ast_features"] = content_fingerprint(ast_features)
+    fingerprints.update({name: content_fingerprint(features) for name, features in feature_sets.items()})
     units: dict[str, dict[str, Any]] = {}
     for seed_index, fold in sorted(set(zip(experiment_folds.seed_index, experiment_folds.fold, strict=True))):
         splits, seed = fold_splits(experiment_folds, int(seed_index), int(fold))
@@ -103,16 +103,17 @@ def fit_and_record_arm(
     emotion_labels: pd.DataFrame,
     song_splits: dict[str, Any],
     training: dict[str, Any],
-    ridge: dict[str, Any],
     arm_spec: dict[str, Any],
     seed: int,
     device: str,
+    readout: dict[str, Any] | None = None,
     *,
     unit: str,
     arm: str,
 ) -> UnitRecord:
-    """Fit one arm on this fold's songs of its own feature set (`features`: log-mel, or AST filter banks) with the
-    single-split run's node function, score it on the fold's test songs
+    """Fit one arm on this fold's songs of its own feature set (`features`: log-mel, AST filter banks or song
+    embeddings) with the single-split run's node function (`readout`: a read-out's parameters, the ridge
+    baseline's or the embedding probe's), score it on the fold's test songs
     and record it, in one node: the record exists the moment the fit does, and the model is gone when the node
     returns, so under any runner's ordering no model waits between nodes. Read back when already recorded."""
     entry = experiment_plan["units"][unit][arm]
@@ -122,7 +123,9 @@ def fit_and_record_arm(
     if kind == "mean_baseline":
         model, history = fit_mean_baseline(emotion_labels, song_splits), None
     elif kind == "ridge_baseline":
-        model, history = fit_ridge_baseline(features, emotion_labels, song_splits, ridge), None
+        model, history = fit_ridge_baseline(features, emotion_labels, song_splits, readout), None
+    elif kind == "embedding":
+        model, history = fit_embedding_probe(features, emotion_labels, song_splits, readout), None
     else:
         model, history = train_arm(features, emotion_labels, song_splits, arm_spec, training, seed, device, arm)
     return score_and_record(experiment_plan, store, unit, arm, model, history, None, features, emotion_labels,

@@ -25,7 +25,7 @@ from music_emotion.pipelines.experiment.resume import PLAN, STORE
 from music_emotion.report.archive import build_report_archive
 from music_emotion.report.comparison import summarise_experiment
 from music_emotion.report.figures.experiment import plot_experiment_deltas
-from music_emotion.study.arms import GENERATORS, Arm
+from music_emotion.study.arms import GENERATORS, READOUT_PARAMS, Arm
 from music_emotion.study.folds import (
     assign_folds,
     experiment_parameters,
@@ -52,8 +52,8 @@ def unit_pipeline(seed_index: int, fold: int, arms: dict[str, Arm]) -> Pipeline:
     for arm in (arm for arm in arms.values() if not arm.synthetic):
         template.append(Node(
             BoundFunction(fit_and_record_arm, unit=unit, arm=arm.name),
-            inputs={**shared, "features": arm.features, "ridge": "params:training.baselines.ridge",
-                    "arm_spec": f"params:arms.{arm.name}"},
+            inputs={**shared, "features": arm.features, "arm_spec": f"params:arms.{arm.name}",
+                    **({"readout": READOUT_PARAMS[arm.model]} if arm.model in READOUT_PARAMS else {})},
             outputs=f"{arm.name}_record", name=f"{arm.name}.fit_and_record_arm"))
     for generator in GENERATORS:
         trained_on = tuple(name for name, arm in arms.items() if arm.synthetic == generator)

@@ -21,7 +21,7 @@ from torch import nn
 
 from music_emotion.data import TARGETS
 from music_emotion.data.spectrograms import SpectrogramSet
-from music_emotion.study.evaluation import prediction_frame, score_arms
+from music_emotion.study.evaluation import feature_set_of, prediction_frame, score_arms
 from music_emotion.study.unit_records import (
     UnitRecord,
     UnitRecordStore,
@@ -50,8 +50,8 @@ def score_and_record(
     training facts (with the fold's generator's check by the independent reader, `reading`, for an arm trained on
     its samples), written before the node returns."""
     entry = experiment_plan["units"][unit][arm]
-    ((_, _, part, y_pred),) = score_arms({arm: model}, features, features, emotion_labels, song_splits, training,
-                                         device)
+    ((_, _, part, y_pred),) = score_arms({arm: model}, {feature_set_of(model): features}, emotion_labels,
+                                         song_splits, training, device)
     columns = ["song_id", "fold", "seed", "arm", *(f"{t}_{s}" for s in ("true", "pred") for t in TARGETS)]
     predictions = (prediction_frame(part, arm, y_pred).assign(fold=song_splits["fold"], seed=seed)
                    .rename(columns={"model": "arm"})[columns])

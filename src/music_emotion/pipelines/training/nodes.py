@@ -30,20 +30,22 @@ def evaluate_test_set(
     seed: int,
     device: str,
     ast_features: SpectrogramSet | None = None,
+    audio_embeddings: SpectrogramSet | None = None,
     **models: Any,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Score every arm's model once, on the same real TEST songs: metrics over the whole set + bootstrap CIs.
 
     `models` maps arm name -> fitted model (a trained ViT/AST or a baseline dict), whatever arms exist; each
-    is fed the feature set it was trained on (`ast_features` for AST arms).
+    is fed the feature set it was trained on (`ast_features` for AST arms, `audio_embeddings` for embedding arms).
     """
     if not models:
         raise ValueError("evaluate_test_set got no models: the `arms` map in conf is empty")
     n_resamples = int(params["evaluation"]["n_resamples"])
     frames, report = [], {}
     splits_fingerprint = fingerprint(song_splits)
-    for name, model, part, y_pred in score_arms(models, mel_spectrograms, ast_features, emotion_labels, song_splits,
-                                                params, device):
+    feature_sets = {"mel_spectrograms": mel_spectrograms, "ast_features": ast_features,
+                    "audio_embeddings": audio_embeddings}
+    for name, model, part, y_pred in score_arms(models, feature_sets, emotion_labels, song_splits, params, device):
         frames.append(prediction_frame(part, name, y_pred))
         report[name] = {"n_songs": len(part), **metrics.regression_report(part.targets, y_pred, n_resamples, seed),
                         "lineage": {"model": fingerprint(model), "song_splits": splits_fingerprint}}

@@ -13,9 +13,11 @@ from kedro.pipeline import Pipeline
 from music_emotion.pipelines.arm_wiring import arm_pipeline, configured_arms, evaluation_node
 from music_emotion.pipelines.training.nodes import evaluate_test_set
 from music_emotion.study.arm_fitting import fit_mean_baseline, fit_ridge_baseline, train_arm
+from music_emotion.study.probe import fit_embedding_probe
 
 # The function that fits each model family (`arms.<name>.model`).
-FIT = {"mean_baseline": fit_mean_baseline, "ridge_baseline": fit_ridge_baseline, "vit": train_arm, "ast": train_arm}
+FIT = {"mean_baseline": fit_mean_baseline, "ridge_baseline": fit_ridge_baseline, "vit": train_arm, "ast": train_arm,
+       "embedding": fit_embedding_probe}
 
 
 def create_pipeline(**kwargs) -> Pipeline:
