@@ -154,7 +154,7 @@ def run_pipeline(folder: Path) -> dict[str, Any]:
     from kedro_datasets.pandas import CSVDataset
 
     from music_emotion.datasets import SpectrogramDataset
-    from music_emotion.framework import run_parameters
+    from music_emotion.framework.running import run_parameters
     from music_emotion.pipelines.training import create_pipeline
 
     params = json.loads((folder / "parameters.json").read_text())

@@ -13,8 +13,8 @@ from kedro.pipeline import Node, Pipeline
 from kedro.runner import SequentialRunner
 from kedro_datasets.pickle import PickleDataset
 
-from music_emotion.framework import run_parameters
-from music_emotion.framework.dask_runner import DaskRunError
+from music_emotion.framework.running import run_parameters
+from music_emotion.framework.running.dask_runner import DaskRunError
 from music_emotion.runner import DaskRunner
 from tests import dask_nodes
 from tests.conf_params import parameters
@@ -74,7 +74,7 @@ def test_a_dataset_that_cannot_be_pickled_is_one_paragraph_naming_the_node(tmp_p
 
 
 def test_a_killed_worker_is_explained_in_words():
-    from music_emotion.framework.dask_runner import failure_message
+    from music_emotion.framework.running.dask_runner import failure_message
 
     class KilledWorker(Exception):  # distributed's own type, by name: raised when a task's workers all died
         pass

@@ -114,8 +114,8 @@ def test_a_mistyped_pipeline_name_is_one_line_with_a_suggestion(tmp_path):
 def test_an_unreachable_hub_checkpoint_stops_the_run_before_any_node(monkeypatch, tmp_path):
     """The base AST arm offline: one paragraph naming the parameter and the `hf download` line, before the first
     node, and once per checkpoint however many arms train on it."""
-    from music_emotion.framework.bound_function import BoundFunction
-    from music_emotion.framework.run_parameters import run_parameters, set_run_parameters
+    from music_emotion.framework.running.bound_function import BoundFunction
+    from music_emotion.framework.running.run_parameters import run_parameters, set_run_parameters
     from music_emotion.study.arm_fitting import train_arm
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -158,7 +158,7 @@ def test_the_experiments_arms_are_checked_for_their_checkpoints_too(monkeypatch,
     import copy
 
     from music_emotion.framework.hooks import checkpoint_problems
-    from music_emotion.framework.run_parameters import run_parameters, set_run_parameters
+    from music_emotion.framework.running.run_parameters import run_parameters, set_run_parameters
     from music_emotion.pipelines.experiment.pipeline import create_pipeline
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -184,7 +184,7 @@ def test_the_embedding_arms_encoder_checkpoint_is_checked_offline(monkeypatch, t
     import importlib
 
     from music_emotion.framework.hooks import checkpoint_problems
-    from music_emotion.framework.run_parameters import run_parameters, set_run_parameters
+    from music_emotion.framework.running.run_parameters import run_parameters, set_run_parameters
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))

@@ -1,4 +1,4 @@
-"""Pins every private Kedro attribute `framework/kedro_internals.py` reads: a Kedro upgrade that moves one fails
+"""Pins every private Kedro attribute `framework/running/kedro_internals.py` reads: a Kedro upgrade that moves one fails
 here, by name, instead of deep inside a hook during a user's run."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from kedro.framework.session import KedroSession
 from kedro.io import Version
 from kedro_datasets.pandas import CSVDataset
 
-from music_emotion.framework import kedro_internals
+from music_emotion.framework.running import kedro_internals
 
 
 def test_a_versioned_file_dataset_still_says_where_its_versions_go(tmp_path):

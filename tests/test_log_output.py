@@ -12,7 +12,7 @@ import pytest
 from kedro.logging import RichHandler
 from rich.console import Console
 
-from music_emotion.framework.log_output import drop_task_counts, plain_when_not_a_terminal
+from music_emotion.framework.output.log_output import drop_task_counts, plain_when_not_a_terminal
 
 LONG = "a message longer than eighty columns " * 5
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from music_emotion.framework.parameter_check import parameter_problems
+from music_emotion.framework.checks.parameter_values import parameter_problems
 from tests.conf_params import _load
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from music_emotion.framework.parameter_keys import base_parameter_schema, unknown_keys
+from music_emotion.framework.checks.parameter_names import base_parameter_schema, unknown_keys
 from tests.conf_params import CONF, _load
 from tests.test_hooks import _kedro_in_a_copy
 

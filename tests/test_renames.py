@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from music_emotion.framework.renames import earlier_release_copy, new_name, renamed_in_run
+from music_emotion.framework.checks.renames import earlier_release_copy, new_name, renamed_in_run
 from music_emotion.pipeline_registry import UnknownPipelineError, check_requested
 
 
@@ -43,7 +43,7 @@ def test_an_earlier_release_s_saved_models_are_found_only_where_the_new_name_has
 
 def test_the_old_names_are_removed_when_their_release_comes():
     from music_emotion import __version__
-    from music_emotion.framework.renames import REMOVED_IN
+    from music_emotion.framework.checks.renames import REMOVED_IN
 
     def release(text):
         return tuple(int(part) for part in text.split(".")[:3])
@@ -54,7 +54,7 @@ def test_the_old_names_are_removed_when_their_release_comes():
 
 def test_the_renamed_parameter_sections_go_when_their_release_comes():
     from music_emotion import __version__
-    from music_emotion.framework.renames import PARAMETERS_REMOVED_IN, renamed_parameter
+    from music_emotion.framework.checks.renames import PARAMETERS_REMOVED_IN, renamed_parameter
 
     def release(text):
         return tuple(int(part) for part in text.split(".")[:3])

@@ -10,7 +10,7 @@ from kedro.io import DataCatalog
 from kedro.pipeline import Node, Pipeline
 from kedro.runner import SequentialRunner
 
-from music_emotion.framework.save_rollback import HalfSavedVersionHook
+from music_emotion.framework.running.save_rollback import HalfSavedVersionHook
 
 
 def _catalog(tmp_path):

@@ -18,13 +18,13 @@ import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from music_emotion.framework.tracking import (
+from music_emotion.framework.tracking.mlflow_run import (
     check_runner,
     check_server,
     default_artifact_location,
     project_relative_uri,
 )
-from music_emotion.framework.tracking_records import (
+from music_emotion.framework.tracking.records import (
     experiment_children,
     history_metrics,
     matching,
@@ -32,7 +32,7 @@ from music_emotion.framework.tracking_records import (
     namespace_of,
     report_metrics,
 )
-from music_emotion.framework.tracking_setup import TrackingError
+from music_emotion.framework.tracking.setup import TrackingError
 from music_emotion.study.metrics import regression_report
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -166,9 +166,9 @@ def test_a_broken_store_warns_once_and_the_run_goes_on_untracked(tmp_path, monke
         store = tmp_path / "mlruns" / "mlflow.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
     bootstrap_project(PROJECT)
-    with caplog.at_level(logging.WARNING, logger="music_emotion.framework.tracking"), KedroSession.create(
+    with caplog.at_level(logging.WARNING, logger="music_emotion.framework.tracking.mlflow_run"), KedroSession.create(
             project_path=PROJECT, env="demo", runtime_params={"tracking": {"enabled": True}}) as session:
         session.load_context()  # was: 195-695 lines of traceback, no run
-    warnings = [r.getMessage() for r in caplog.records if r.name == "music_emotion.framework.tracking"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "music_emotion.framework.tracking.mlflow_run"]
     assert len(warnings) == 1 and "MLflow tracking is off for this run" in warnings[0]
     assert "tracking.enabled=false" in warnings[0] and str(store) in warnings[0]

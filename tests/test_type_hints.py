@@ -4,7 +4,7 @@ import logging
 
 from kedro.validation.type_extractor import TypeExtractor
 
-from music_emotion.framework.bound_function import BoundFunction
+from music_emotion.framework.running.bound_function import BoundFunction
 from music_emotion.pipeline_registry import register_pipelines
 
 

@@ -6,7 +6,7 @@ import click
 import pytest
 from kedro.io import DatasetError
 
-from music_emotion.framework.user_errors import RunStopped, UserErrorHook, user_message
+from music_emotion.framework.checks.user_errors import RunStopped, UserErrorHook, user_message
 
 
 @pytest.mark.parametrize("error, expected", [

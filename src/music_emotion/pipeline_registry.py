@@ -10,8 +10,8 @@ from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
 import music_emotion.pipelines as pipeline_package
-from music_emotion.framework.kedro_internals import requested_pipelines
-from music_emotion.framework.renames import new_name
+from music_emotion.framework.checks.renames import new_name
+from music_emotion.framework.running.kedro_internals import requested_pipelines
 
 # Pipelines that are not part of the default end-to-end run: `experiment` (folds x seeds x arms, long), `demo_data`
 # writes the synthetic demo dataset, `inference` predicts the user's own audio files.

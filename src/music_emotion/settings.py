@@ -4,16 +4,17 @@ import os
 
 from kedro.config import OmegaConfigLoader
 
-from music_emotion.framework import dependency_warnings, log_output
-from music_emotion.framework.experiment_progress import ExperimentProgressHook
+from music_emotion.framework.checks import dependency_warnings
+from music_emotion.framework.checks.user_errors import UserErrorHook
 from music_emotion.framework.hooks import EngineHooks, InputCheckHooks
-from music_emotion.framework.library_lock import LibraryLockHook
 from music_emotion.framework.lineage_hook import LineageHook
-from music_emotion.framework.run_parameters import RunParametersHook
-from music_emotion.framework.run_summary import RunSummaryHook
-from music_emotion.framework.save_rollback import HalfSavedVersionHook
-from music_emotion.framework.tracking import TrackingHooks
-from music_emotion.framework.user_errors import UserErrorHook
+from music_emotion.framework.output import log_output
+from music_emotion.framework.output.experiment_progress import ExperimentProgressHook
+from music_emotion.framework.output.run_summary import RunSummaryHook
+from music_emotion.framework.running.library_lock import LibraryLockHook
+from music_emotion.framework.running.run_parameters import RunParametersHook
+from music_emotion.framework.running.save_rollback import HalfSavedVersionHook
+from music_emotion.framework.tracking.mlflow_run import TrackingHooks
 
 # Our dependencies' warnings that no user can act on, each by its exact message (never all warnings).
 dependency_warnings.silence()
@@ -28,8 +29,8 @@ HOOKS = (RunParametersHook(), InputCheckHooks(), ExperimentProgressHook(), Linea
          EngineHooks(), RunSummaryHook(), LibraryLockHook(), HalfSavedVersionHook(),
          UserErrorHook())
 
-# kedro-mlflow registers its hook on install; ours (music_emotion.framework.tracking) drives it instead, so tracking
-# can be switched off by a parameter, the local store is project-relative and a dead server fails fast.
+# kedro-mlflow registers its hook on install; ours (music_emotion.framework.tracking.mlflow_run) drives it instead,
+# so tracking can be switched off by a parameter, the local store is project-relative and a dead server fails fast.
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow",)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader

@@ -16,8 +16,8 @@ import click
 from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
 
-from music_emotion.framework.kedro_internals import check_before_catalog, dataset_location
-from music_emotion.framework.renames import earlier_release_copy, new_name, renamed_in_run, renamed_parameter
+from music_emotion.framework.checks.renames import earlier_release_copy, new_name, renamed_in_run, renamed_parameter
+from music_emotion.framework.running.kedro_internals import check_before_catalog, dataset_location
 
 logger = logging.getLogger(__name__)
 
@@ -94,8 +94,8 @@ def _empty_reason(name: str, catalog: Any) -> str:
 
 
 def _parameter_problems(pipeline: Pipeline) -> list[str]:
-    from music_emotion.framework.parameter_check import parameter_problems
-    from music_emotion.framework.run_parameters import run_parameters
+    from music_emotion.framework.checks.parameter_values import parameter_problems
+    from music_emotion.framework.running.run_parameters import run_parameters
 
     sections = {name.removeprefix("params:") for name in pipeline.inputs() if name.startswith("params:")}
     return parameter_problems(run_parameters(), sections)
@@ -104,7 +104,7 @@ def _parameter_problems(pipeline: Pipeline) -> list[str]:
 def _arms_of(pipeline: Pipeline) -> set[str]:
     """The arms a pipeline's nodes fit: named by the single split's `train_arm` (`arm_name`), the experiment's
     `fit_and_record_arm` (`arm`) and `fit_generator_and_record_arms` (`arms`)."""
-    from music_emotion.framework.bound_function import BoundFunction
+    from music_emotion.framework.running.bound_function import BoundFunction
 
     arms: set[str] = set()
     for node in pipeline.nodes:
@@ -118,7 +118,7 @@ def _arms_of(pipeline: Pipeline) -> set[str]:
 def checkpoint_problems(pipeline: Pipeline) -> list[str]:
     """One paragraph per pretrained checkpoint that a training node of this run needs and cannot get (not on
     disk, not cached, hub unreachable): checked once per checkpoint, before the first node runs."""
-    from music_emotion.framework.run_parameters import run_parameters
+    from music_emotion.framework.running.run_parameters import run_parameters
     from music_emotion.models.backbone_loading import BACKBONES, checkpoint_problem
 
     params = run_parameters()
@@ -155,8 +155,8 @@ def _explain_catalog_error(exc: Exception) -> Exception | None:
 
 
 def _unknown_parameter_keys(conf_source: str | None) -> list[str]:
-    from music_emotion.framework.parameter_keys import base_parameter_schema, unknown_keys
-    from music_emotion.framework.run_parameters import run_parameters
+    from music_emotion.framework.checks.parameter_names import base_parameter_schema, unknown_keys
+    from music_emotion.framework.running.run_parameters import run_parameters
 
     if not conf_source or not (Path(conf_source) / "base").is_dir():
         return []  # a packaged run's conf lives elsewhere: its parameter names cannot be checked here

@@ -12,7 +12,7 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Node
 
-from music_emotion.framework.kedro_internals import dataset_version
+from music_emotion.framework.running.kedro_internals import dataset_version
 
 RUN_LINEAGE = "run_lineage"
 

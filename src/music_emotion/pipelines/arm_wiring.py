@@ -12,8 +12,8 @@ from typing import Any
 
 from kedro.pipeline import Node, Pipeline
 
-from music_emotion.framework.bound_function import BoundFunction
-from music_emotion.framework.run_parameters import run_parameters
+from music_emotion.framework.running.bound_function import BoundFunction
+from music_emotion.framework.running.run_parameters import run_parameters
 from music_emotion.study.arms import GENERATED, READOUT_PARAMS, Arm, parse_arms
 
 SYNTHETIC_INPUTS = ("synthetic_spectrograms", "synthetic_labels")

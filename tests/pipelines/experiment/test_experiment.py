@@ -16,7 +16,7 @@ from kedro.runner import SequentialRunner
 
 from music_emotion.data.spectrograms import SpectrogramSet
 from music_emotion.datasets import RunLineageDataset
-from music_emotion.framework import run_parameters
+from music_emotion.framework.running import run_parameters
 from music_emotion.models.base import load_pretrained_model
 from music_emotion.pipelines.experiment import create_pipeline
 from music_emotion.pipelines.experiment.nodes import aggregate_experiment
@@ -215,7 +215,7 @@ def test_experiment_runs_every_fold_and_arm_and_never_fits_on_a_test_song(tiny_e
 
 
 def test_progress_names_the_fold_and_arm_of_every_fitting_node():
-    from music_emotion.framework.experiment_progress import unit_and_step
+    from music_emotion.framework.output.experiment_progress import unit_and_step
 
     assert unit_and_step("seed0_fold3.real_only.fit_and_record_arm") == ("seed0_fold3", "real_only")
     assert unit_and_step("seed1_fold0.fit_gan_and_record_arms") == ("seed1_fold0", "GAN + its arms")

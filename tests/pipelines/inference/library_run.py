@@ -10,8 +10,8 @@ from kedro.framework.hooks.manager import _create_hook_manager
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 
-from music_emotion.framework.library_lock import LibraryLockHook
-from music_emotion.framework.log_output import plain_when_not_a_terminal
+from music_emotion.framework.output.log_output import plain_when_not_a_terminal
+from music_emotion.framework.running.library_lock import LibraryLockHook
 from music_emotion.pipelines.inference import create_pipeline
 from tests.pipelines.inference.test_inference import PARAMS, SINGLE
 

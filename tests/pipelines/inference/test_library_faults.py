@@ -16,7 +16,7 @@ import pytest
 from kedro.io import Version
 
 from music_emotion.datasets import AudioFolderDataset, ParquetPartsDataset, TorchModelDataset
-from music_emotion.framework.library_lock import LibraryLock
+from music_emotion.framework.running.library_lock import LibraryLock
 from music_emotion.serving.library import run_identity
 from tests.audio_fixtures import tone, write_audio
 from tests.pipelines.inference.test_inference import tiny_model

@@ -11,7 +11,7 @@ import pytest
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
-from music_emotion.framework import run_parameters
+from music_emotion.framework.running import run_parameters
 from music_emotion.pipelines.reporting.pipeline import FIGURES, create_pipeline
 from tests.catalog_config import catalog_entries_for
 

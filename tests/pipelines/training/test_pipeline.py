@@ -52,7 +52,7 @@ def test_one_namespace_per_arm_and_only_synthetic_arms_read_synthetic_data():
 
 def test_an_arm_added_in_yaml_gets_its_own_namespace_and_evaluation(monkeypatch):
     """Variants are data: a new augmentation arm appears in the pipeline without code."""
-    from music_emotion.framework import run_parameters
+    from music_emotion.framework.running import run_parameters
 
     params = {**run_parameters.run_parameters()}
     params["arms"] = {**ARMS, "masked_gan": {"model": "vit", "synthetic": True, "augmentations": ["specaugment"]}}
@@ -66,7 +66,7 @@ def test_an_arm_added_in_yaml_gets_its_own_namespace_and_evaluation(monkeypatch)
 
 
 def test_unknown_arm_name_is_a_clear_error(monkeypatch):
-    from music_emotion.framework import run_parameters
+    from music_emotion.framework.running import run_parameters
 
     params = {**run_parameters.run_parameters()}
     params["training"] = {**params["training"], "arms": ["real_only", "cutmix"]}

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from kedro.pipeline import Node, Pipeline
 
-from music_emotion.framework.bound_function import BoundFunction
-from music_emotion.framework.run_parameters import run_parameters
+from music_emotion.framework.running.bound_function import BoundFunction
+from music_emotion.framework.running.run_parameters import run_parameters
 from music_emotion.pipelines.arm_wiring import configured_arms, cross_namespace_node, feature_inputs
 from music_emotion.pipelines.experiment.nodes import (
     aggregate_experiment,

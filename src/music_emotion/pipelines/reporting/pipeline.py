@@ -2,8 +2,8 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from music_emotion.framework.bound_function import BoundFunction
-from music_emotion.framework.run_parameters import run_parameters
+from music_emotion.framework.running.bound_function import BoundFunction
+from music_emotion.framework.running.run_parameters import run_parameters
 from music_emotion.pipelines.arm_wiring import (
     SINGLE_SPLIT_OUTPUTS,
     arm_output,

@@ -27,16 +27,16 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
-from music_emotion.framework.dependency_warnings import MLFLOW_TYPE_HINT_ADVICE
-from music_emotion.framework.kedro_internals import mlflow_run_was_already_active, save_path
-from music_emotion.framework.tracking_records import (
+from music_emotion.framework.checks.dependency_warnings import MLFLOW_TYPE_HINT_ADVICE
+from music_emotion.framework.running.kedro_internals import mlflow_run_was_already_active, save_path
+from music_emotion.framework.tracking.records import (
     experiment_children,
     history_metrics,
     matching,
     namespace_of,
     report_metrics,
 )
-from music_emotion.framework.tracking_setup import (
+from music_emotion.framework.tracking.setup import (
     check_runner,
     check_server,
     default_artifact_location,

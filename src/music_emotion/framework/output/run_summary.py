@@ -12,7 +12,7 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
-from music_emotion.framework.kedro_internals import dataset_location, load_path
+from music_emotion.framework.running.kedro_internals import dataset_location, load_path
 from music_emotion.study.arms import GENERATED
 
 logger = logging.getLogger("music_emotion.summary")

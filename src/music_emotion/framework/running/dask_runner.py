@@ -71,7 +71,7 @@ def _worker_hook_manager() -> Any:
     from kedro.framework.hooks.manager import _create_hook_manager
 
     from music_emotion.framework.lineage_hook import LineageHook
-    from music_emotion.framework.save_rollback import HalfSavedVersionHook
+    from music_emotion.framework.running.save_rollback import HalfSavedVersionHook
 
     if not _WORKER_HOOKS:
         manager = _create_hook_manager()
@@ -153,7 +153,7 @@ class DaskRunner(AbstractRunner):
         return None
 
     def _run(self, pipeline: Pipeline, catalog: Any, hook_manager: Any = None, run_id: str | None = None) -> None:
-        from music_emotion.framework.run_parameters import run_parameters
+        from music_emotion.framework.running.run_parameters import run_parameters
 
         as_completed = import_distributed().as_completed  # before any plain import, so conf's log level holds
 
@@ -211,7 +211,7 @@ def _is_memory(catalog: Any, name: str) -> bool:
 
 def _replay_saves(node: Any, catalog: Any, hook_manager: Any) -> None:
     """Persisted outputs were saved in a worker: the driver's tracking hook hears of the ones it records."""
-    from music_emotion.framework.tracking import TrackingHooks
+    from music_emotion.framework.tracking.mlflow_run import TrackingHooks
 
     tracking = _driver_hook(hook_manager, TrackingHooks)
     for name in node.outputs:
@@ -221,7 +221,7 @@ def _replay_saves(node: Any, catalog: Any, hook_manager: Any) -> None:
 
 def _report_progress(node: Any, produced: dict[str, Any], hook_manager: Any) -> None:
     """The experiment's bar lives in the driver: hand it the plan and each recorded result (small values only)."""
-    from music_emotion.framework.experiment_progress import (
+    from music_emotion.framework.output.experiment_progress import (
         FITTING_NODES,
         PLAN_NODE,
         ExperimentProgressHook,

@@ -16,7 +16,7 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
-from music_emotion.framework.kedro_internals import save_path
+from music_emotion.framework.running.kedro_internals import save_path
 
 logger = logging.getLogger(__name__)
 

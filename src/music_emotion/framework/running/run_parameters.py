@@ -14,7 +14,7 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
-from music_emotion.framework.kedro_internals import forget_built_pipelines
+from music_emotion.framework.running.kedro_internals import forget_built_pipelines
 
 _current: dict[str, Any] = {}
 

@@ -1,0 +1,1 @@
+"""Pre-flight checks: parameter names and values, renamed names, dependency warnings, user errors."""

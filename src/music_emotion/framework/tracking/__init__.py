@@ -1,0 +1,1 @@
+"""MLflow tracking: the run, its records and its setup."""
