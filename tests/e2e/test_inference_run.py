@@ -61,3 +61,20 @@ def test_predict_command_uses_the_arm_it_is_given(demo_project):
     assert tables["real_only"] != tables["gan"]
     wrong = predict("nosucharm")
     assert wrong.returncode == 2 and "not an arm of this project" in wrong.stderr and "'real_only'" in wrong.stderr
+
+
+def test_published_command_prints_every_arms_test_r2_beside_the_published_figures(demo_project):
+    import subprocess
+    import sys
+
+    from tests.conf_params import parameters
+    from tests.e2e.conftest import subprocess_env
+
+    command = "import sys; from music_emotion.serving.cli import main; sys.exit(main(sys.argv[1:]))"
+    done = subprocess.run([sys.executable, "-c", command, "published", "--env", "demo"], cwd=demo_project.path,
+                          env=subprocess_env(), capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "a seeded stratified split" in done.stdout
+    for arm in parameters("arms", "demo"):
+        assert f"| {arm} (this run) |" in done.stdout, arm
+    assert "| 0.513 | 0.603 |" in done.stdout and "arXiv 2502.03979" in done.stdout

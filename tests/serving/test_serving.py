@@ -322,7 +322,7 @@ def test_an_arm_name_selects_that_arms_model_and_an_unknown_one_names_the_arms(m
 
     project = Path(__file__).resolve().parents[2]
     loaded = {}
-    monkeypatch.setattr(ProjectRecords, "_load", lambda self, name, what: loaded.setdefault(
+    monkeypatch.setattr(ProjectRecords, "load", lambda self, name, what: loaded.setdefault(
         self.params["inference"]["model"], str(self.catalog.get(name)._filepath)))
     monkeypatch.setattr("music_emotion.serving.predictor.EmotionModel.__init__", lambda *a, **k: None)
     args = cli.parser().parse_args(["predict", "x.wav", "--env", "demo", "--project", str(project)])

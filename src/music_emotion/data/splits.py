@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -66,3 +67,36 @@ def deal_by_stratum(
         assigned[max(fractions, key=lambda name: deficit[name])].append(
             song_id.item() if hasattr(song_id, "item") else song_id)
     return assigned
+
+
+def split_from_lists(lists: Mapping[str, str], available: Sequence[int],
+                     parameter: str) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+    """A published split (one song id per line per file, e.g. Music2Emo's DEAM lists): the songs of each list that
+    the corpus holds, and those it does not (reported, never silently dropped). A file that is missing, a line
+    that is no song id and a song in two lists are errors naming the file."""
+    if set(lists) != set(SPLITS):
+        raise ValueError(f"{parameter} needs exactly the files {list(SPLITS)}, got {sorted(lists)}")
+    held = set(int(song) for song in available)
+    kept: dict[str, list[int]] = {}
+    absent: dict[str, list[int]] = {}
+    owner: dict[int, str] = {}
+    for split in SPLITS:
+        path = Path(lists[split]).expanduser()
+        if not path.is_file():
+            raise ValueError(f"{parameter}.{split}: no file '{path}' (one song id per line, e.g. Music2Emo's "
+                             "dataset/deam/meta/split/*.txt)")
+        ids = []
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            text = line.strip().removesuffix(".mp3")
+            if not text:
+                continue
+            if not text.isdigit():
+                raise ValueError(f"{path}:{number}: '{line.strip()}' is not a song id ({parameter}.{split})")
+            song = int(text)
+            if song in owner:
+                raise ValueError(f"{path}:{number}: song {song} is in both the {owner[song]} and {split} lists")
+            owner[song] = split
+            ids.append(song)
+        kept[split] = sorted(song for song in ids if song in held)
+        absent[split] = sorted(song for song in ids if song not in held)
+    return kept, absent

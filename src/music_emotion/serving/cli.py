@@ -96,6 +96,9 @@ def parser() -> argparse.ArgumentParser:
     app.add_argument("--device", default="auto")
     app.set_defaults(handler=run_app)
 
+    published = command("published", "this run's TEST R² per arm beside published DEAM / MARBLE figures")
+    published.set_defaults(handler=run_published)
+
     sub.add_parser("run", help="Kedro's `kedro run` for this project (`music-emotion run --help` lists its options)",
                    add_help=False)
     return top
@@ -188,6 +191,16 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_published(args: argparse.Namespace) -> int:
+    from music_emotion.report.published import comparison_table
+
+    with ProjectRecords(args.project, args.env) as records:
+        metrics = records.load("test_metrics", "this project's single split")
+        splits = records.load("song_splits", "this project's song split")
+    print(comparison_table(metrics, splits))
+    return 0
+
+
 def run_app(args: argparse.Namespace) -> int:
     from music_emotion.serving.web_app import build_app
 
@@ -249,7 +262,7 @@ class ProjectRecords:
         from music_emotion.serving.predictor import EmotionModel
 
         arm = self.trained_arm(self.params["inference"]["model"], "--model")
-        model = self._load("inference_model", f"the '{arm}' arm")
+        model = self.load("inference_model", f"the '{arm}' arm")
         return EmotionModel(model, self.settings(), name=arm, device=device,
                             engine=EngineParams.from_params(self.params["dask"]))
 
@@ -260,16 +273,16 @@ class ProjectRecords:
 
         arms = self.params["arms"]
         self.trained_arm(arm, "the arm")
-        model = self._load(f"{arm}.trained_model", f"the '{arm}' arm")
+        model = self.load(f"{arm}.trained_model", f"the '{arm}' arm")
         check = None
         if generator := parse_arms(arms, [arm], "--model")[arm].synthetic:
             from music_emotion.gan.reader import generator_verdict
 
             quality = GENERATED[generator].quality
-            reading = self._load(quality, quality).get("independent_reader")
+            reading = self.load(quality, quality).get("independent_reader")
             check = generator_verdict(reading) if reading else None
-        facts = card_facts(arm, arms[arm], model, self._load("test_metrics", "test_metrics"),
-                           self._load("song_splits", "song_splits"), self.params["seed"],
+        facts = card_facts(arm, arms[arm], model, self.load("test_metrics", "test_metrics"),
+                           self.load("song_splits", "song_splits"), self.params["seed"],
                            self.params["reporting"]["model_card"], check)
         return write_model_folder(model, directory, self.settings(), model_card(facts))
 
@@ -296,7 +309,7 @@ class ProjectRecords:
 
         return PredictionSettings.from_run(self.params["inference"], self.params["data_processing"]["labels"])
 
-    def _load(self, name: str, what: str) -> Any:
+    def load(self, name: str, what: str) -> Any:
         from kedro.io import DatasetError
 
         try:

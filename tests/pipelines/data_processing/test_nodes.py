@@ -161,7 +161,7 @@ def split_inputs(n=100, seed=0):
     return spectrograms, labels
 
 
-SPLIT = {"fractions": {"train": 0.7, "val": 0.15, "test": 0.15}, "stratify": "quadrant"}
+SPLIT = {"fractions": {"train": 0.7, "val": 0.15, "test": 0.15}, "stratify": "quadrant", "song_lists": None}
 
 
 def test_split_is_disjoint_complete_proportional_and_seeded():
@@ -188,10 +188,43 @@ def test_split_is_stratified_by_quadrant():
 def test_split_rejects_bad_fractions_and_too_few_songs():
     spectrograms, labels = split_inputs(n=10)
     with pytest.raises(ValueError, match="sum to 1"):
-        split_songs(spectrograms, labels, {"fractions": {"train": 0.8, "val": 0.3, "test": 0.1}}, seed=0)
+        split_songs(spectrograms, labels, {**SPLIT, "fractions": {"train": 0.8, "val": 0.3, "test": 0.1}}, seed=0)
     tiny, tiny_labels = split_inputs(n=2)
     with pytest.raises(ValueError, match="too few"):
         split_songs(tiny, tiny_labels, SPLIT, seed=0)
+
+
+def _lists(folder, **contents):
+    folder.mkdir(exist_ok=True)
+    for name, text in contents.items():
+        (folder / f"{name}.txt").write_text(text)
+    return {name: str(folder / f"{name}.txt") for name in contents}
+
+
+def test_a_published_split_is_used_as_listed_and_its_missing_songs_are_reported(tmp_path, caplog):
+    """Music2Emo's lists (one id per line, no trailing newline): the songs of each list this corpus holds, whatever
+    the seed; listed songs it lacks and corpus songs in no list are named, never silently dropped."""
+    spectrograms, labels = split_inputs(n=20)  # songs 1..20 have spectrograms; 21 only a label
+    lists = _lists(tmp_path, train="".join(f"{i}\n" for i in range(1, 13)), val="13\n14\n15\n21\n999",
+                   test="16\n17\n18\n19")
+    splits = split_songs(spectrograms, labels, {**SPLIT, "song_lists": lists}, seed=7)
+    assert splits["train"] == list(range(1, 13)) and splits["val"] == [13, 14, 15]
+    assert splits["test"] == [16, 17, 18, 19]
+    assert splits == split_songs(spectrograms, labels, {**SPLIT, "song_lists": lists}, seed=8) | {"seed": 7}
+    assert splits["not_in_corpus"] == {"train": [], "val": [21, 999], "test": []} and splits["in_no_list"] == [20]
+    assert "are not in this corpus; 1 corpus songs are in no list" in caplog.text
+
+
+@pytest.mark.parametrize(("contents", "message"), [
+    ({"train": "1\n2", "val": "3", "test": "2"}, r"test.txt:1: song 2 is in both the train and test lists"),
+    ({"train": "1\nsong2", "val": "3", "test": "4"}, r"train.txt:2: 'song2' is not a song id"),
+    ({"train": "1", "val": "3"}, r"song_lists needs exactly the files \['train', 'val', 'test'\]"),
+    ({"train": "1", "val": "3", "test": "500"}, r"song_lists.test: none of its songs is in this corpus"),
+])
+def test_a_bad_published_split_names_the_file_and_line(tmp_path, contents, message):
+    spectrograms, labels = split_inputs(n=20)
+    with pytest.raises(ValueError, match=message):
+        split_songs(spectrograms, labels, {**SPLIT, "song_lists": _lists(tmp_path, **contents)}, seed=0)
 
 
 def test_extraction_report_names_files_relative_to_the_audio_folder(messy_audio):

@@ -66,7 +66,7 @@ def test_pipeline_runs_on_a_deam_layout(tmp_path):
     catalog["params:dask"] = {"engine": "single", "scheduler_address": None, "n_workers": None,
                               "connect_timeout_s": 5, "min_audio_seconds": 0.0}
     catalog["params:data_processing.split"] = {"fractions": {"train": 0.5, "val": 0.25, "test": 0.25},
-                                               "stratify": "quadrant"}
+                                               "stratify": "quadrant", "song_lists": None}
 
     SequentialRunner().run(create_pipeline(), catalog)
 

@@ -21,7 +21,7 @@ from music_emotion.audio.fbank import FbankConfig
 from music_emotion.audio.listing import relative_name
 from music_emotion.audio.log_mel import MelConfig
 from music_emotion.data.spectrograms import SpectrogramSet
-from music_emotion.data.splits import SPLITS, deal_by_stratum, song_strata
+from music_emotion.data.splits import SPLITS, deal_by_stratum, song_strata, split_from_lists
 from music_emotion.data.tables import require_columns
 from music_emotion.models.audio_encoder import EncoderParams, FrozenAudioEncoder, embed_songs
 
@@ -262,8 +262,12 @@ def split_songs(
     """Split the songs that have both a spectrogram and a label into train/val/test, by song.
 
     Stratified by V/A quadrant (parameter `stratify`), deterministic for a given seed: songs are
-    shuffled within each quadrant and dealt to whichever split is furthest below its fraction.
+    shuffled within each quadrant and dealt to whichever split is furthest below its fraction. With
+    `song_lists` (a published split, e.g. Music2Emo's), those lists instead; their songs this corpus lacks are
+    named in the log and in the split (`not_in_corpus`).
     """
+    if params["song_lists"]:
+        return _published_split(mel_spectrograms, emotion_labels, params["song_lists"], seed)
     fractions = {name: float(params["fractions"][name]) for name in SPLITS}
     if any(f <= 0 for f in fractions.values()) or not np.isclose(sum(fractions.values()), 1.0):
         raise ValueError(f"data_processing.split.fractions must be positive and sum to 1, got {fractions}")
@@ -280,3 +284,19 @@ def split_songs(
     logger.info("Split by song: %s", {name: len(v) for name, v in assigned.items()})
     return {**{name: sorted(v) for name, v in assigned.items()}, "seed": int(seed), "fractions": fractions,
             "stratify": params["stratify"]}
+
+
+def _published_split(mel_spectrograms: SpectrogramSet, emotion_labels: pd.DataFrame, lists: dict[str, str],
+                     seed: int) -> dict[str, Any]:
+    labelled = set(emotion_labels["song_id"].astype(int)) & set(int(song) for song in mel_spectrograms.ids)
+    assigned, absent = split_from_lists(lists, sorted(labelled), "data_processing.split.song_lists")
+    for name in SPLITS:
+        if not assigned[name]:
+            raise ValueError(f"data_processing.split.song_lists.{name}: none of its songs is in this corpus")
+    left_out = sorted(labelled - {song for ids in assigned.values() for song in ids})
+    if any(absent.values()) or left_out:
+        logger.warning("Published split: %s of its songs are not in this corpus; %d corpus songs are in no list",
+                       {name: len(ids) for name, ids in absent.items()}, len(left_out))
+    logger.info("Split by song (published lists): %s", {name: len(v) for name, v in assigned.items()})
+    return {**assigned, "seed": int(seed), "fractions": None, "stratify": None, "song_lists": dict(lists),
+            "not_in_corpus": absent, "in_no_list": left_out}
