@@ -42,6 +42,11 @@ class SpectrogramSet:
         return len(self.ids)
 
     @property
+    def extraction(self) -> dict[str, Any]:
+        """How the features were made (the feature config stored with them); {} for a set that recorded none."""
+        return self.meta.get("extraction") or {}
+
+    @property
     def shape(self) -> tuple[int, int]:
         """(n_mels, n_frames) of one spectrogram."""
         return int(self.values.shape[1]), int(self.values.shape[2])
@@ -97,7 +102,7 @@ def db_range(
         low, high = (float(v) for v in requested)
         source = "parameter"
     else:
-        extraction = spectrograms.meta.get("extraction", {}) or {}
+        extraction = spectrograms.extraction
         if extraction.get("ref", "max") == "max" and extraction.get("top_db") is not None:
             low, high, source = -float(extraction["top_db"]), 0.0, "extraction.top_db"
         else:

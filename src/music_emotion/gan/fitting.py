@@ -60,7 +60,7 @@ def generator_data(mel_spectrograms: SpectrogramSet, emotion_labels: pd.DataFram
     """The TRAIN songs and the scaling a generator trains with (`section`: the conf section, for error messages);
     seeds torch, numpy and random with `seed` so the network built next is initialised from it."""
     train = Corpus(mel_spectrograms, emotion_labels, song_splits).train
-    extraction = mel_spectrograms.meta.get("extraction") or {}
+    extraction = mel_spectrograms.extraction
     window = frames_for_seconds(params["window_seconds"], extraction, f"{section}.window_seconds")
     low, high, source = db_range(mel_spectrograms, train.rows, params["db_range"], f"{section}.db_range")
     seed_everything(int(seed))

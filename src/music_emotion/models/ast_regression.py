@@ -99,7 +99,7 @@ class ASTForEmotionRegression(WindowedRegressor, PretrainedModelMixin, nn.Module
 
 def build_ast_regressor(params: ASTModelParams, features: SpectrogramSet, train: Part) -> ASTForEmotionRegression:
     """Backbone (pretrained or random) + fresh head, checked against the features it will be trained on."""
-    extraction = dict(features.meta.get("extraction") or {})
+    extraction = dict(features.extraction)
     if extraction.get("kind") != FBANK_KIND:
         raise ValueError(f"an AST arm needs ast_features ({FBANK_KIND}); "
                          f"got features of kind {extraction.get('kind')!r}")

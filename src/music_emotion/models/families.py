@@ -30,7 +30,7 @@ def build_regressor(family: str, params: dict[str, Any], features: SpectrogramSe
 
 def _build_vit(params: dict[str, Any], spectrograms: SpectrogramSet, train: Part) -> nn.Module:
     model_params = ViTModelParams.from_params(params["model"])
-    extraction = spectrograms.meta.get("extraction") or {}
+    extraction = spectrograms.extraction
     window = frames_for_seconds(model_params.window_seconds, extraction, "training.model.window_seconds")
     stride = frames_for_seconds(model_params.window_stride_seconds, extraction, "training.model.window_stride_seconds")
     return build_vit_regressor(model_params, extraction, input_normalisation(spectrograms, train, model_params),

@@ -60,7 +60,7 @@ def require_same_songs(mel_spectrograms: SpectrogramSet, features: SpectrogramSe
     """`features` (AST filter banks, song embeddings) must hold the songs of `mel_spectrograms` over the same span:
     otherwise (an older version of one of them, from another data_processing run) the arms would not be compared on
     the same audio."""
-    mel, other = (s.meta.get("extraction") or {} for s in (mel_spectrograms, features))
+    mel, other = (s.extraction for s in (mel_spectrograms, features))
     span = [(float(e.get("duration", 0.0)), float(e.get("offset", 0.0))) for e in (mel, other)]
     if list(mel_spectrograms.ids) != list(features.ids) or span[0] != span[1]:
         raise ValueError(

@@ -60,7 +60,7 @@ def fit_embedding_probe(audio_embeddings: SpectrogramSet, emotion_labels: pd.Dat
     x_val = song_embeddings(audio_embeddings.values, val.rows, val.valid_frames)
     fitted = fit_ridge_on_val(x_train, train.targets, x_val, val.targets, [float(a) for a in params["alphas"]],
                               "training.probe.alphas")
-    encoder = audio_embeddings.meta.get("extraction") or {}
+    encoder = audio_embeddings.extraction
     logger.info("Embedding probe on %s: alpha %g (val mean CCC %.3f) on %d-d song embeddings",
                 encoder.get("checkpoint") or "a randomly initialised encoder", fitted["alpha"], fitted["val_ccc_mean"],
                 x_train.shape[1])

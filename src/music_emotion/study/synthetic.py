@@ -40,7 +40,7 @@ def synthetic_training_samples(
             f"mel bins and windows of {window} frames: set gan_augmentation.window_seconds >= "
             "training.model.window_seconds and re-run gan_augmentation"
         )
-    real_extraction, synthetic_extraction = (_comparable(s.meta.get("extraction"))
+    real_extraction, synthetic_extraction = (_comparable(s.extraction)
                                              for s in (mel_spectrograms, synthetic))
     if real_extraction and synthetic_extraction and real_extraction != synthetic_extraction:
         raise ValueError(

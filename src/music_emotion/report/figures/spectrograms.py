@@ -22,7 +22,7 @@ from music_emotion.report.figure_style import (
 # ------------------------------------------------------------------------------ spectrograms
 def _time_axis_seconds(spectrograms: SpectrogramSet) -> float:
     """Window length in seconds from the extraction config in `meta` (frames if unknown)."""
-    extraction = spectrograms.meta.get("extraction", {})
+    extraction = spectrograms.extraction
     hop, rate = extraction.get("hop_length"), extraction.get("sample_rate")
     if hop and rate:
         return spectrograms.shape[1] * float(hop) / float(rate)
@@ -31,7 +31,7 @@ def _time_axis_seconds(spectrograms: SpectrogramSet) -> float:
 
 def _mel_tick_labels(spectrograms: SpectrogramSet, n_ticks: int = 5) -> tuple[np.ndarray, list[str]] | None:
     """Positions (mel bins) and Hz labels for the frequency axis, when the extraction config is known."""
-    extraction = spectrograms.meta.get("extraction", {})
+    extraction = spectrograms.extraction
     n_mels = spectrograms.shape[0]
     rate = extraction.get("sample_rate")
     if not rate:
@@ -48,7 +48,7 @@ def _mel_tick_labels(spectrograms: SpectrogramSet, n_ticks: int = 5) -> tuple[np
 def draw_spectrogram(ax, values: np.ndarray, spectrograms: SpectrogramSet, vmin: float, vmax: float):
     """One dB spectrogram with time (s) and frequency (Hz on the mel scale) axes; returns the image."""
     seconds = _time_axis_seconds(spectrograms)
-    has_time = "extraction" in spectrograms.meta and spectrograms.meta["extraction"].get("hop_length")
+    has_time = spectrograms.extraction.get("hop_length")
     image = ax.imshow(
         np.asarray(values),
         origin="lower",
@@ -72,7 +72,7 @@ def draw_spectrogram(ax, values: np.ndarray, spectrograms: SpectrogramSet, vmin:
 def _db_range(*sets: SpectrogramSet) -> tuple[float, float]:
     """Colour scale shared by all panels: the extraction's dB floor (or data min) up to 0 dB."""
     for spectrograms in sets:
-        top_db = spectrograms.meta.get("extraction", {}).get("top_db")
+        top_db = spectrograms.extraction.get("top_db")
         if top_db:
             return -float(top_db), 0.0
     return -80.0, 0.0
