@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 
@@ -97,27 +98,16 @@ def test_pipeline_runs_on_a_deam_layout(tmp_path):
     assert windows[2001] == 3 and {windows[song] for song in range(2, 14)} == {3}
 
 
-def test_embeddings_are_built_only_when_an_arm_needs_them(monkeypatch):
-    from music_emotion.pipelines.data_processing import pipeline as data_pipeline
-    from music_emotion.study.arms import parse_arms
-
-    vit_only = parse_arms({"real_only": {"model": "vit"}}, None, "arms")
-    monkeypatch.setattr(data_pipeline, "configured_arms", lambda parameter: vit_only)
-    assert "audio_embeddings" not in data_pipeline.create_pipeline().all_outputs()
-    with_probe = parse_arms({"clap_probe": {"model": "embedding"}}, None, "arms")
-    monkeypatch.setattr(data_pipeline, "configured_arms",
-                        lambda parameter: with_probe if "training" in parameter else vit_only)
-    assert "audio_embeddings" in data_pipeline.create_pipeline().all_outputs()
-
-
-def test_ast_features_are_built_only_when_an_arm_needs_them(monkeypatch):
+@pytest.mark.parametrize(("family", "features", "section"), [("ast", "ast_features", "experiment"),
+                                                            ("embedding", "audio_embeddings", "training")])
+def test_extra_features_are_built_only_when_an_arm_of_either_run_needs_them(monkeypatch, family, features, section):
     from music_emotion.pipelines.data_processing import pipeline as data_pipeline
     from music_emotion.study.arms import parse_arms
 
     vit_only = parse_arms({"real_only": {"model": "vit"}, "ridge": {"model": "ridge_baseline"}}, None, "arms")
     monkeypatch.setattr(data_pipeline, "configured_arms", lambda parameter: vit_only)
-    assert "ast_features" not in data_pipeline.create_pipeline().all_outputs()
-    with_ast = parse_arms({"ast": {"model": "ast"}}, None, "arms")
+    assert features not in data_pipeline.create_pipeline().all_outputs()
+    needing = parse_arms({"extra": {"model": family}}, None, "arms")
     monkeypatch.setattr(data_pipeline, "configured_arms",
-                        lambda parameter: with_ast if "experiment" in parameter else vit_only)
-    assert "ast_features" in data_pipeline.create_pipeline().all_outputs()
+                        lambda parameter: needing if section in parameter else vit_only)
+    assert features in data_pipeline.create_pipeline().all_outputs()
