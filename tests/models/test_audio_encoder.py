@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from music_emotion.audio.listing import AudioListing
 from music_emotion.data.spectrograms import SpectrogramSet
@@ -43,6 +44,9 @@ def test_a_random_encoder_is_the_same_for_a_seed_and_another_for_another_seed():
     a, b, c = (FrozenAudioEncoder(params, seed).embed(window) for seed in (1, 1, 2))
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
+    state = torch.random.get_rng_state()
+    FrozenAudioEncoder(params, 5)
+    assert torch.equal(state, torch.random.get_rng_state())  # the run's own random state is left alone
 
 
 def test_an_uncached_hub_encoder_offline_fails_fast_with_the_download_line(monkeypatch, tmp_path):

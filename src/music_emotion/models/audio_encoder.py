@@ -63,9 +63,10 @@ class FrozenAudioEncoder:
     def __init__(self, params: EncoderParams, seed: int) -> None:
         from transformers import ClapFeatureExtractor
 
-        torch.manual_seed(int(seed))  # a randomly initialised encoder (checkpoint: null) is the same for a seed
-        self.model, preprocessor = load_backbone("embedding", params.checkpoint, params.clap_config,
-                                                 params.hub_probe_timeout_s)
+        with torch.random.fork_rng(devices=[]):  # the run's own random state is left as it was
+            torch.manual_seed(int(seed))  # a randomly initialised encoder (checkpoint: null) is the same for a seed
+            self.model, preprocessor = load_backbone("embedding", params.checkpoint, params.clap_config,
+                                                     params.hub_probe_timeout_s)
         self.model.eval().requires_grad_(False)
         settings = preprocessor if params.checkpoint is not None else dict(params.feature_extractor or {})
         self.extractor = ClapFeatureExtractor(**settings)
