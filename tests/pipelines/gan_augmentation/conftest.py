@@ -15,7 +15,8 @@ WINDOW_FRAMES = 32
 TINY_OVERRIDES = {
     "latent_dim": 8,
     "window_seconds": WINDOW_FRAMES * 512 / 22050,
-    "generator": {"base_channels": 16, "n_upsample": 2, "min_channels": 8},
+    "generator.base_channels": 16, "generator.n_upsample": 2, "generator.min_channels": 8,
+    "generator.embedding_dim": 16,
     "discriminator.base_channels": 8, "discriminator.n_layers": 2, "discriminator.max_channels": 16,
     "training.steps": 20, "training.eval_every_steps": 10, "training.batch_size": 8,
     "training.generator_lr": 2.0e-3, "training.discriminator_lr": 2.0e-3, "training.cpu_threads": None,
