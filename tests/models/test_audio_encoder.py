@@ -96,6 +96,7 @@ def test_the_node_embeds_every_window_of_the_songs_kept_in_their_order_and_cache
     assert loaded.meta["valid_frames"] == [3, 3, 2, 3]
 
 
+@pytest.mark.slow  # three extractions
 def test_another_encoder_makes_another_feature_set(tmp_path, tiny_clap):
     """Whatever reads the embeddings (an experiment's records) sees a new fingerprint when the encoder changes."""
     files, mel = _songs(tmp_path)

@@ -343,8 +343,18 @@ def test_the_commands_own_help_comes_first_and_lists_every_subcommand(argv, caps
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: music-emotion") and "Run the pipeline" not in out
-    for command in ("predict", "export", "app", "run"):
+    for command in ("predict", "export", "app", "published", "run"):
         assert f"    {command} " in out
+
+
+def test_every_subcommand_of_the_parser_is_routed_to_it_not_to_kedro_run(tmp_path, capsys):
+    """A subcommand missing from COMMANDS would be handed to Kedro's run as an unknown argument."""
+    import argparse
+
+    (sub,) = [a for a in cli.parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(sub.choices) - {"run"} == set(cli.COMMANDS)
+    assert cli.main(["published", "--project", str(tmp_path)]) == 2
+    assert "is not the music_emotion project folder" in capsys.readouterr().err
 
 
 def test_a_project_commands_log_lines_go_to_stderr_never_into_the_table(monkeypatch, capsys):

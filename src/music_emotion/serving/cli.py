@@ -20,7 +20,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-COMMANDS = ("predict", "export", "app")
+COMMANDS = ("predict", "export", "app", "published")  # ours; anything else is Kedro's run
 HELP = ("-h", "--help", "help")
 logger = logging.getLogger("music_emotion")
 

@@ -290,6 +290,7 @@ def test_an_ast_arm_runs_in_every_fold_on_its_own_features_and_never_sees_a_test
         kept_model(tmp_path / "poisoned", "seed0_fold1", "ast").config["input"]
 
 
+@pytest.mark.slow  # two 3-fold experiments with a ViT arm beside the probe
 def test_an_embedding_arm_reads_the_cached_embeddings_in_every_fold_and_never_fits_on_a_test_song(monkeypatch,
                                                                                                    tmp_path):
     """The embedding probe reads the one shared `audio_embeddings` set (no encoder runs in the experiment: the
