@@ -18,6 +18,14 @@ from music_emotion.console import progress_bar
 BATCH = 64  # files per batch: bounds the spectrograms in flight (64 x 1 MB at the base settings)
 
 
+def clip_result(key: str, outcome: ClipResult | EngineFailure) -> ClipResult:
+    """A file's outcome from the engine as a ClipResult: a task that failed (or whose worker died twice) is a
+    skipped result with the reason."""
+    if isinstance(outcome, EngineFailure):
+        return ClipResult(key, None, "skipped", outcome.reason)
+    return outcome
+
+
 def extract_many(items: Sequence[tuple[str, str]], config: FeatureConfig,
                  engine: EngineParams) -> tuple[np.ndarray, list[ClipResult]]:
     """Extract `(key, path)` items into one preallocated array.
@@ -33,9 +41,8 @@ def extract_many(items: Sequence[tuple[str, str]], config: FeatureConfig,
     progress = progress_bar(total=len(items), desc=config.kind, unit="clip")
     with FileEngine(engine, len(items), config.duration) as running:
         for batch, batch_results in zip(batches, running.map_batches(extract_item, batches, config), strict=True):
-            for (key, _), result in zip(batch, batch_results, strict=True):
-                if isinstance(result, EngineFailure):
-                    result = ClipResult(key, None, "skipped", result.reason)
+            for (key, _), outcome in zip(batch, batch_results, strict=True):
+                result = clip_result(key, outcome)
                 if result.spectrogram is not None:
                     output[kept] = result.spectrogram
                     kept += 1

@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from music_emotion.audio.decoding import ClipResult
-from music_emotion.audio.engine import EngineFailure, EngineParams, FileEngine
+from music_emotion.audio.engine import EngineParams, FileEngine
+from music_emotion.audio.extraction import clip_result
 from music_emotion.audio.file_tasks import extract_item
 from music_emotion.audio.waveform import WaveformConfig
 from music_emotion.config import from_section
@@ -123,9 +124,8 @@ def embed_songs(items: Sequence[tuple[str, str]], encoder: FrozenAudioEncoder, d
     with FileEngine(engine, len(items), config.duration) as running, torch_threads(running.client_threads):
         for chunk, decoded in zip(chunks, running.map_batches(extract_item, chunks, config), strict=True):
             windows, owners = [], []
-            for (key, _), result in zip(chunk, decoded, strict=True):
-                if isinstance(result, EngineFailure):
-                    result = ClipResult(key, None, "skipped", result.reason)
+            for (key, _), outcome in zip(chunk, decoded, strict=True):
+                result = clip_result(key, outcome)
                 if result.spectrogram is not None:
                     real = config.frames_for(result.audio_seconds)
                     valid[kept] = min(n_windows, max(1, math.ceil(real / per_window)))
