@@ -326,15 +326,15 @@ def test_an_arm_name_selects_that_arms_model_and_an_unknown_one_names_the_arms(m
         self.params["inference"]["model"], str(self.catalog.get(name)._filepath)))
     monkeypatch.setattr("music_emotion.serving.predictor.EmotionModel.__init__", lambda *a, **k: None)
     args = cli.parser().parse_args(["predict", "x.wav", "--env", "demo", "--project", str(project)])
-    for arm in ("real_only", "specaugment"):
+    for arm in ("real_only", "specaugment", "clap_probe"):
         cli.load_model(arm, args)
     assert loaded["real_only"].endswith("real_only/trained_model")
     assert loaded["specaugment"].endswith("specaugment/trained_model")
-    for name, said in (("nosucharm", "not an arm of this project"), ("ridge", "a baseline without a saved network"),
-                       ("clap_probe", "an embedding probe, which `music-emotion` cannot serve yet")):
+    assert loaded["clap_probe"].endswith("clap_probe/trained_model")  # the embedding probe is served too
+    for name, said in (("nosucharm", "not an arm of this project"), ("ridge", "a baseline without a saved network")):
         with pytest.raises(cli.UsageError, match=said) as caught:
             cli.load_model(name, args)
-        assert "'real_only'" in str(caught.value) and "'gan'" in str(caught.value)
+        assert all(f"'{arm}'" in str(caught.value) for arm in ("real_only", "gan", "clap_probe"))
     assert arm_runtime_params("gan") == {"inference": {"model": "gan"}}
 
 

@@ -10,6 +10,8 @@ import numpy as np
 
 from music_emotion.audio.fbank import KIND as FBANK_KIND
 from music_emotion.audio.fbank import FbankConfig
+from music_emotion.audio.waveform import KIND as WAVEFORM_KIND
+from music_emotion.audio.waveform import WaveformConfig
 from music_emotion.config import from_section
 
 SILENCE_PEAK = 1e-6  # full-scale amplitude below which a clip is treated as digital silence
@@ -67,7 +69,7 @@ class MelConfig:
         return log_mel(samples, self)
 
 
-FeatureConfig = MelConfig | FbankConfig
+FeatureConfig = MelConfig | FbankConfig | WaveformConfig
 
 
 def feature_config(extraction: dict[str, Any]) -> FeatureConfig:
@@ -75,8 +77,11 @@ def feature_config(extraction: dict[str, Any]) -> FeatureConfig:
     kind = extraction.get("kind", "log_mel")
     if kind == FBANK_KIND:
         return FbankConfig(**extraction)
+    if kind == WAVEFORM_KIND:  # a frozen encoder's input: the samples themselves
+        return WaveformConfig(**extraction)
     if kind != "log_mel":
-        raise ValueError(f"unknown feature kind {kind!r} in a stored extraction config (known: log_mel, {FBANK_KIND})")
+        raise ValueError(f"unknown feature kind {kind!r} in a stored extraction config (known: log_mel, {FBANK_KIND}, "
+                         f"{WAVEFORM_KIND})")
     missing = sorted({f.name for f in fields(MelConfig) if f.default is MISSING} - set(extraction))
     if missing:
         raise ValueError(f"a stored log-mel extraction config lacks {missing}: it was saved by an older release; "

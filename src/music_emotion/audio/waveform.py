@@ -28,6 +28,10 @@ class WaveformConfig:
         return 1
 
     @property
+    def hop_length(self) -> int:  # a frame is a sample
+        return 1
+
+    @property
     def n_samples(self) -> int:
         return int(round(self.duration * self.sample_rate))
 

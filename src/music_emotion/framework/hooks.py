@@ -131,7 +131,8 @@ def checkpoint_problems(pipeline: Pipeline) -> list[str]:
         section = params
         for key in BACKBONES[family].section.split("."):
             section = section[key]
-        problem = checkpoint_problem(family, section["checkpoint"], float(section["hub_probe_timeout_s"]))
+        problem = checkpoint_problem(family, section["checkpoint"], float(section["hub_probe_timeout_s"]),
+                                     section.get("revision"))  # only the encoder's section pins a revision
         if problem:
             problems.append(problem)
     return problems

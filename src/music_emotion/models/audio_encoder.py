@@ -14,6 +14,7 @@ row stays zero and the song's `valid_frames` entry counts the windows that do.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from collections.abc import Sequence
@@ -44,6 +45,7 @@ class EncoderParams:
     """`data_processing.embeddings`: every key is required; the defaults live in conf/base."""
 
     checkpoint: str | None
+    revision: str | None
     clap_config: dict[str, Any] | None
     feature_extractor: dict[str, Any] | None
     hub_probe_timeout_s: float
@@ -67,12 +69,29 @@ class FrozenAudioEncoder:
         with torch.random.fork_rng(devices=[]):  # the run's own random state is left as it was
             torch.manual_seed(int(seed))  # a randomly initialised encoder (checkpoint: null) is the same for a seed
             self.model, preprocessor = load_backbone("embedding", params.checkpoint, params.clap_config,
-                                                     params.hub_probe_timeout_s)
+                                                     params.hub_probe_timeout_s, params.revision)
         self.model.eval().requires_grad_(False)
-        settings = preprocessor if params.checkpoint is not None else dict(params.feature_extractor or {})
-        self.extractor = ClapFeatureExtractor(**settings)
+        # Explicit settings win (a served model stores the ones its embeddings were made with); else the checkpoint's.
+        self.extractor_settings = dict(params.feature_extractor if params.feature_extractor is not None
+                                       else preprocessor)
+        self.extractor = ClapFeatureExtractor(**self.extractor_settings)
         self.checkpoint = params.checkpoint
+        # The hub commit the weights came from (transformers records it when loading from the hub or its cache).
+        self.revision = ((params.revision or getattr(self.model.config, "_commit_hash", None))
+                         if params.checkpoint else None)
         self.batch_size = params.batch_size
+
+    @classmethod
+    def from_description(cls, description: dict[str, Any], batch_size: int,
+                         encoder_path: str | None = None) -> FrozenAudioEncoder:
+        """The encoder `describe()` names: its checkpoint at its revision (or the local folder `encoder_path`),
+        or its random architecture (whose weights the caller loads), with the feature extractor it used."""
+        params = EncoderParams(
+            checkpoint=encoder_path or description["checkpoint"],
+            revision=None if encoder_path else description["revision"],
+            clap_config=description["encoder"], feature_extractor=description["feature_extractor"],
+            hub_probe_timeout_s=3.0, batch_size=batch_size, songs_per_chunk=1)
+        return cls(params, seed=0)
 
     @property
     def sample_rate(self) -> int:
@@ -87,22 +106,37 @@ class FrozenAudioEncoder:
         return int(self.model.config.projection_dim)
 
     def describe(self) -> dict[str, Any]:
-        """What the embeddings are: stored with them, so a change of encoder makes another feature set."""
-        return {"kind": KIND, "checkpoint": self.checkpoint, "sample_rate": self.sample_rate,
-                "window_seconds": self.window_seconds, "dim": self.dim,
-                "encoder": self.model.config.to_dict() if self.checkpoint is None else None}
+        """What the embeddings are: stored with them, so a change of encoder makes another feature set, and enough
+        to rebuild the encoder for serving (a random one by architecture + a hash of its weights)."""
+        random = self.checkpoint is None
+        return {"kind": KIND, "checkpoint": self.checkpoint, "revision": self.revision,
+                "sample_rate": self.sample_rate, "window_seconds": self.window_seconds, "dim": self.dim,
+                "feature_extractor": self.extractor_settings,
+                "encoder": self.model.config.to_dict() if random else None,
+                "weights": weights_hash(self.model) if random else None}
 
     @torch.no_grad()
     def embed(self, windows: list[np.ndarray]) -> np.ndarray:
         """(n, dim) float32 embeddings of `windows` (mono float32 at `sample_rate`, at most `window_seconds`
-        long; shorter ones are padded by the extractor's own rule), in batches of `batch_size`."""
+        long; shorter ones are padded by the extractor's own rule), in batches of `batch_size`, on the device the
+        encoder sits on."""
+        device = next(self.model.parameters()).device
         out = np.empty((len(windows), self.dim), dtype=np.float32)
         for start in range(0, len(windows), self.batch_size):
             batch = windows[start : start + self.batch_size]
             inputs = self.extractor(batch, sampling_rate=self.sample_rate, return_tensors="pt")
-            features = {k: v for k, v in inputs.items() if k in ("input_features", "is_longer")}
-            out[start : start + len(batch)] = self.model(**features).audio_embeds.float().numpy()
+            features = {k: v.to(device) for k, v in inputs.items() if k in ("input_features", "is_longer")}
+            out[start : start + len(batch)] = self.model(**features).audio_embeds.float().cpu().numpy()
         return out
+
+
+def weights_hash(model: torch.nn.Module) -> str:
+    """A hash of a module's weights: tells a rebuilt random encoder from another one with the same architecture."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 def embed_songs(items: Sequence[tuple[str, str]], encoder: FrozenAudioEncoder, duration: float, offset: float,

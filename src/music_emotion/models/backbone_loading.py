@@ -66,9 +66,10 @@ class CheckpointUnavailableError(RuntimeError):
 
 
 def load_backbone(family: str, checkpoint: str | None, random_config: dict[str, Any] | None = None,
-                  probe_timeout_s: float = 3.0):
+                  probe_timeout_s: float = 3.0, revision: str | None = None):
     """Return `(backbone model, the checkpoint's preprocessor settings or {})` for `family` (`vit` | `ast` |
-    `embedding`)."""
+    `embedding`). `revision` pins a hub checkpoint to a branch, tag or commit (None: the newest; a local folder is
+    what it is)."""
     import transformers
 
     spec = BACKBONES[family]
@@ -99,10 +100,11 @@ def load_backbone(family: str, checkpoint: str | None, random_config: dict[str, 
             f"checkpoint directory '{checkpoint}' does not exist. {_how_to_fix(checkpoint, spec)}"
         )
 
+    pinned = {"revision": revision} if revision else {}
     try:  # a cache hit needs no network at all
-        model = model_class.from_pretrained(checkpoint, local_files_only=True, **spec.model_kwargs)
+        model = model_class.from_pretrained(checkpoint, local_files_only=True, **pinned, **spec.model_kwargs)
         logger.info("Loaded %s backbone '%s' from the local Hugging Face cache", spec.name, checkpoint)
-        return model, _hub_preprocessor(checkpoint, spec, probe_timeout_s)
+        return model, _hub_preprocessor(checkpoint, spec, probe_timeout_s, revision=revision)
     except OSError as cache_miss:
         logger.info("'%s' is not in the local Hugging Face cache (%s)", checkpoint, cache_miss)
 
@@ -114,14 +116,15 @@ def load_backbone(family: str, checkpoint: str | None, random_config: dict[str, 
         )
     logger.info("Downloading %s backbone '%s' from the Hugging Face hub", spec.name, checkpoint)
     try:
-        model = model_class.from_pretrained(checkpoint, **spec.model_kwargs)
+        model = model_class.from_pretrained(checkpoint, **pinned, **spec.model_kwargs)
     except OSError as exc:
         raise CheckpointUnavailableError(
             f"Could not load '{checkpoint}': {exc}. {_how_to_fix(checkpoint, spec)}") from exc
-    return model, _hub_preprocessor(checkpoint, spec, probe_timeout_s, reachable=True)
+    return model, _hub_preprocessor(checkpoint, spec, probe_timeout_s, reachable=True, revision=revision)
 
 
-def checkpoint_problem(family: str, checkpoint: str | None, probe_timeout_s: float) -> str:
+def checkpoint_problem(family: str, checkpoint: str | None, probe_timeout_s: float,
+                       revision: str | None = None) -> str:
     """Why `load_backbone` would fail for this checkpoint (one paragraph with the fix), or "" when it can load:
     the run's pre-flight check asks this before the first node, instead of a traceback hours into a run."""
     spec = BACKBONES[family]
@@ -134,7 +137,7 @@ def checkpoint_problem(family: str, checkpoint: str | None, probe_timeout_s: flo
     if _looks_like_path(str(checkpoint)):
         return (f"{spec.section}.checkpoint: the folder '{checkpoint}' does not exist. "
                 f"{_how_to_fix(str(checkpoint), spec)}")
-    if _cached_file(str(checkpoint), "config.json") is not None:
+    if _cached_file(str(checkpoint), "config.json", revision) is not None:
         return ""
     reachable, why = hub_reachable(probe_timeout_s)
     if reachable:
@@ -202,25 +205,26 @@ def _how_to_fix(checkpoint: str, spec: Backbone) -> str:
     )
 
 
-def _cached_file(repo_id: str, filename: str) -> Path | None:
+def _cached_file(repo_id: str, filename: str, revision: str | None = None) -> Path | None:
     try:
         from huggingface_hub import try_to_load_from_cache
 
-        found = try_to_load_from_cache(repo_id, filename)
+        found = try_to_load_from_cache(repo_id, filename, revision=revision)
     except Exception:  # noqa: BLE001 - a cache lookup must never break training
         return None
     return Path(found) if isinstance(found, str) else None
 
 
-def _hub_preprocessor(checkpoint: str, spec: Backbone, probe_timeout_s: float, reachable: bool = False) -> dict:
+def _hub_preprocessor(checkpoint: str, spec: Backbone, probe_timeout_s: float, reachable: bool = False,
+                      revision: str | None = None) -> dict:
     """The hub checkpoint's preprocessor settings: from the cache, else downloaded when the hub answers
     (`from_pretrained` fetches only config.json and the weights); {} when the repo has none or the hub is away."""
-    path = _cached_file(checkpoint, PREPROCESSOR_CONFIG)
+    path = _cached_file(checkpoint, PREPROCESSOR_CONFIG, revision)
     if path is None and (reachable or hub_reachable(probe_timeout_s)[0]):
         try:
             from huggingface_hub import hf_hub_download
 
-            path = Path(hf_hub_download(checkpoint, PREPROCESSOR_CONFIG))
+            path = Path(hf_hub_download(checkpoint, PREPROCESSOR_CONFIG, revision=revision))
         except Exception as exc:  # noqa: BLE001 - a repo without the file is allowed; the caller decides
             logger.info("'%s' has no %s on the hub (%s)", checkpoint, PREPROCESSOR_CONFIG, exc)
     return _read_preprocessor(path, spec)

@@ -17,6 +17,7 @@ from music_emotion.framework.running.run_parameters import run_parameters
 from music_emotion.study.arms import GENERATED, READOUT_PARAMS, Arm, parse_arms
 
 SYNTHETIC_INPUTS = ("synthetic_spectrograms", "synthetic_labels")
+EMBEDDING_PARAMS = "params:data_processing.embeddings"  # the encoder a served embedding model names or rebuilds
 
 
 # Output dataset of each arm, inside its namespace, in the single-split run (catalog factories match them).
@@ -32,8 +33,9 @@ def configured_arms(parameter: str = "training.arms") -> dict[str, Arm]:
 
 
 def arm_output(arm: Arm, outputs: Mapping[str, str]) -> str:
-    """The dataset (inside the arm's namespace) that holds the arm's fitted model."""
-    return outputs["model"] if arm.is_transformer else outputs["baseline"]
+    """The dataset (inside the arm's namespace) that holds the arm's fitted model: the servable one when the arm
+    has one (networks; an embedding probe with its encoder), else the baseline's numbers."""
+    return outputs["model"] if arm.is_served else outputs["baseline"]
 
 
 def arm_pipeline(
@@ -44,10 +46,12 @@ def arm_pipeline(
     outputs: Mapping[str, str] = SINGLE_SPLIT_OUTPUTS,
     namespace: str | None = None,
     vit_params: str = "params:training",
+    serve: Callable[..., Any] | None = None,
 ) -> Pipeline:
     """The node that fits one arm on `splits` with `fit` (the caller's pipeline.py names it: `train_arm` for a
     network, `fit_mean_baseline` / `fit_ridge_baseline` / `fit_embedding_probe`), in the namespace
-    `<namespace>.<arm>` (or `<arm>`)."""
+    `<namespace>.<arm>` (or `<arm>`); for an embedding arm, `serve` (named by the caller too:
+    `build_probe_model`) then makes the fitted probe a servable model."""
     shared = {"mel_spectrograms": arm.features, "emotion_labels": "emotion_labels", "song_splits": splits}
     if arm.is_transformer:
         inputs = {**shared, "arm": f"params:arms.{arm.name}", "params": vit_params, "seed": seed,
@@ -62,9 +66,14 @@ def arm_pipeline(
     else:
         node = Node(fit, inputs=[*shared.values(), READOUT_PARAMS[arm.model]], outputs=outputs["baseline"],
                     name=fit.__name__)
-    free_inputs = {name for name in node.inputs if not name.startswith("params:")}
-    parameters = {name for name in node.inputs if name.startswith("params:")}
-    return Pipeline([node], namespace=f"{namespace}.{arm.name}" if namespace else arm.name,
+    nodes = [node]
+    if serve is not None and arm.model == "embedding":
+        nodes.append(Node(serve, inputs=[outputs["baseline"], arm.features, EMBEDDING_PARAMS, seed],
+                          outputs=outputs["model"], name=serve.__name__))
+    inputs = {name for n in nodes for name in n.inputs}
+    free_inputs = {name for name in inputs if not name.startswith("params:")} - {outputs["baseline"]}
+    parameters = {name for name in inputs if name.startswith("params:")}
+    return Pipeline(nodes, namespace=f"{namespace}.{arm.name}" if namespace else arm.name,
                     inputs=free_inputs, parameters=parameters)
 
 

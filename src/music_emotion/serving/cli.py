@@ -79,6 +79,8 @@ def parser() -> argparse.ArgumentParser:
     predict.add_argument("--scale", choices=("unit", "deam"), default="unit",
                          help="unit: [-1, 1] (default); deam: the training ratings' 1-9 scale")
     predict.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 (default: auto)")
+    predict.add_argument("--encoder", default=None, metavar="DIR",
+                         help="an embedding model's encoder from this local folder (offline), not the HF cache/hub")
     predict.set_defaults(handler=run_predict)
 
     export = command("export", "write a trained arm as a shareable Hugging Face model folder with its model card")
@@ -94,6 +96,7 @@ def parser() -> argparse.ArgumentParser:
     app.add_argument("--max-minutes", type=float, default=15.0,
                      help="longer audio is refused, so one request cannot hold the page for minutes (default: 15)")
     app.add_argument("--device", default="auto")
+    app.add_argument("--encoder", default=None, metavar="DIR", help="as for predict")
     app.set_defaults(handler=run_app)
 
     published = command("published", "this run's TEST R² per arm beside published DEAM / MARBLE figures")
@@ -109,9 +112,9 @@ def load_model(model: str | None, args: argparse.Namespace):
     from music_emotion.serving.predictor import EmotionModel
 
     if model and (Path(model).expanduser().is_dir() or "/" in model):  # arm names hold no "/"
-        return EmotionModel.from_pretrained(model, device=args.device, engine=_folder_engine())
+        return EmotionModel.from_pretrained(model, device=args.device, engine=_folder_engine(), encoder=args.encoder)
     with ProjectRecords(args.project, args.env, arm_runtime_params(model) if model else {}) as records:
-        return records.emotion_model(args.device)
+        return records.emotion_model(args.device, args.encoder)
 
 
 def _folder_engine():
@@ -257,14 +260,14 @@ class ProjectRecords:
     def __exit__(self, *exc: Any) -> None:
         self._session.close()
 
-    def emotion_model(self, device: str):
+    def emotion_model(self, device: str, encoder: str | None = None):
         from music_emotion.audio.engine import EngineParams
         from music_emotion.serving.predictor import EmotionModel
 
         arm = self.trained_arm(self.params["inference"]["model"], "--model")
         model = self.load("inference_model", f"the '{arm}' arm")
         return EmotionModel(model, self.settings(), name=arm, device=device,
-                            engine=EngineParams.from_params(self.params["dask"]))
+                            engine=EngineParams.from_params(self.params["dask"]), encoder=encoder)
 
     def export(self, arm: str, directory: Path) -> Path:
         from music_emotion.serving.model_card import card_facts, model_card
@@ -287,17 +290,14 @@ class ProjectRecords:
         return write_model_folder(model, directory, self.settings(), model_card(facts))
 
     def trained_arm(self, arm: str, option: str) -> str:
-        """`arm` when it names a network arm of `arms:` (the ones with a saved model), else a UsageError that
-        lists them: a mistyped name must never fall through to another arm's model."""
-        from music_emotion.study.arms import TRANSFORMERS
+        """`arm` when it names an arm of `arms:` with a servable saved model (networks, embedding probes), else a
+        UsageError that lists them: a mistyped name must never fall through to another arm's model."""
+        from music_emotion.study.arms import SERVED
 
         arms = self.params["arms"]
-        trained = sorted(name for name, spec in arms.items() if (spec or {}).get("model") in TRANSFORMERS)
+        trained = sorted(name for name, spec in arms.items() if (spec or {}).get("model") in SERVED)
         if arm not in trained:
-            model = (arms.get(arm) or {}).get("model")
-            what = ("an embedding probe, which `music-emotion` cannot serve yet (its predictions are in the run's "
-                    "test_predictions)" if model == "embedding" else
-                    "a baseline without a saved network" if arm in arms else "not an arm of this project")
+            what = "a baseline without a saved network" if arm in arms else "not an arm of this project"
             env = f" (env '{self.env}')" if self.env else ""
             raise UsageError(f"{option} '{arm}' is {what}{env}; choose one of {trained}, or give a model folder "
                              "exported with `music-emotion export`")

@@ -20,6 +20,7 @@ from music_emotion.audio.decoding import FeatureConfig, iter_windows, skip_reaso
 from music_emotion.audio.engine import EngineFailure, FileEngine
 from music_emotion.audio.file_tasks import STREAM_ABOVE_CHUNKS, Decoded, Deferred, decode_file
 from music_emotion.audio.log_mel import feature_config
+from music_emotion.data.windows import average_by_song
 from music_emotion.models.regression_head import WindowedRegressor
 from music_emotion.models.song_prediction import predict_songs
 
@@ -55,6 +56,12 @@ def model_feature_config(model: WindowedRegressor) -> FeatureConfig:
     return feature_config(extraction)
 
 
+def song_mean(windows: np.ndarray) -> np.ndarray:
+    """A file's (2,) mean over its windows' predictions, by the arithmetic that averages a song's windows in
+    validation and test (`average_by_song`), so a served file and a scored song of the same audio agree bit for bit."""
+    return average_by_song(windows, np.zeros(len(windows), dtype=np.int64), 1)[0]
+
+
 def window_rows(file_name: str, decoded: Decoded | Deferred | str | EngineFailure, model: WindowedRegressor,
                 batch_size: int, device: Any) -> list[dict[str, Any]]:
     """One row per model window of the file (with the file's mean), or one `skipped` row with the reason."""
@@ -79,7 +86,7 @@ def window_rows(file_name: str, decoded: Decoded | Deferred | str | EngineFailur
     if not np.all(np.isfinite(windows)):  # a prediction is a number in [-1, 1] or a named skip
         return [{"file": file_name, "status": "skipped",
                  "reason": "the model's output is not a number for this file (its features are out of range)"}]
-    file_mean = windows.mean(axis=0)
+    file_mean = song_mean(windows)
     for row in rows:
         row["file_valence"], row["file_arousal"] = float(file_mean[0]), float(file_mean[1])
     return rows
@@ -130,7 +137,7 @@ def _file_rows(file_name: str, decoded: Decoded, window_chunk: np.ndarray, windo
         return [{"file": file_name, "status": "skipped",
                  "reason": "the model's output is not a number for this file (its features are out of range)"}]
     rows = _rows(file_name, decoded, window_chunk, window_start, windows, model, 0)
-    file_mean = windows.mean(axis=0)
+    file_mean = song_mean(windows)
     for row in rows:
         row["file_valence"], row["file_arousal"] = float(file_mean[0]), float(file_mean[1])
     return rows

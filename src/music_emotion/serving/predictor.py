@@ -57,25 +57,29 @@ class EmotionModel:
     """A trained arm with the settings it predicts with. Build it with `from_pretrained`, or from a loaded model."""
 
     def __init__(self, model: Any, settings: PredictionSettings, name: str = "", device: str = "auto",
-                 engine: EngineParams = ONE_PROCESS) -> None:
+                 engine: EngineParams = ONE_PROCESS, encoder: str | os.PathLike | None = None) -> None:
         from music_emotion.models.runtime import resolve_device
 
+        if encoder is not None:
+            use_local_encoder(model, encoder)
         self.model, self.settings, self.engine = model, settings, engine
         self.name = name or model.description
         self.device = resolve_device(device)
         self.feature_config = model_feature_config(model)
 
     @classmethod
-    def from_pretrained(cls, source: str | os.PathLike, device: str = "auto",
-                        engine: EngineParams = ONE_PROCESS) -> EmotionModel:
+    def from_pretrained(cls, source: str | os.PathLike, device: str = "auto", engine: EngineParams = ONE_PROCESS,
+                        encoder: str | os.PathLike | None = None) -> EmotionModel:
         """An exported model folder (`music-emotion export`) or a hub id; checked before anything is built
-        (`models.base.load_pretrained_model`): no remote code, no pickle, weights that fit the config."""
+        (`models.base.load_pretrained_model`): no remote code, no pickle, weights that fit the config. `encoder`:
+        for an embedding model, a local folder holding its encoder (`hf download <id> --local-dir DIR`), used
+        instead of the Hugging Face cache or hub (offline)."""
         from music_emotion.models.base import load_pretrained_model
 
         folder = resolve_model_folder(source)
         settings = read_settings(folder)
         name = Path(source).name if Path(source).expanduser().is_dir() else str(source)
-        return cls(load_pretrained_model(folder), settings, name=name, device=device, engine=engine)
+        return cls(load_pretrained_model(folder), settings, name=name, device=device, engine=engine, encoder=encoder)
 
     def predict(self, path: str | os.PathLike, scale: str = "unit") -> SongEmotion:
         """One file's valence/arousal (`scale="deam"`: on the training ratings' 1-9 scale)."""
@@ -136,6 +140,19 @@ class EmotionModel:
             first["file"], self.to_scale(valence, scale), self.to_scale(arousal, scale), quadrant_of(valence, arousal),
             len(rows), "padded" if all(r["padded"] for r in rows) else "ok", "", windows,
         )
+
+
+def use_local_encoder(model: Any, encoder: str | os.PathLike) -> None:
+    """Point an embedding model at a local encoder folder (read when the first window is predicted)."""
+    from music_emotion.models.embedding_probe import EmbeddingProbeRegressor
+
+    if not isinstance(model, EmbeddingProbeRegressor):
+        raise ValueError(f"an encoder folder ('{encoder}') is for embedding-probe models; this one is a "
+                         f"{model.description}")
+    if not Path(encoder).expanduser().is_dir():
+        raise ValueError(f"the encoder folder '{encoder}' does not exist: download it with "
+                         f"`hf download {model.config['encoder']['checkpoint']} --local-dir {encoder}`")
+    model.encoder_path = str(Path(encoder).expanduser())
 
 
 def audio_paths(sources: Iterable[str | os.PathLike], extensions: Iterable[str]) -> tuple[list[Path], list[str]]:

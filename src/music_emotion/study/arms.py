@@ -21,6 +21,9 @@ from typing import Any, NamedTuple
 
 MODEL_FAMILIES = ("mean_baseline", "ridge_baseline", "vit", "ast", "embedding")
 TRANSFORMERS = ("vit", "ast")
+# Families whose single-split run saves a servable `<arm>.trained_model` (predict / export / app / inference): the
+# fine-tuned networks, and the embedding probe with its encoder named (`models.embedding_probe`).
+SERVED = (*TRANSFORMERS, "embedding")
 # The catalog entry each family reads its input from (the ridge baseline pools log-mel statistics).
 FEATURES = {"mean_baseline": "mel_spectrograms", "ridge_baseline": "mel_spectrograms", "vit": "mel_spectrograms",
             "ast": "ast_features", "embedding": "audio_embeddings"}
@@ -71,6 +74,11 @@ class Arm:
     def is_transformer(self) -> bool:
         """A network fine-tuned by `training` (ViT or AST): it has a training history and a torch model."""
         return self.model in TRANSFORMERS
+
+    @property
+    def is_served(self) -> bool:
+        """Its single-split run saves a `trained_model` that predicts audio files (a network or an embedding probe)."""
+        return self.model in SERVED
 
     @property
     def features(self) -> str:

@@ -18,12 +18,12 @@ from torch import nn
 from music_emotion.audio.fbank import KIND as FBANK_KIND
 from music_emotion.data import TARGETS
 from music_emotion.data.corpus import Corpus, Part
-from music_emotion.data.embeddings import song_embeddings
 from music_emotion.data.features import pooled_mel_statistics
 from music_emotion.data.spectrograms import SpectrogramSet
+from music_emotion.models.embedding_probe import EmbeddingProbeRegressor
+from music_emotion.models.linear_readout import predict_linear, probe_song_predictions
 from music_emotion.models.runtime import resolve_device, torch_threads
 from music_emotion.models.song_prediction import predict_songs
-from music_emotion.study.probe import predict_linear
 from music_emotion.study.training_loop import TrainingConfig
 
 logger = logging.getLogger(__name__)
@@ -31,7 +31,9 @@ logger = logging.getLogger(__name__)
 
 def feature_set_of(model: Any) -> str:
     """The catalog entry a fitted model reads: its stored extraction `kind` for a network (AST filter banks or
-    log-mel), `feature` for a stored read-out (the embedding probe's song embeddings; baselines: log-mel)."""
+    log-mel), the cached embeddings for an embedding probe (served or as fitted), log-mel for baselines."""
+    if isinstance(model, EmbeddingProbeRegressor):
+        return "audio_embeddings"
     if isinstance(model, nn.Module):
         kind = (model.config.get("extraction") or {}).get("kind", "log_mel")
         return "ast_features" if kind == FBANK_KIND else "mel_spectrograms"
@@ -77,8 +79,10 @@ def predict_part(model: Any, features: SpectrogramSet, part: Part, params: dict[
         return np.tile([model[t] for t in TARGETS], (len(part), 1)).astype(np.float64)
     if isinstance(model, dict) and model.get("model") == "ridge_baseline":
         return predict_linear(model, pooled_mel_statistics(features.values, rows=part.rows))
+    if isinstance(model, EmbeddingProbeRegressor):  # the served model scores cached embeddings with its probe
+        model = {"model": "embedding_probe", **model.readout()}
     if isinstance(model, dict) and model.get("model") == "embedding_probe":
-        return predict_linear(model, song_embeddings(features.values, part.rows, part.valid_frames))
+        return probe_song_predictions(model, features.values, part.rows, part.valid_frames).astype(np.float64)
     if isinstance(model, nn.Module):
         training = TrainingConfig.from_params(params["optimisation"])
         with torch_threads(training.cpu_threads):
@@ -121,6 +125,6 @@ def score_arms(
     are named, never dropped."""
     for arm, model in models.items():
         features, part = test_part_for(model, feature_sets, emotion_labels, song_splits)
-        if isinstance(model, nn.Module):
+        if isinstance(model, nn.Module) and not isinstance(model, EmbeddingProbeRegressor):
             warn_short_songs(part, model.window_frames)
         yield arm, model, part, predict_part(model, features, part, params, device)

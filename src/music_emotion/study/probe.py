@@ -16,6 +16,8 @@ from music_emotion.data import TARGETS
 from music_emotion.data.corpus import Corpus
 from music_emotion.data.embeddings import song_embeddings
 from music_emotion.data.spectrograms import SpectrogramSet
+from music_emotion.models.audio_encoder import EncoderParams, FrozenAudioEncoder
+from music_emotion.models.embedding_probe import EmbeddingProbeRegressor, probe_model_config
 from music_emotion.study import metrics
 
 logger = logging.getLogger(__name__)
@@ -45,12 +47,6 @@ def fit_ridge_on_val(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray
             "intercept": np.atleast_1d(ridge.intercept_).tolist()}
 
 
-def predict_linear(model: dict[str, Any], features: np.ndarray) -> np.ndarray:
-    """(n, 2) predictions of a stored ridge read-out (baseline or probe)."""
-    scaled = (features - np.asarray(model["scaler_mean"])) / np.asarray(model["scaler_scale"])
-    return scaled @ np.asarray(model["coef"]).T + np.asarray(model["intercept"])
-
-
 def fit_embedding_probe(audio_embeddings: SpectrogramSet, emotion_labels: pd.DataFrame, song_splits: dict[str, Any],
                         params: dict[str, Any]) -> dict[str, Any]:
     """A ridge probe on the frozen encoder's song embeddings (mean of real windows), alpha chosen on VAL songs."""
@@ -68,3 +64,28 @@ def fit_embedding_probe(audio_embeddings: SpectrogramSet, emotion_labels: pd.Dat
             "encoder": {k: encoder.get(k) for k in ("kind", "checkpoint", "sample_rate", "window_seconds", "dim")},
             "n_train_songs": len(train), **{k: v for k, v in fitted.items() if k != "val_ccc_mean"},
             "targets": list(TARGETS)}
+
+
+def build_probe_model(baseline_model: dict[str, Any], audio_embeddings: SpectrogramSet, embeddings: dict[str, Any],
+                      seed: int) -> EmbeddingProbeRegressor:
+    """The fitted probe + the encoder that made `audio_embeddings`, as one servable model (`<arm>.trained_model`):
+    what `music-emotion predict/export/app` and the inference pipeline use. A hub encoder is named (checkpoint and
+    the revision recorded with the embeddings), not copied; a random one is rebuilt from `embeddings` and `seed`
+    and must be the one whose hash the embeddings record."""
+    described = audio_embeddings.extraction
+    if baseline_model["encoder"]["checkpoint"] != described["checkpoint"] or \
+            int(baseline_model["encoder"]["dim"]) != int(described["dim"]):
+        raise ValueError("the probe was fitted on other embeddings than the newest audio_embeddings (an interrupted "
+                         "run?): re-run `kedro run --pipelines training`")
+    params = EncoderParams.from_params(embeddings)
+    config = probe_model_config(baseline_model, described, str(np.asarray(audio_embeddings.values[:0]).dtype),
+                                params.batch_size)
+    model = EmbeddingProbeRegressor(config)
+    if described["checkpoint"] is None:
+        encoder = FrozenAudioEncoder(params, seed)
+        if encoder.describe()["weights"] != described["weights"]:
+            raise ValueError("data_processing.embeddings (or seed) now builds another random encoder than the one "
+                             "that made audio_embeddings: re-run `kedro run --pipelines data_processing` first")
+        model.encoder.load_state_dict(encoder.model.state_dict())
+    model.set_readout(baseline_model)
+    return model.eval()

@@ -105,8 +105,10 @@ def embedding_set(ids: list, targets: np.ndarray, seed: int, duration: float = 1
     values = (targets @ mixing)[:, None, :] + rng.normal(0, 0.05, size=(len(ids), 3, dim))
     valid = [3] * (len(ids) - 1) + [1]
     values[-1, 1:] = 0.0
-    extraction = {"kind": "clap_embedding", "checkpoint": None, "sample_rate": 16000, "window_seconds": 0.5,
-                  "dim": dim, "duration": duration, "offset": 0.0}
+    # described as a hub encoder's (never loaded: scoring cached embeddings needs no encoder)
+    extraction = {"kind": "clap_embedding", "checkpoint": "laion/larger_clap_music", "revision": None,
+                  "sample_rate": 16000, "window_seconds": 0.5, "dim": dim, "feature_extractor": {}, "encoder": None,
+                  "weights": None, "duration": duration, "offset": 0.0, "resample_type": "soxr_hq"}
     return SpectrogramSet(ids=ids, values=values.astype(np.float32),
                           meta={"extraction": extraction, "valid_frames": valid})
 

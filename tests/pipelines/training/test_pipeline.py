@@ -29,11 +29,16 @@ def test_one_namespace_per_arm_and_only_synthetic_arms_read_synthetic_data():
     nodes = {node.name: node for node in create_pipeline().nodes}
     assert set(nodes) == {"mean.fit_mean_baseline", "ridge.fit_ridge_baseline", "real_only.train_arm", "gan.train_arm",
                           "diffusion.train_arm", "specaugment.train_arm", "mixup.train_arm", "cmixup.train_arm",
-                          "ast.train_arm", "clap_probe.fit_embedding_probe", "evaluate_test_set"}
-    # the embedding arm's probe reads the cached song embeddings and its own parameter section
+                          "ast.train_arm", "clap_probe.fit_embedding_probe", "clap_probe.build_probe_model",
+                          "evaluate_test_set"}
+    # the embedding arm's probe reads the cached song embeddings and its own parameter section; the probe and the
+    # encoder's description become the servable model, which evaluation scores
     assert set(nodes["clap_probe.fit_embedding_probe"].inputs) == {"audio_embeddings", "emotion_labels", "song_splits",
                                                                   "params:training.probe"}
-    assert {"audio_embeddings", "clap_probe.baseline_model"} <= set(nodes["evaluate_test_set"].inputs)
+    assert set(nodes["clap_probe.build_probe_model"].inputs) == {
+        "clap_probe.baseline_model", "audio_embeddings", "params:data_processing.embeddings", "params:seed"}
+    assert nodes["clap_probe.build_probe_model"].outputs == ["clap_probe.trained_model"]
+    assert {"audio_embeddings", "clap_probe.trained_model"} <= set(nodes["evaluate_test_set"].inputs)
     for arm in ("real_only", "specaugment", "mixup", "cmixup"):
         assert not any(name.startswith("synthetic") for name in nodes[f"{arm}.train_arm"].inputs)
     assert {"synthetic_spectrograms", "synthetic_labels"} <= set(nodes["gan.train_arm"].inputs)
@@ -84,6 +89,7 @@ def test_full_pipeline_trains_every_arm_and_tests_once(tmp_path, real_data, synt
         "ast_features": ast_features,
         "audio_embeddings": audio_embeddings,
         "params:training.probe": parameters("training.probe"),
+        "params:data_processing.embeddings": parameters("data_processing.embeddings"),
         "emotion_labels": labels,
         "song_splits": splits,
         "synthetic_spectrograms": synthetic_data[0],

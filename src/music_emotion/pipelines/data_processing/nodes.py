@@ -217,7 +217,8 @@ def extract_audio_embeddings(
     _require_every_song(audio_files, items, results, missing, "audio embeddings")
     logger.info("Audio embeddings: %d songs x %d windows of %g s x %d dims (%s)", len(values), values.shape[1],
                 encoder.window_seconds, encoder.dim, params.checkpoint or "randomly initialised encoder")
-    meta = {"extraction": {**encoder.describe(), "duration": duration, "offset": offset},
+    meta = {"extraction": {**encoder.describe(), "duration": duration, "offset": offset,
+                           "resample_type": str(extraction["resample_type"])},
             "n_frames": int(values.shape[2]), "valid_frames": valid.tolist()}
     return SpectrogramSet(ids=list(mel_spectrograms.ids), values=values, meta=meta)
 

@@ -55,6 +55,8 @@ def archive_contents(arms: dict[str, Arm]) -> list[str]:
     per_arm = []
     for arm in arms.values():
         per_arm.append(f"{arm.name}.{arm_output(arm, SINGLE_SPLIT_OUTPUTS)}")
+        if arm.model == "embedding":  # the probe's numbers (alpha per VAL CCC) beside the servable model
+            per_arm.append(f"{arm.name}.{SINGLE_SPLIT_OUTPUTS['baseline']}")
         if arm.is_transformer:
             per_arm.append(f"{arm.name}.{SINGLE_SPLIT_OUTPUTS['history']}")
     return [*ARCHIVE_CONTENTS, *per_generator, *per_arm]
