@@ -192,7 +192,7 @@ def test_the_embedding_arms_encoder_checkpoint_is_checked_offline(monkeypatch, t
     offline = copy.deepcopy(params)
     offline["data_processing"]["embeddings"]["checkpoint"] = "laion/larger_clap_music"
     offline["training"]["model"]["checkpoint"] = None
-    offline["arms"] = {"real_only": {"model": "vit"}, "clap_probe": {"model": "embedding"}}
+    offline["arms"] = {"real_only": {"model": "vit"}, "clap_probe": {"model": "embedding", "probe": "ridge"}}
     offline["training"]["arms"] = None
     offline["experiment"].update(n_folds=2, n_seeds=1, arms=["real_only", "clap_probe"])
     try:

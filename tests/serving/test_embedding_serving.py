@@ -64,19 +64,24 @@ def tiny_clap(tmp_path_factory):
     return save_tiny_clap(tmp_path_factory.mktemp("clap") / "tiny_clap")
 
 
-def _fitted(corpus, params, storage_dtype=np.float16):
-    """The pipeline's path: embeddings (stored as the catalog stores them), the probe, the servable model."""
+PROBE = {"alphas": [0.1, 10.0], "mlp": {"hidden_size": 8, "weight_decays": [1e-3], "learning_rate": 1e-2,
+                                        "epochs": 20, "batch_size": 8}}
+
+
+def _fitted(corpus, params, probe_kind="ridge"):
+    """The pipeline's path: embeddings (stored as the catalog stores them: float16), the probe, the served model."""
     _, files, mel, labels, splits = corpus
     embeddings = extract_audio_embeddings(files, mel, params, SPAN, ENGINE, 42)
-    stored = SpectrogramSet(ids=embeddings.ids, values=embeddings.values.astype(storage_dtype), meta=embeddings.meta)
-    probe = fit_embedding_probe(stored, labels, splits, {"alphas": [0.1, 10.0]})
+    stored = SpectrogramSet(ids=embeddings.ids, values=embeddings.values.astype(np.float16), meta=embeddings.meta)
+    probe = fit_embedding_probe(stored, labels, splits, PROBE, {"probe": probe_kind}, 42)
     return stored, probe, build_probe_model(probe, stored, params, 42)
 
 
-@pytest.mark.parametrize("checkpoint", ["folder", None], ids=["encoder-folder", "random-encoder"])
-def test_served_predictions_equal_the_pipelines_scores_bit_for_bit(corpus, tiny_clap, checkpoint):
+@pytest.mark.parametrize(("checkpoint", "probe_kind"), [("folder", "ridge"), (None, "ridge"), ("folder", "mlp")],
+                         ids=["encoder-folder", "random-encoder", "mlp-probe"])
+def test_served_predictions_equal_the_pipelines_scores_bit_for_bit(corpus, tiny_clap, checkpoint, probe_kind):
     params = encoder_params(str(tiny_clap) if checkpoint else None)
-    stored, probe, model = _fitted(corpus, params)
+    stored, probe, model = _fitted(corpus, params, probe_kind)
     folder, _, _, labels, splits = corpus
     test = Corpus(stored, labels, splits).test
     scored = evaluation.predict_part(model, stored, test, {}, "cpu")  # what test_predictions holds

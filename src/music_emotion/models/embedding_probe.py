@@ -25,7 +25,7 @@ from torch import nn
 from music_emotion.data.embeddings import window_count
 from music_emotion.models.audio_encoder import FrozenAudioEncoder
 from music_emotion.models.base import PretrainedModelMixin
-from music_emotion.models.linear_readout import READOUT_KEYS, window_predictions
+from music_emotion.models.probe_readout import readout_keys, window_predictions
 from music_emotion.models.regression_head import WindowedRegressor
 
 FAMILY = "embedding"
@@ -40,9 +40,13 @@ class EmbeddingProbeRegressor(PretrainedModelMixin, WindowedRegressor, nn.Module
             raise ValueError(f"this model config is for the '{config.get('family', 'vit')}' family, not "
                              f"'{FAMILY}': load it with music_emotion.models.base.load_pretrained_model")
         self.config = config
-        dim = int(config["encoder"]["dim"])
-        for name, shape in zip(READOUT_KEYS, ((dim,), (dim,), (2, dim), (2,)), strict=True):
-            self.register_buffer(name, torch.zeros(shape, dtype=torch.float64))
+        dim, kind = int(config["encoder"]["dim"]), config["probe"]["kind"]
+        hidden = int(config["probe"]["hidden_size"] or 0)
+        shapes = {"scaler_mean": (dim,), "scaler_scale": (dim,), "hidden_weight": (hidden, dim),
+                  "hidden_bias": (hidden,), "coef": (2, hidden if kind == "mlp" else dim), "intercept": (2,)}
+        self.readout_names = readout_keys(kind)
+        for name in self.readout_names:
+            self.register_buffer(name, torch.zeros(shapes[name], dtype=torch.float64))
         self.encoder_path = encoder_path
         self.frozen: FrozenAudioEncoder | None = None
         if config["encoder"]["checkpoint"] is None:  # random weights: saved with the probe, loaded into this module
@@ -54,14 +58,15 @@ class EmbeddingProbeRegressor(PretrainedModelMixin, WindowedRegressor, nn.Module
         encoder = self.config["encoder"]
         named = encoder["checkpoint"] or "a randomly initialised encoder"
         revision = f" @ {encoder['revision'][:12]}" if encoder["revision"] else ""
-        return f"ridge probe (alpha {self.config['probe']['alpha']:g}) on CLAP embeddings of {named}{revision}"
+        probe = self.config["probe"]
+        return f"{probe['kind']} probe (alpha {probe['alpha']:g}) on CLAP embeddings of {named}{revision}"
 
     def readout(self) -> dict[str, np.ndarray]:
-        """The probe's numbers, as `models.linear_readout` applies them."""
-        return {name: getattr(self, name).detach().cpu().numpy() for name in READOUT_KEYS}
+        """The probe's numbers, as `models.probe_readout` applies them."""
+        return {name: getattr(self, name).detach().cpu().numpy() for name in self.readout_names}
 
     def set_readout(self, readout: dict[str, Any]) -> None:
-        for name in READOUT_KEYS:
+        for name in self.readout_names:
             buffer = getattr(self, name)
             buffer.copy_(torch.as_tensor(np.asarray(readout[name], dtype=np.float64)).reshape(buffer.shape))
 
@@ -97,7 +102,8 @@ def probe_model_config(probe: dict[str, Any], embeddings: dict[str, Any], embedd
         "encoder": {**{key: embeddings[key] for key in ("checkpoint", "revision", "sample_rate", "window_seconds",
                                                         "dim", "feature_extractor", "encoder", "weights")},
                     "batch_size": int(batch_size)},
-        "probe": {"alpha": float(probe["alpha"]), "n_train_songs": int(probe["n_train_songs"])},
+        "probe": {"kind": probe["probe"], "alpha": float(probe["alpha"]), "hidden_size": probe["hidden_size"],
+                  "n_train_songs": int(probe["n_train_songs"])},
         "embedding_dtype": embedding_dtype,
         # a file is decoded as the pipeline decoded a song: spans of whole encoder windows at the encoder's rate
         "extraction": {"kind": "waveform", "sample_rate": int(embeddings["sample_rate"]),

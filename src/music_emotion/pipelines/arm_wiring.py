@@ -63,9 +63,10 @@ def arm_pipeline(
                     outputs=[outputs["model"], outputs["history"]], name=fit.__name__)
     elif arm.model == "mean_baseline":
         node = Node(fit, inputs=[shared["emotion_labels"], splits], outputs=outputs["baseline"], name=fit.__name__)
-    else:
-        node = Node(fit, inputs=[*shared.values(), READOUT_PARAMS[arm.model]], outputs=outputs["baseline"],
-                    name=fit.__name__)
+    else:  # a read-out: an embedding probe also reads its arm (which probe) and the seed (the MLP's)
+        arm_inputs = [f"params:arms.{arm.name}", seed] if arm.model == "embedding" else []
+        node = Node(fit, inputs=[*shared.values(), READOUT_PARAMS[arm.model], *arm_inputs],
+                    outputs=outputs["baseline"], name=fit.__name__)
     nodes = [node]
     if serve is not None and arm.model == "embedding":
         nodes.append(Node(serve, inputs=[outputs["baseline"], arm.features, EMBEDDING_PARAMS, seed],

@@ -32,6 +32,8 @@ READOUT_PARAMS = {"ridge_baseline": "params:training.baselines.ridge", "embeddin
 # The generator families (`synthetic: <family>`) and the feature set they learn, the only one their samples can be
 # added to.
 GENERATORS = ("gan", "diffusion")
+# The probes an embedding arm can read its embeddings with (`probe:`): ridge on song means, or an MLP on windows.
+PROBES = ("ridge", "mlp")
 
 
 class GeneratedSet(NamedTuple):
@@ -55,7 +57,7 @@ def reported_generators(arms: Mapping[str, Arm]) -> list[str]:
     other family an arm trains on."""
     return ["gan", *sorted({arm.synthetic for arm in arms.values() if arm.synthetic} - {"gan"})]
 GAN_FEATURES = "mel_spectrograms"
-_ARM_KEYS = {"model", "synthetic", "augmentations", "label", "colour"}
+_ARM_KEYS = {"model", "synthetic", "augmentations", "probe", "label", "colour"}
 # Arm names become keyword arguments of the evaluation nodes next to these.
 _RESERVED = {"mel_spectrograms", "ast_features", "emotion_labels", "song_splits", "params", "seed", "device", "fold",
              "unit"}
@@ -67,6 +69,7 @@ class Arm:
     model: str
     synthetic: str | None = None  # the generator family whose samples it also trains on
     augmentations: tuple[str, ...] = field(default_factory=tuple)
+    probe: str | None = None  # an embedding arm's probe (PROBES)
     label: str = ""
     colour: str | None = None
 
@@ -124,7 +127,11 @@ def parse_arms(arms: Mapping[str, Any], selected: Sequence[str] | None, paramete
                 "is trained in that feature space. Remove `synthetic:`, or use `model: vit` for a generator's arm "
                 "(docs/ast.md#the-gan-question)."
             )
-        parsed[name] = Arm(name, model, generator_of(name, spec.get("synthetic")), augmentations,
+        probe = spec.get("probe")
+        if (model == "embedding") != (probe is not None) or probe not in (*PROBES, None):
+            raise ValueError(f"arms.{name}.probe: an `embedding` arm names its probe, one of {list(PROBES)} "
+                             f"(got {probe!r}); other arms have none")
+        parsed[name] = Arm(name, model, generator_of(name, spec.get("synthetic")), augmentations, probe,
                            str(spec.get("label") or name), spec.get("colour"))
     return parsed
 

@@ -21,7 +21,7 @@ from music_emotion.data.corpus import Corpus, Part
 from music_emotion.data.features import pooled_mel_statistics
 from music_emotion.data.spectrograms import SpectrogramSet
 from music_emotion.models.embedding_probe import EmbeddingProbeRegressor
-from music_emotion.models.linear_readout import predict_linear, probe_song_predictions
+from music_emotion.models.probe_readout import predict_readout, probe_song_predictions
 from music_emotion.models.runtime import resolve_device, torch_threads
 from music_emotion.models.song_prediction import predict_songs
 from music_emotion.study.training_loop import TrainingConfig
@@ -78,7 +78,7 @@ def predict_part(model: Any, features: SpectrogramSet, part: Part, params: dict[
     if isinstance(model, dict) and model.get("model") == "mean_baseline":
         return np.tile([model[t] for t in TARGETS], (len(part), 1)).astype(np.float64)
     if isinstance(model, dict) and model.get("model") == "ridge_baseline":
-        return predict_linear(model, pooled_mel_statistics(features.values, rows=part.rows))
+        return predict_readout(model, pooled_mel_statistics(features.values, rows=part.rows))
     if isinstance(model, EmbeddingProbeRegressor):  # the served model scores cached embeddings with its probe
         model = {"model": "embedding_probe", **model.readout()}
     if isinstance(model, dict) and model.get("model") == "embedding_probe":

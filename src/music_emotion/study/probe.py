@@ -1,5 +1,6 @@
-"""Linear read-outs with their alpha chosen on VAL songs: the ridge baseline (pooled log-mel statistics) and the
-embedding arms' probe (a frozen encoder's song embeddings) are the same fit on different features.
+"""Read-outs with their regularisation chosen on VAL songs: the ridge baseline (pooled log-mel statistics) and the
+embedding arms' ridge probe (a frozen encoder's song embeddings) are the same fit on different features; the MLP
+probe (`study.mlp_probe`) reads windows.
 
 Stored as plain numbers (JSON), no pickle; alpha is picked by the mean CCC on VAL songs, the model is fitted on
 TRAIN songs only, so TEST songs never touch anything fitted."""
@@ -19,6 +20,7 @@ from music_emotion.data.spectrograms import SpectrogramSet
 from music_emotion.models.audio_encoder import EncoderParams, FrozenAudioEncoder
 from music_emotion.models.embedding_probe import EmbeddingProbeRegressor, probe_model_config
 from music_emotion.study import metrics
+from music_emotion.study.mlp_probe import MLPProbeParams, fit_mlp_on_val
 
 logger = logging.getLogger(__name__)
 
@@ -48,19 +50,27 @@ def fit_ridge_on_val(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray
 
 
 def fit_embedding_probe(audio_embeddings: SpectrogramSet, emotion_labels: pd.DataFrame, song_splits: dict[str, Any],
-                        params: dict[str, Any]) -> dict[str, Any]:
-    """A ridge probe on the frozen encoder's song embeddings (mean of real windows), alpha chosen on VAL songs."""
+                        params: dict[str, Any], arm: dict[str, Any], seed: int) -> dict[str, Any]:
+    """The arm's probe (`probe: ridge | mlp`) on the frozen encoder's embeddings, fitted on TRAIN songs with its
+    regularisation chosen on VAL songs: a ridge on song embeddings (mean of real windows), or an MLP on windows
+    (`study.mlp_probe`)."""
     corpus = Corpus(audio_embeddings, emotion_labels, song_splits)
     train, val = corpus.train, corpus.val
-    x_train = song_embeddings(audio_embeddings.values, train.rows, train.valid_frames)
-    x_val = song_embeddings(audio_embeddings.values, val.rows, val.valid_frames)
-    fitted = fit_ridge_on_val(x_train, train.targets, x_val, val.targets, [float(a) for a in params["alphas"]],
-                              "training.probe.alphas")
+    kind = arm["probe"]
+    if kind == "mlp":
+        mlp = MLPProbeParams.from_params(params["mlp"])
+        fitted, hidden = fit_mlp_on_val(audio_embeddings.values, train, val, mlp, seed), mlp.hidden_size
+    else:
+        x_train = song_embeddings(audio_embeddings.values, train.rows, train.valid_frames)
+        x_val = song_embeddings(audio_embeddings.values, val.rows, val.valid_frames)
+        fitted = fit_ridge_on_val(x_train, train.targets, x_val, val.targets, [float(a) for a in params["alphas"]],
+                                  "training.probe.alphas")
+        hidden = None
     encoder = audio_embeddings.extraction
-    logger.info("Embedding probe on %s: alpha %g (val mean CCC %.3f) on %d-d song embeddings",
+    logger.info("Embedding %s probe on %s: alpha %g (val mean CCC %.3f) on %d-d embeddings", kind,
                 encoder.get("checkpoint") or "a randomly initialised encoder", fitted["alpha"], fitted["val_ccc_mean"],
-                x_train.shape[1])
-    return {"model": "embedding_probe", "feature": "audio_embeddings",
+                audio_embeddings.values.shape[-1])
+    return {"model": "embedding_probe", "probe": kind, "hidden_size": hidden, "feature": "audio_embeddings",
             "encoder": {k: encoder.get(k) for k in ("kind", "checkpoint", "sample_rate", "window_seconds", "dim")},
             "n_train_songs": len(train), **{k: v for k, v in fitted.items() if k != "val_ccc_mean"},
             "targets": list(TARGETS)}

@@ -79,7 +79,8 @@ def arm_dependencies(arm: Arm, arm_spec: dict[str, Any], training: dict[str, Any
     if arm.model == "ridge_baseline":
         return {"arm": spec, "ridge": ridge}
     if arm.model == "embedding":  # the encoder is in the embeddings' content fingerprint (the record's inputs)
-        return {"arm": spec, "probe": training["probe"]}
+        probe = training["probe"]
+        return {"arm": spec, "probe": probe["mlp"] if arm.probe == "mlp" else {"alphas": probe["alphas"]}}
     sections = {k: v for k, v in training.items() if k not in ("arms", "baselines", "augmentations", "probe")}
     sections["augmentations"] = {name: training["augmentations"][name] for name in arm.augmentations}
     dependencies = {"arm": spec, "training": sections}

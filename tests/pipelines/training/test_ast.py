@@ -146,11 +146,13 @@ def test_a_hub_checkpoint_fetches_its_preprocessor_config_when_the_hub_answers(t
     saved = tmp_path / "preprocessor_config.json"
     saved.write_text(json.dumps({"mean": -4.27, "std": 4.57, "sampling_rate": 16000, "max_length": 1024}))
     asked = []
-    monkeypatch.setattr(backbone_loading, "_cached_file", lambda repo, name: None)
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda repo, name: asked.append((repo, name)) or str(saved))
+    monkeypatch.setattr(backbone_loading, "_cached_file", lambda repo, name, revision=None: None)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download",
+                        lambda repo, name, revision=None: asked.append((repo, name, revision)) or str(saved))
     spec = backbone_loading.BACKBONES["ast"]
-    info = backbone_loading._hub_preprocessor("MIT/ast", spec, 1.0, reachable=True)
-    assert info == {"mean": -4.27, "std": 4.57, "sampling_rate": 16000} and asked == [("MIT/ast", saved.name)]
+    info = backbone_loading._hub_preprocessor("MIT/ast", spec, 1.0, reachable=True, revision="abc123")
+    assert info == {"mean": -4.27, "std": 4.57, "sampling_rate": 16000}
+    assert asked == [("MIT/ast", saved.name, "abc123")]  # a pinned revision's file, not the newest
     # the hub away (HF_HUB_OFFLINE in the tests): nothing is fetched, and the caller's error explains what to do
     assert backbone_loading._hub_preprocessor("MIT/ast", spec, 1.0) == {} and len(asked) == 1
 

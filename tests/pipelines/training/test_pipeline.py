@@ -30,11 +30,12 @@ def test_one_namespace_per_arm_and_only_synthetic_arms_read_synthetic_data():
     assert set(nodes) == {"mean.fit_mean_baseline", "ridge.fit_ridge_baseline", "real_only.train_arm", "gan.train_arm",
                           "diffusion.train_arm", "specaugment.train_arm", "mixup.train_arm", "cmixup.train_arm",
                           "ast.train_arm", "clap_probe.fit_embedding_probe", "clap_probe.build_probe_model",
-                          "evaluate_test_set"}
+                          "clap_mlp.fit_embedding_probe", "clap_mlp.build_probe_model", "evaluate_test_set"}
     # the embedding arm's probe reads the cached song embeddings and its own parameter section; the probe and the
     # encoder's description become the servable model, which evaluation scores
-    assert set(nodes["clap_probe.fit_embedding_probe"].inputs) == {"audio_embeddings", "emotion_labels", "song_splits",
-                                                                  "params:training.probe"}
+    assert set(nodes["clap_probe.fit_embedding_probe"].inputs) == {
+        "audio_embeddings", "emotion_labels", "song_splits", "params:training.probe", "params:arms.clap_probe",
+        "params:seed"}
     assert set(nodes["clap_probe.build_probe_model"].inputs) == {
         "clap_probe.baseline_model", "audio_embeddings", "params:data_processing.embeddings", "params:seed"}
     assert nodes["clap_probe.build_probe_model"].outputs == ["clap_probe.trained_model"]

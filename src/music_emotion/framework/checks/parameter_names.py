@@ -63,7 +63,7 @@ def _same_leaf(dotted: str, known: list[str]) -> str:
     leaf = dotted.rsplit(".", 1)[-1]
     first = dotted.split(".", 1)[0]
     matches = [k for k in known if k.rsplit(".", 1)[-1] == leaf]
-    matches.sort(key=lambda k: (not k.startswith(first + "."), len(k)))
+    matches.sort(key=lambda k: (not k.startswith(first + "."), k.count("."), len(k)))  # same section, shallowest
     return matches[0] if matches else ""
 
 

@@ -125,7 +125,7 @@ def fit_and_record_arm(
     elif kind == "ridge_baseline":
         model, history = fit_ridge_baseline(features, emotion_labels, song_splits, readout), None
     elif kind == "embedding":
-        model, history = fit_embedding_probe(features, emotion_labels, song_splits, readout), None
+        model, history = fit_embedding_probe(features, emotion_labels, song_splits, readout, arm_spec, seed), None
     else:
         model, history = train_arm(features, emotion_labels, song_splits, arm_spec, training, seed, device, arm)
     return score_and_record(experiment_plan, store, unit, arm, model, history, None, features, emotion_labels,
