@@ -82,13 +82,19 @@ def check_report_lineage(artefacts: Mapping[str, Any]) -> None:
     """Refuse to archive models, metrics and GAN outputs that come from different runs (see `lineage.py`).
 
     `artefacts` maps catalog names to loaded values: every `<arm>.*model` must be the model `test_metrics`
-    scored, on the same split, and `gan_quality` must describe the archived generator.
+    scored (an embedding arm's probe numbers: those its scored model was built of), on the same split, and
+    `gan_quality` must describe the archived generator.
     """
     recorded, actual = {}, {}
     for arm, report in artefacts.get("test_metrics", {}).items():
         lineage = report.get("lineage", {}) if isinstance(report, Mapping) else {}
-        for name in (n for n in artefacts if n.startswith(f"{arm}.") and n.endswith("model")):
+        models = [n for n in artefacts if n.startswith(f"{arm}.") and n.endswith("model")]
+        scored = [n for n in models if n.endswith(".trained_model")] or models
+        for name in scored:
             recorded[name], actual[name] = lineage.get("model"), artefacts[name]
+        for name in set(models) - set(scored):  # an embedding probe's numbers: the ones its served model was built of
+            probe = artefacts[scored[0]].config.get("probe") or {}
+            recorded[name], actual[name] = probe.get("fitted_from"), artefacts[name]
         if "song_splits" in artefacts:
             recorded["song_splits"], actual["song_splits"] = lineage.get("song_splits"), artefacts["song_splits"]
     fix = ("Re-run the pipelines whose outputs are older (`kedro run` runs them all), or pin one consistent set "

@@ -20,6 +20,7 @@ from music_emotion.data.spectrograms import SpectrogramSet
 from music_emotion.models.audio_encoder import EncoderParams, FrozenAudioEncoder
 from music_emotion.models.embedding_probe import EmbeddingProbeRegressor, probe_model_config
 from music_emotion.study import metrics
+from music_emotion.study.lineage import fingerprint
 from music_emotion.study.mlp_probe import MLPProbeParams, fit_mlp_on_val
 
 logger = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ def build_probe_model(baseline_model: dict[str, Any], audio_embeddings: Spectrog
     params = EncoderParams.from_params(embeddings)
     config = probe_model_config(baseline_model, described, str(np.asarray(audio_embeddings.values[:0]).dtype),
                                 params.batch_size)
+    config["probe"]["fitted_from"] = fingerprint(baseline_model)  # the archive checks the pair belongs together
     model = EmbeddingProbeRegressor(config)
     if described["checkpoint"] is None:
         encoder = FrozenAudioEncoder(params, seed)

@@ -365,6 +365,23 @@ def test_archive_refuses_a_generator_that_gan_quality_did_not_assess(tiny_models
                          test_metrics=test_metrics, song_splits=song_splits)
 
 
+def test_archive_keeps_an_embedding_arms_probe_numbers_only_beside_the_model_built_of_them(test_metrics):
+    """An embedding arm archives its servable model (what test_metrics scored) and the probe's numbers it was built
+    of; numbers from another fit (an interrupted run) are refused."""
+    from music_emotion.study.lineage import fingerprint
+
+    probe = {"model": "embedding_probe", "alpha": 1.0, "coef": [[0.5]]}
+    served = TinyModel({"width": 2, "probe": {"fitted_from": fingerprint(probe)}})
+    metrics = {**test_metrics, "gan": {**test_metrics["gan"], "lineage": {"model": fingerprint(served),
+                                                                           "song_splits": None}}}
+    members = build_report_archive(NO_LINEAGE, model_weights=True, test_metrics=metrics, gan__trained_model=served,
+                                   gan__baseline_model=probe)
+    assert {"models/gan/trained_model/config.json", "metrics/gan/baseline_model.json"} <= set(members)
+    with pytest.raises(LineageError, match=r"gan\.baseline_model: test_metrics was computed from"):
+        build_report_archive(NO_LINEAGE, model_weights=True, test_metrics=metrics, gan__trained_model=served,
+                             gan__baseline_model={**probe, "alpha": 10.0})
+
+
 def test_outputs_from_before_lineage_was_recorded_are_accepted(tiny_models, test_metrics):
     legacy = {arm: {k: v for k, v in report.items() if k != "lineage"} for arm, report in test_metrics.items()}
     members = build_report_archive(NO_LINEAGE, model_weights=True, test_metrics=legacy,
