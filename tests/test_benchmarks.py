@@ -28,8 +28,9 @@ def test_embeddings_benchmark_smoke(tmp_path):
     import bench_embeddings
 
     document = bench_embeddings.main(["--clips", "4", "--cache-dir", str(tmp_path / "clips"), "--out-dir",
-                                      str(tmp_path)])
-    assert len(document["results"]) == 2 and all(row["peak_rss_mb"] > 0 for row in document["results"])
+                                      str(tmp_path), "--probe-songs", "60"])
+    assert len(document["results"]) == 4 and all(row["peak_rss_mb"] > 0 for row in document["results"])
+    assert [row["name"].split()[0] for row in document["results"][2:]] == ["ridge", "mlp"]
     assert document["ratios"]["cached float16 MB for 1,802 songs"] > 0
 
 

@@ -20,7 +20,7 @@ from music_emotion.models.backbone_loading import CheckpointUnavailableError
 from music_emotion.models.base import load_pretrained_model
 from music_emotion.models.embedding_probe import EmbeddingProbeRegressor
 from music_emotion.pipelines.data_processing.nodes import extract_audio_embeddings
-from music_emotion.serving.model_card import card_facts, model_card
+from music_emotion.serving.model_card import card_facts, model_card, model_line
 from music_emotion.serving.model_folder import PredictionSettings, write_model_folder
 from music_emotion.serving.predictor import EmotionModel
 from music_emotion.study import evaluation
@@ -82,6 +82,8 @@ def _fitted(corpus, params, probe_kind="ridge"):
 def test_served_predictions_equal_the_pipelines_scores_bit_for_bit(corpus, tiny_clap, checkpoint, probe_kind):
     params = encoder_params(str(tiny_clap) if checkpoint else None)
     stored, probe, model = _fitted(corpus, params, probe_kind)
+    said = "an MLP probe (one hidden layer of 8 ReLU units" if probe_kind == "mlp" else "a ridge probe (alpha"
+    assert said in model_line(model) and ("weights are in this folder" in model_line(model)) is (checkpoint is None)
     folder, _, _, labels, splits = corpus
     test = Corpus(stored, labels, splits).test
     scored = evaluation.predict_part(model, stored, test, {}, "cpu")  # what test_predictions holds

@@ -81,7 +81,9 @@ def load_backbone(family: str, checkpoint: str | None, random_config: dict[str, 
                 f"{spec.config_class} arguments (hidden_size, num_hidden_layers, ...) for a randomly initialised "
                 f"model ({{}} = the base architecture)"
             )
-        logger.info("Building a randomly initialised %s from parameters: %s", spec.name, random_config)
+        shown = str(random_config)
+        logger.info("Building a randomly initialised %s from parameters: %s", spec.name,
+                    shown if len(shown) <= 300 else f"{shown[:300]}... ({len(random_config)} settings)")
         return model_class(config_class(**random_config), **spec.model_kwargs), {}
 
     checkpoint = str(checkpoint)

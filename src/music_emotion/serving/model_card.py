@@ -107,14 +107,16 @@ def model_line(model: Any) -> str:
     """What the model is, in one sentence of the card: a fine-tuned network, or a frozen encoder + probe."""
     extraction = model.config.get("extraction") or {}
     if model.family == "embedding":
-        encoder = model.config["encoder"]
+        encoder, probe = model.config["encoder"], model.config["probe"]
         named = (f"`{encoder['checkpoint']}`" + (f" at revision `{encoder['revision']}`" if encoder["revision"] else "")
-                 if encoder["checkpoint"] else "a randomly initialised CLAP encoder, whose weights are in this folder")
-        return (f"a frozen CLAP audio encoder ({named}; a hub encoder is not copied here: it is loaded from the "
-                f"Hugging Face cache or hub, or from a local folder with `encoder=` / `--encoder DIR`) embeds "
-                f"{encoder['window_seconds']:g} s windows at {encoder['sample_rate']} Hz; a ridge probe (alpha "
-                f"{model.config['probe']['alpha']:g}, chosen on the validation songs) maps each window's embedding "
-                "to valence/arousal, averaged per song.")
+                 + "; not copied here: loaded from the Hugging Face cache or hub, or from a local folder with "
+                 "`encoder=` / `--encoder DIR`") if encoder["checkpoint"] else \
+            "randomly initialised; its weights are in this folder"
+        reader = (f"an MLP probe (one hidden layer of {probe['hidden_size']} ReLU units, weight decay "
+                  f"{probe['alpha']:g})" if probe["kind"] == "mlp" else f"a ridge probe (alpha {probe['alpha']:g})")
+        return (f"a frozen CLAP audio encoder ({named}) embeds {encoder['window_seconds']:g} s windows at "
+                f"{encoder['sample_rate']} Hz; {reader}, regularisation chosen on the validation songs, maps each "
+                "window's embedding to valence/arousal, averaged per song.")
     return (f"{model.family.upper()} backbone (pretrained checkpoint: "
             f"{model.config.get('checkpoint') or 'none (randomly initialised)'}) "
             f"with an MLP head and tanh, on {extraction.get('kind', 'log_mel')} features "
