@@ -98,16 +98,17 @@ def test_pipeline_runs_on_a_deam_layout(tmp_path):
     assert windows[2001] == 3 and {windows[song] for song in range(2, 14)} == {3}
 
 
-@pytest.mark.parametrize(("family", "features", "section"), [("ast", "ast_features", "experiment"),
-                                                            ("embedding", "audio_embeddings", "training")])
-def test_extra_features_are_built_only_when_an_arm_of_either_run_needs_them(monkeypatch, family, features, section):
+@pytest.mark.parametrize(("spec", "features", "section"), [({"model": "ast"}, "ast_features", "experiment"),
+                                                          ({"model": "embedding", "probe": "mlp"}, "audio_embeddings",
+                                                           "training")])
+def test_extra_features_are_built_only_when_an_arm_of_either_run_needs_them(monkeypatch, spec, features, section):
     from music_emotion.pipelines.data_processing import pipeline as data_pipeline
     from music_emotion.study.arms import parse_arms
 
     vit_only = parse_arms({"real_only": {"model": "vit"}, "ridge": {"model": "ridge_baseline"}}, None, "arms")
     monkeypatch.setattr(data_pipeline, "configured_arms", lambda parameter: vit_only)
     assert features not in data_pipeline.create_pipeline().all_outputs()
-    needing = parse_arms({"extra": {"model": family}}, None, "arms")
+    needing = parse_arms({"extra": spec}, None, "arms")
     monkeypatch.setattr(data_pipeline, "configured_arms",
                         lambda parameter: needing if section in parameter else vit_only)
     assert features in data_pipeline.create_pipeline().all_outputs()
