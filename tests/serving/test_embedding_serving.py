@@ -77,8 +77,10 @@ def _fitted(corpus, params, probe_kind="ridge"):
     return stored, probe, build_probe_model(probe, stored, params, 42)
 
 
-@pytest.mark.parametrize(("checkpoint", "probe_kind"), [("folder", "ridge"), (None, "ridge"), ("folder", "mlp")],
-                         ids=["encoder-folder", "random-encoder", "mlp-probe"])
+@pytest.mark.parametrize(("checkpoint", "probe_kind"), [
+    pytest.param("folder", "ridge", id="encoder-folder"),
+    pytest.param(None, "ridge", id="random-encoder", marks=pytest.mark.slow),  # its folder reload: fast test below
+    pytest.param("folder", "mlp", id="mlp-probe")])
 def test_served_predictions_equal_the_pipelines_scores_bit_for_bit(corpus, tiny_clap, checkpoint, probe_kind):
     params = encoder_params(str(tiny_clap) if checkpoint else None)
     stored, probe, model = _fitted(corpus, params, probe_kind)

@@ -129,6 +129,17 @@ def test_export_never_overwrites_a_folder(exported):
         write_model_folder(model, folder, SETTINGS, "card")
 
 
+def test_an_exported_folder_and_its_files_follow_the_users_umask(tmp_path):
+    """A folder to share: not the 0700 its scratch directory is created with."""
+    old = os.umask(0o022)
+    try:
+        folder = write_model_folder(tiny_model(), tmp_path / "shared", SETTINGS, "card")
+    finally:
+        os.umask(old)
+    assert folder.stat().st_mode & 0o777 == 0o755
+    assert all(path.stat().st_mode & 0o777 == 0o644 for path in folder.iterdir())
+
+
 def _tamper(folder, how):
     config = json.loads((folder / "config.json").read_text())
     if how == "wrong family":

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from music_emotion.models.base import CONFIG_NAME, WEIGHTS_NAME
+from music_emotion.models.base import CONFIG_NAME, WEIGHTS_NAME, current_umask
 
 SETTINGS_NAME = "inference.json"
 CARD_NAME = "README.md"
@@ -88,6 +88,7 @@ def write_model_folder(model: Any, directory: str | Path, settings: PredictionSe
     directory.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.", suffix=".partial"))
     try:
+        scratch.chmod(0o777 & ~current_umask())  # mkdtemp makes it 0700: a shared model folder must be readable
         model.save_pretrained(scratch)
         (scratch / SETTINGS_NAME).write_text(json.dumps(settings.to_dict(), indent=2) + "\n")
         (scratch / CARD_NAME).write_text(card)
