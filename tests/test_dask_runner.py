@@ -99,3 +99,29 @@ def test_a_model_with_parametrized_layers_travels_between_nodes(tmp_path, dask_p
     pipeline, catalog = pipeline_and_catalog(tmp_path, extra)
     DaskRunner().run(pipeline, catalog)
     assert math.isfinite(catalog.load("critic_sum"))  # Dask's own torch serializer refused this module
+
+
+def test_a_worker_writes_plain_log_lines_like_the_driver(monkeypatch):
+    """A worker process has Kedro's default rich handler (settings.py is the driver's): its node lines would be
+    wrapped at 80 columns into the run's log; the worker's first node makes them plain and drops task counts."""
+    import io
+    import logging
+
+    from rich.console import Console
+    from rich.logging import RichHandler
+
+    from music_emotion.framework.output.log_output import TaskCountFilter
+    from music_emotion.framework.running import dask_runner
+
+    root = logging.getLogger()
+    rich = RichHandler(console=Console(file=io.StringIO()))
+    before = list(root.handlers)
+    root.addHandler(rich)
+    monkeypatch.setattr(dask_runner, "_WORKER_HOOKS", [])
+    try:
+        dask_runner._worker_hook_manager()
+        (plain,) = [h for h in root.handlers if getattr(h, "stream", None) is rich.console.file]
+        assert rich not in root.handlers and type(plain) is logging.StreamHandler
+        assert any(isinstance(f, TaskCountFilter) for f in plain.filters)
+    finally:
+        root.handlers[:] = before

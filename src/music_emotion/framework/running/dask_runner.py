@@ -66,14 +66,19 @@ def failure_message(node_name: str, exc: BaseException, retries: int) -> str:
 
 
 def _worker_hook_manager() -> Any:
-    """Once per worker process: a hook manager with the node-level project hooks (a PluginManager cannot be
-    pickled, so the driver's cannot travel)."""
+    """Once per worker process: plain log lines, and a hook manager with the node-level project hooks (a
+    PluginManager cannot be pickled, so the driver's cannot travel)."""
     from kedro.framework.hooks.manager import _create_hook_manager
 
     from music_emotion.framework.lineage_hook import LineageHook
+    from music_emotion.framework.output.log_output import drop_task_counts, plain_when_not_a_terminal
     from music_emotion.framework.running.save_rollback import HalfSavedVersionHook
 
     if not _WORKER_HOOKS:
+        # the worker's Kedro logging is Kedro's default (rich, wrapped at 80 columns into the run's log): plain lines,
+        # as the driver writes them (settings.py is only imported by the driver)
+        plain_when_not_a_terminal()
+        drop_task_counts()
         manager = _create_hook_manager()
         for hook in (LineageHook(), HalfSavedVersionHook()):
             manager.register(hook)
