@@ -60,7 +60,8 @@ def test_a_gan_learns_to_carry_a_visible_label_but_not_from_shuffled_conditions(
     assert conditioning_ccc(ignorant) < 0.3
 
 
-@pytest.mark.parametrize("seed", [0, pytest.param(1, marks=pytest.mark.slow), pytest.param(2, marks=pytest.mark.slow)])
+@pytest.mark.slow  # three toy GANs; the default suite trains one (and its shuffled twin) in the test above
+@pytest.mark.parametrize("seed", [0, 1, 2])
 def test_the_gan_carries_both_labels_for_every_seed(tiny_params, seed):
     """Not one lucky seed: the same recipe on three seeds (the toy data and the GAN both drawn from each). Measured
     on the 2-core machine: 0.76, 0.84, 0.78 (the bound leaves room for other CPUs' last bits); a GAN that ignores
