@@ -33,6 +33,7 @@ from music_emotion.config import from_section
 from music_emotion.console import progress_bar
 from music_emotion.data.embeddings import window_count
 from music_emotion.models.backbone_loading import load_backbone
+from music_emotion.models.base import update_with_weights
 from music_emotion.models.runtime import torch_threads
 
 logger = logging.getLogger(__name__)
@@ -133,9 +134,7 @@ class FrozenAudioEncoder:
 def weights_hash(model: torch.nn.Module) -> str:
     """A hash of a module's weights: tells a rebuilt random encoder from another one with the same architecture."""
     digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    update_with_weights(digest, model)
     return digest.hexdigest()[:16]
 
 

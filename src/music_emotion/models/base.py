@@ -24,6 +24,15 @@ MAX_CONFIG_BYTES = 4 << 20  # a model config is a few kB: a huge one is refused 
 MODEL_PACKAGE = "music_emotion.models"  # the only package a saved config.json may name a class from
 
 
+def update_with_weights(digest: Any, module: torch.nn.Module, dtype: torch.dtype | None = None) -> None:
+    """Feed a module's weights to a hashlib digest: each name and its tensor's bytes, in name order, cast to `dtype`
+    (None: as stored). The lineage fingerprint of a model and the hash of a random encoder both read weights so."""
+    for name, tensor in sorted(module.state_dict().items()):
+        digest.update(name.encode())
+        tensor = tensor.detach().to("cpu", dtype) if dtype is not None else tensor.detach().cpu()
+        digest.update(tensor.contiguous().numpy().tobytes())
+
+
 def current_umask() -> int:
     """The process umask (reading it means setting it; it is put straight back)."""
     mask = os.umask(0o022)

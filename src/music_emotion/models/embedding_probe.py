@@ -7,9 +7,9 @@ the waveform at the encoder's rate — and `predict` maps windows to V/A), so th
 `EmotionModel`, `music-emotion predict/export/app` and the page serve it through their one prediction loop.
 
 What is saved (`save_pretrained`): config.json naming the encoder (checkpoint, revision, its feature extractor's
-settings) and model.safetensors holding the probe (standardisation + ridge coefficients). A hub encoder's weights
-are never copied: they are loaded from the Hugging Face cache, the hub, or a local folder given as
-`encoder_path` (offline), and only when the first window is predicted, so scoring cached embeddings never needs
+settings) and model.safetensors holding the probe (standardisation + the ridge's or the MLP's weights). A hub
+encoder's weights are never copied: they are loaded from the Hugging Face cache, the hub, or a local folder given
+as `encoder_path` (offline), and only when the first window is predicted, so scoring cached embeddings never needs
 them. A randomly initialised encoder (demo, tests) has no hub id: its weights travel in the same safetensors file.
 Embeddings are rounded to the dtype the probe was fitted on (the catalog stores them as float16).
 """
@@ -32,7 +32,7 @@ FAMILY = "embedding"
 
 
 class EmbeddingProbeRegressor(PretrainedModelMixin, WindowedRegressor, nn.Module):
-    """A frozen music encoder + the ridge probe fitted on its song embeddings; `predict` takes waveform windows."""
+    """A frozen music encoder + the probe (ridge or MLP) fitted on its embeddings; `predict` takes waveform windows."""
 
     def __init__(self, config: dict[str, Any], encoder_path: str | None = None) -> None:
         nn.Module.__init__(self)

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from music_emotion.jsonable import canonical_json
+from music_emotion.models.base import update_with_weights
 
 LENGTH = 12  # hex digits shown to people; 48 bits is plenty to tell a handful of runs apart
 
@@ -32,9 +33,7 @@ def fingerprint(artefact: Any) -> str:
     digest = hashlib.sha256()
     if isinstance(artefact, nn.Module):
         digest.update(_canonical(getattr(artefact, "config", {})).encode())
-        for name, tensor in sorted(artefact.state_dict().items()):
-            digest.update(name.encode())
-            digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+        update_with_weights(digest, artefact, torch.float32)
     elif isinstance(artefact, pd.DataFrame):
         update_with_table(digest, artefact)
     elif hasattr(artefact, "ids") and hasattr(artefact, "meta"):  # a SpectrogramSet: who and how, not 1 GB of floats

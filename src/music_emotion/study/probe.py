@@ -89,7 +89,7 @@ def build_probe_model(baseline_model: dict[str, Any], audio_embeddings: Spectrog
         raise ValueError("the probe was fitted on other embeddings than the newest audio_embeddings (an interrupted "
                          "run?): re-run `kedro run --pipelines training`")
     params = EncoderParams.from_params(embeddings)
-    config = probe_model_config(baseline_model, described, str(np.asarray(audio_embeddings.values[:0]).dtype),
+    config = probe_model_config(baseline_model, described, str(audio_embeddings.values.dtype),
                                 params.batch_size)
     config["probe"]["fitted_from"] = fingerprint(baseline_model)  # the archive checks the pair belongs together
     model = EmbeddingProbeRegressor(config)
